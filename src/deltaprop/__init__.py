@@ -1,0 +1,32 @@
+"""deltaprop: feed-forward networks trained by error backpropagation, written
+as the equations of Bishop's PRML chapter 5.
+
+>>> import deltaprop as dp
+>>> net = dp.mlp([1, 3, 1])                    # the seed's D=1, M=3 tanh, K=1 network
+>>> w = net.init(seed=0)                        # PRML's weight vector, one flat array
+>>> E, g = net.error_and_gradient(w, X, T)     # E(w) and dE/dw by backpropagation  # doctest: +SKIP
+"""
+
+from .activations import ACTIVATIONS, Activation
+from .backprop import Trace
+from .derivatives import GradientCheck, central_differences, gradient_check
+from .likelihood import negative_log_likelihood, noise_precision, predictive
+from .network import Connection, Layer, Network, mlp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Connection",
+    "GradientCheck",
+    "Layer",
+    "Network",
+    "Trace",
+    "central_differences",
+    "gradient_check",
+    "mlp",
+    "negative_log_likelihood",
+    "noise_precision",
+    "predictive",
+]

@@ -1,0 +1,138 @@
+"""Activation functions h(a) and their derivatives h'(a).
+
+Each activation is a pair of functions of the array namespace ``xp``:
+``h(xp, a)`` gives z = h(a), and ``derivative(xp, a, z)`` gives h'(a), using
+z where the book does (tanh' = 1 - z^2, sigma' = z(1 - z)), so the backward
+pass reuses what the forward pass stored.
+
+Softmax couples the units of a layer, so it has no elementwise h'(a); it is
+allowed only on the output layer, where the canonical link makes
+delta_k = y_k - t_k (PRML 5.18) and h' is never needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+Array = Any
+
+
+def linear(xp, a: Array) -> Array:
+    """h(a) = a: the identity, for regression outputs (PRML 5.4)."""
+    return a
+
+
+def linear_derivative(xp, a: Array, z: Array) -> Array:
+    """h'(a) = 1."""
+    return xp.ones_like(a)
+
+
+def tanh(xp, a: Array) -> Array:
+    """h(a) = (e^a - e^-a) / (e^a + e^-a) (PRML 5.58, 5.59)."""
+    return xp.tanh(a)
+
+
+def tanh_derivative(xp, a: Array, z: Array) -> Array:
+    """h'(a) = 1 - h(a)^2 = 1 - z^2 (PRML 5.60)."""
+    return 1.0 - z * z
+
+
+def logistic(xp, a: Array) -> Array:
+    """sigma(a) = 1 / (1 + e^-a) (PRML 5.6), without overflow for any a.
+
+    With e = exp(-|a|) <= 1, sigma(a) = 1/(1 + e) for a >= 0 and e/(1 + e)
+    for a < 0: the same function, and exp never sees a large argument.
+    """
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def logistic_derivative(xp, a: Array, z: Array) -> Array:
+    """sigma'(a) = sigma(a) (1 - sigma(a)) = z (1 - z) (PRML 4.88)."""
+    return z * (1.0 - z)
+
+
+def relu(xp, a: Array) -> Array:
+    """h(a) = max(0, a), the rectified linear unit."""
+    return xp.where(a > 0, a, xp.zeros_like(a))
+
+
+def relu_derivative(xp, a: Array, z: Array) -> Array:
+    """h'(a) = 1 for a > 0, else 0 (the value 0 is taken at the kink a = 0)."""
+    return xp.astype(a > 0, a.dtype)
+
+
+def softplus(xp, a: Array) -> Array:
+    """h(a) = ln(1 + e^a), computed as logaddexp(0, a) so that it never overflows."""
+    return xp.logaddexp(xp.zeros_like(a), a)
+
+
+def softplus_derivative(xp, a: Array, z: Array) -> Array:
+    """h'(a) = sigma(a), the logistic sigmoid."""
+    return logistic(xp, a)
+
+
+def softmax(xp, a: Array) -> Array:
+    """y_k = exp(a_k) / sum_j exp(a_j) over the units of a row (PRML 5.25).
+
+    The row maximum is subtracted first; the result is unchanged and exp
+    never overflows.
+    """
+    e = xp.exp(a - xp.max(a, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function h with its derivative.
+
+    Attributes
+    ----------
+    name : str
+        The name used in ``Network`` layer specifications.
+    h : callable
+        ``h(xp, a) -> z``.
+    derivative : callable or None
+        ``derivative(xp, a, z) -> h'(a)``; None for softmax, which is
+        output-only.
+    """
+
+    name: str
+    h: Callable[..., Array]
+    derivative: Optional[Callable[..., Array]]
+
+    @property
+    def output_only(self) -> bool:
+        return self.derivative is None
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act
+    for act in (
+        Activation("linear", linear, linear_derivative),
+        Activation("tanh", tanh, tanh_derivative),
+        Activation("logistic", logistic, logistic_derivative),
+        Activation("relu", relu, relu_derivative),
+        Activation("softplus", softplus, softplus_derivative),
+        Activation("softmax", softmax, None),
+    )
+}
+
+#: Output activations with their canonical error function: for each pair
+#: the output deltas are delta_k = y_k - t_k (PRML 5.18, 5.54).
+OUTPUT_ACTIVATIONS = ("linear", "logistic", "softmax")
+
+
+def get_activation(name: str) -> Activation:
+    """Return the activation called ``name``, or say which names exist."""
+    if isinstance(name, Activation):
+        return name
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(repr(n) for n in ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; expected one of {known}") from None

@@ -1,0 +1,76 @@
+"""Checks of the derivatives that backpropagation computes.
+
+Central differences (PRML 5.69) cost O(W) error evaluations per weight, O(W^2)
+in all, against O(W) for backpropagation: too slow for training, exactly
+right for checking an implementation of backpropagation (PRML 5.3.3).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from array_api_compat import array_namespace
+
+from . import backprop, validation
+
+if TYPE_CHECKING:
+    from .network import Network
+
+Array = Any
+
+
+class GradientCheck(NamedTuple):
+    """The result of :func:`gradient_check`.
+
+    Attributes
+    ----------
+    max_relative_difference : float
+        max_i |g_i - d_i| / max(|g_i|, |d_i|, 1): relative for derivatives
+        larger than 1, absolute for smaller ones, where the rounding error
+        of the differences is absolute.
+    index : int
+        The parameter i where it is reached.
+    name : str
+        Its name, e.g. ``"W[h1<-x][2, 0]"``.
+    backprop : array
+        The gradient g by backpropagation.
+    numerical : array
+        The gradient d by central differences.
+    """
+
+    max_relative_difference: float
+    index: int
+    name: str
+    backprop: Array
+    numerical: Array
+
+
+def central_differences(net: "Network", w: Array, X: Array, T: Array, eps: float = 1e-6) -> Array:
+    """dE/dw_i = (E(w + eps e_i) - E(w - eps e_i)) / (2 eps) + O(eps^2) for every i (PRML 5.69)."""
+    xp = array_namespace(w)
+    w, X, T = validation.check_data(net, w, X, T)
+    index = xp.arange(net.n_params)
+    d = []
+    for i in range(net.n_params):
+        step = eps * xp.astype(index == i, w.dtype)
+        d.append(backprop.error(net, w + step, X, T) - backprop.error(net, w - step, X, T))
+    return xp.stack(d) / (2.0 * eps)
+
+
+def gradient_check(net: "Network", w: Any, X: Any, T: Any, eps: float = 1e-6) -> GradientCheck:
+    """Compare the backpropagation gradient with central differences (PRML 5.69).
+
+    The check runs in float64 whatever the dtype of the inputs, since
+    central differences in float32 are dominated by rounding.
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be a positive step; got {eps}")
+    w, X, T = validation.check_data(net, w, X, T)
+    xp = array_namespace(w)
+    w, X, T = (xp.astype(v, xp.float64) for v in (w, X, T))
+    _, g = backprop.error_and_gradient(net, w, X, T)
+    d = central_differences(net, w, X, T, eps)
+    scale = xp.maximum(xp.maximum(xp.abs(g), xp.abs(d)), xp.ones_like(g))
+    rel = xp.abs(g - d) / scale
+    i = int(xp.argmax(rel))
+    return GradientCheck(float(rel[i]), i, net.param_name(i), g, d)

@@ -1,0 +1,55 @@
+"""The deltaprop command, run as a new user runs it."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from deltaprop.cli import seed_example
+
+DELTAPROP = str(Path(sys.executable).parent / "deltaprop")
+
+
+def run(*args):
+    return subprocess.run([DELTAPROP, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_demo_prints_the_seed_example_and_its_trace():
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    net, X, T = seed_example(0)
+    w = net.init(seed=0)
+    assert f"E(w) = 1/2 sum_n (y(x_n, w) - t_n)^2 = {float(net.error(w, X, T)):.6g}" in out
+    difference = float(re.search(r"largest relative difference (\S+)", out).group(1))
+    assert difference < 1e-6
+    assert str(net.trace(w, X[0], T[0])) in out
+
+
+def test_demo_traces_the_pattern_asked_for():
+    out = run("demo", "--pattern", "7", "--seed", "3").stdout
+    net, X, T = seed_example(3)
+    assert str(net.trace(net.init(seed=3), X[7], T[7])) in out
+
+
+def test_usage_errors_exit_2_with_a_message():
+    result = run("demo", "--bogus")
+    assert result.returncode == 2 and "No such option: --bogus" in result.stderr
+    result = run("demo", "--pattern", "50")
+    assert result.returncode == 2 and "pattern must be 0 to 49; got 50" in result.stderr
+    result = run("nonsense")
+    assert result.returncode == 2 and "No such command 'nonsense'" in result.stderr
+
+
+def test_python_dash_m_runs_the_command():
+    result = subprocess.run([sys.executable, "-m", "deltaprop", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "demo" in result.stdout
+
+
+def test_seed_example_data():
+    net, X, T = seed_example(0)
+    assert X.shape == (50, 1) and np.all(np.abs(X) < 1)
+    np.testing.assert_array_equal(T, np.sin(np.pi * X))
+    assert net.n_params == 10
