@@ -28,8 +28,19 @@ def test_demo_prints_the_seed_example_and_its_trace():
     assert str(net.trace(w, X[0], T[0])) in out
 
 
+def test_demo_trains_the_four_functions_of_figure_5_3_to_small_rmse():
+    out = run("demo").stdout
+    rmse = {}
+    for name in ("x^2", "sin(pi x)", "|x|", "H(x)"):
+        row = next(line for line in out.splitlines() if line.startswith("│ " + name + " "))
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        rmse[name] = float(cells[2])
+        assert float(cells[4]) <= float(cells[5]) <= float(cells[6])  # min <= median <= max of the minima
+    assert rmse["x^2"] < 0.01 and rmse["sin(pi x)"] < 0.01 and rmse["|x|"] < 0.02
+
+
 def test_demo_traces_the_pattern_asked_for():
-    out = run("demo", "--pattern", "7", "--seed", "3").stdout
+    out = run("demo", "--pattern", "7", "--seed", "3", "--restarts", "1").stdout
     net, X, T = seed_example(3)
     assert str(net.trace(net.init(seed=3), X[7], T[7])) in out
 
@@ -39,6 +50,8 @@ def test_usage_errors_exit_2_with_a_message():
     assert result.returncode == 2 and "No such option: --bogus" in result.stderr
     result = run("demo", "--pattern", "50")
     assert result.returncode == 2 and "pattern must be 0 to 49; got 50" in result.stderr
+    result = run("demo", "--method", "newton")
+    assert result.returncode == 2 and "unknown method 'newton'" in result.stderr
     result = run("nonsense")
     assert result.returncode == 2 and "No such command 'nonsense'" in result.stderr
 

@@ -12,6 +12,7 @@ from .backprop import Trace
 from .derivatives import GradientCheck, central_differences, gradient_check
 from .likelihood import negative_log_likelihood, noise_precision, predictive
 from .network import Connection, Layer, Network, mlp
+from .training import Restart, TrainingWarning, TrainResult, TrainState, train
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,9 @@ __all__ = [
     "negative_log_likelihood",
     "noise_precision",
     "predictive",
+    "Restart",
+    "TrainResult",
+    "TrainState",
+    "TrainingWarning",
+    "train",
 ]
