@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deltaprop.cli import seed_example
+from deltaprop.examples import seed_example
 
 DELTAPROP = str(Path(sys.executable).parent / "deltaprop")
 

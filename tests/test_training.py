@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.cli import FIGURE_5_3, seed_example
+from deltaprop.examples import FIGURE_5_3, seed_example
 from deltaprop.optimize import METHODS
 
 
@@ -326,7 +326,7 @@ def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
     script = tmp_path / "long.py"
     script.write_text(
         "import sys, numpy as np, deltaprop as dp\n"
-        "from deltaprop.cli import seed_example\n"
+        "from deltaprop.examples import seed_example\n"
         "net, X, T = seed_example(0)\n"
         "def started(state):\n"
         "    if state.epoch == 1:\n"

@@ -16,7 +16,32 @@ from .training import Restart, TrainingWarning, TrainResult, TrainState, train
 
 __version__ = "0.1.0"
 
+# scikit-learn and safetensors load only when their part is used: `import deltaprop` stays quick.
+_LAZY = {
+    "NetworkRegressor": "estimators",
+    "NetworkClassifier": "estimators",
+    "load": "io",
+    "load_network": "io",
+    "save_network": "io",
+    "ModelFileError": "io",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
+
+
 __all__ = [
+    "NetworkRegressor",
+    "NetworkClassifier",
+    "load",
+    "load_network",
+    "save_network",
+    "ModelFileError",
     "ACTIVATIONS",
     "Activation",
     "Connection",

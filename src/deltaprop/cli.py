@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import typer
 from rich.console import Console
-
+from rich.markup import escape
 from rich.table import Table
 
 from .derivatives import gradient_check
-from .network import mlp
+from .examples import FIGURE_5_3, seed_example
 from .optimize import METHODS
 from .training import train
 
@@ -23,27 +25,6 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5)."""
-
-
-#: The four functions of PRML Figure 5.3. The figure's caption prints sin(x), nearly a
-#: straight line on (-1, 1); the figure itself shows sin(pi x), used here.
-FIGURE_5_3 = {
-    "x^2": lambda x: x**2,
-    "sin(pi x)": lambda x: np.sin(np.pi * x),
-    "|x|": np.abs,
-    "H(x)": lambda x: np.heaviside(x, 0.5),
-}
-
-
-def seed_example(seed: int = 0, N: int = 50, target: str = "sin(pi x)"):
-    """The seed's simple example: N points x uniform in (-1, 1), t = f(x), a 1-3-1 tanh network.
-
-    ``target`` names one of the functions of PRML Figure 5.3 (``FIGURE_5_3``).
-    Returns ``(net, X, T)``.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1.0, 1.0, size=(N, 1))
-    return mlp([1, 3, 1], hidden="tanh", output="linear"), X, FIGURE_5_3[target](X)
 
 
 def _console() -> Console:
@@ -100,3 +81,345 @@ def demo(
     out.print(table)
     out.print("RMSE = sqrt(2 E / N); beta_ML = N / (2 E) (PRML 5.15). The spread of the restarts' minima shows "
               "the many minima of E(w); H(x) is the Heaviside step.")
+
+
+# -- working with data and model files -----------------------------------------
+
+
+class _Failure(Exception):
+    """A data or model error: printed as one line, exit status 1."""
+
+
+def _fail_on_bad_input(fn):
+    """Turn data and model errors into a one-line message and exit status 1 (usage errors stay 2)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (_Failure, ValueError, TypeError) as exc:  # DataError and ModelFileError are ValueErrors
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected numbers separated by commas; got {text!r}", param_hint=option) from None
+
+
+def _load(model: Path):
+    from .io import ModelFile
+
+    f = ModelFile(model)
+    return f, f.estimator()
+
+
+def _model_columns(f, est) -> tuple[list[str], list[str]]:
+    features = list(f.user.get("features") or [str(i) for i in range(est.n_features_in_)])
+    return features, list(f.user.get("targets") or ["y"])
+
+
+def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
+    """Targets as the network sees them: standardised values, or 0/1 and 1-of-K codes of the labels."""
+    from .tables import DataError, labels, numeric
+
+    if hasattr(est, "classes_"):
+        y = labels(df, targets[0], path)
+        index = {str(c): k for k, c in enumerate(est.classes_)}
+        unknown = [v for v in y if str(v) not in index]
+        if unknown:
+            raise DataError(f"{path}: column {targets[0]!r} holds the label {unknown[0]!r}, which the model never saw; "
+                            f"its classes are {', '.join(str(c) for c in est.classes_)}")
+        k = np.array([index[str(v)] for v in y])
+        return k[:, None].astype(float) if est.network_.K == 1 else np.eye(est.network_.K)[k]
+    return (numeric(df, targets, path, "target") - est.y_mean_) / est.y_scale_
+
+
+@app.command()
+@_fail_on_bad_input
+def fit(
+    data: Path = typer.Argument(..., help="Training data: .csv (with a header row), .parquet, .npy or .npz."),
+    target: str = typer.Option(..., "--target", "-t", help="Target column; several, comma-separated, for multi-output regression."),
+    features: str = typer.Option(None, help="Input columns, comma-separated. Default: every column but the targets."),
+    hidden: str = typer.Option("20", help="Hidden layer sizes, comma-separated, e.g. 10,10."),
+    activation: str = typer.Option("tanh", help="Hidden activation: tanh, logistic, relu, softplus or linear."),
+    classify: bool = typer.Option(False, "--classify", help="Classification: the target holds class labels."),
+    method: str = typer.Option("lbfgs", help=f"Optimiser: one of {', '.join(METHODS)}."),
+    epochs: int = typer.Option(None, min=1, help="Epochs or iterations. Default: 1000 (batch methods), 200 (mini-batch)."),
+    learning_rate: float = typer.Option(None, help="Step size of gd, sgd, momentum and adam."),
+    batch_size: int = typer.Option(None, min=1, help="Mini-batch size of sgd, momentum and adam. Default: 32."),
+    restarts: int = typer.Option(3, min=1, help="Random initialisations; the best is kept."),
+    weight_decay: float = typer.Option(None, min=0.0, help="lambda in E + lambda/2 w^T w. Default: 10 (regression), 1 (classification)."),
+    validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
+    early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
+    seed: int = typer.Option(0, help="Seed of the initial weights, restarts and data order."),
+    n_jobs: int = typer.Option(None, help="Restarts in parallel (joblib)."),
+    scheduler: str = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786) to run the restarts on."),
+    output: Path = typer.Option(Path("model.safetensors"), "--output", "-o", help="Where to write the model file."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar. Default: on in a terminal."),
+) -> None:
+    """Train a network on a data file and save it as a model file."""
+    import contextlib
+    import sys
+    import time
+
+    from .estimators import NetworkClassifier, NetworkRegressor
+    from .tables import labels, numeric, read_table
+
+    if validation is not None and not 0 < validation < 1:
+        raise typer.BadParameter(f"must lie strictly between 0 and 1; got {validation}", param_hint="--validation")
+    if method not in METHODS:
+        raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
+    try:
+        sizes = tuple(int(m) for m in hidden.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected layer sizes separated by commas, e.g. 10,10; got {hidden!r}", param_hint="--hidden") from None
+    targets = _columns(target)
+    if classify and len(targets) != 1:
+        raise typer.BadParameter("classification takes one target column of labels", param_hint="--target")
+    df = read_table(data)
+    inputs = _columns(features) or [c for c in df.columns if c not in targets]
+    overlap = [c for c in inputs if c in targets]
+    if overlap:
+        raise typer.BadParameter(f"column {overlap[0]!r} is both a feature and a target", param_hint="--features")
+    if not inputs:
+        raise _Failure(f"{data} has no columns left for the inputs besides the target {', '.join(targets)}")
+    X = numeric(df, inputs, data, "feature")
+    if classify:
+        y = labels(df, targets[0], data)
+    else:
+        y = numeric(df, targets, data, "target")
+        y = y[:, 0] if len(targets) == 1 else y
+    Estimator = NetworkClassifier if classify else NetworkRegressor
+    est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
+                    batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,
+                    early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs,
+                    progress=sys.stderr.isatty() if progress is None else progress)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            import joblib
+            from distributed import Client
+
+            stack.enter_context(Client(scheduler))
+            stack.enter_context(joblib.parallel_config(backend="dask"))
+        est.fit(X, y)
+    seconds = time.perf_counter() - start
+    est.save(output, metadata={"features": inputs, "targets": targets, "data": str(data)})
+
+    out = _console()
+    table = Table("", "", title=escape(f"deltaprop fit {data}"), show_header=False)
+    table.add_row("data", escape(f"N = {X.shape[0]} rows; {len(inputs)} features: {', '.join(inputs)}"))
+    table.add_row("target", escape(", ".join(targets)) + (f" ({len(est.classes_)} classes)" if classify else ""))
+    table.add_row("network", escape(repr(est.network_)))
+    table.add_row("method", f"{method}, best of {restarts} restarts, weight decay {est._default_weight_decay if weight_decay is None else weight_decay:g}")
+    table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
+    if classify:
+        table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
+    else:
+        rmse = np.sqrt(np.mean((est.predict(X) - y) ** 2, axis=0))
+        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in np.atleast_1d(rmse)) + " on the training data")
+        table.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (noise precision, target units)")
+    table.add_row("time", f"{seconds:.2f} s")
+    table.add_row("saved", escape(str(output)))
+    out.print(table)
+
+
+@app.command()
+@_fail_on_bad_input
+def predict(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
+    data: Path = typer.Argument(..., help="Data with the model's feature columns (.csv, .parquet, .npy, .npz)."),
+    std: bool = typer.Option(False, "--std", help="Regression: add the predictive standard deviation sqrt(1/beta_ML)."),
+    proba: bool = typer.Option(False, "--proba", help="Classification: add the probability of each class."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the CSV here instead of to standard output."),
+) -> None:
+    """Predict for every row of a data file; write CSV."""
+    import pandas as pd
+
+    from .tables import numeric, read_table
+
+    f, est = _load(model)
+    features, targets = _model_columns(f, est)
+    df = read_table(data)
+    X = numeric(df, features, data, "feature")
+    columns = {}
+    if hasattr(est, "classes_"):
+        if std:
+            raise typer.BadParameter("--std is for regression models; this model classifies", param_hint="--std")
+        columns[targets[0]] = est.predict(X)
+        if proba:
+            for c, p in zip(est.classes_, est.predict_proba(X).T):
+                columns[f"p({c})"] = p
+    else:
+        if proba:
+            raise typer.BadParameter("--proba is for classification models; this model is a regressor", param_hint="--proba")
+        mean, sd = est.predict(X, return_std=True)
+        mean, sd = mean.reshape(len(X), -1), sd.reshape(len(X), -1)
+        for k, name in enumerate(targets):
+            columns[name] = mean[:, k]
+            if std:
+                columns[f"{name}_std"] = sd[:, k]
+    table = pd.DataFrame(columns)
+    if output is None:
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        _write_text(output, table.to_csv(index=False))
+
+
+def _write_text(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+@app.command()
+@_fail_on_bad_input
+def evaluate(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
+    data: Path = typer.Argument(..., help="Data with the model's feature and target columns."),
+    target: str = typer.Option(None, "--target", "-t", help="Target column(s). Default: those the model was trained on."),
+) -> None:
+    """Score a model on data: RMSE, mean NLL and R^2, or accuracy and log-loss."""
+    from sklearn.metrics import log_loss, r2_score
+
+    from .tables import labels, numeric, read_table
+
+    f, est = _load(model)
+    features, targets = _model_columns(f, est)
+    targets = _columns(target) or targets
+    df = read_table(data)
+    X = numeric(df, features, data, "feature")
+    out = _console()
+    table = Table("measure", "value", title=escape(f"{model} on {data} (N = {len(X)})"))
+    if hasattr(est, "classes_"):
+        y = labels(df, targets[0], data)
+        _targets(est, df, targets, data)  # refuses labels the model never saw
+        y = np.array([est.classes_[[str(c) for c in est.classes_].index(str(v))] for v in y], dtype=est.classes_.dtype)
+        table.add_row("accuracy", f"{np.mean(est.predict(X) == y):.6g}")
+        table.add_row("log-loss (mean NLL per pattern)", f"{log_loss(y, est.predict_proba(X), labels=est.classes_):.6g}")
+    else:
+        T = numeric(df, targets, data, "target")
+        if T.shape[1] != est.network_.K:
+            raise _Failure(f"the model has {est.network_.K} outputs but --target names {T.shape[1]} columns")
+        Y = est.predict(X).reshape(T.shape)
+        beta = np.atleast_1d(est.beta_)
+        nll = 0.5 * np.log(2 * np.pi / beta) + 0.5 * beta * (Y - T) ** 2  # -ln N(t | y, 1/beta) (PRML 5.16)
+        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in np.sqrt(np.mean((Y - T) ** 2, axis=0))))
+        table.add_row("mean NLL per pattern", f"{nll.sum(axis=1).mean():.6g}")
+        table.add_row("R^2", f"{r2_score(T, Y):.6g}")
+    out.print(table)
+
+
+@app.command()
+@_fail_on_bad_input
+def trace(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
+    input: str = typer.Option(..., "--input", "-x", help="One pattern's inputs, comma-separated, in the model's feature order."),
+    target: str = typer.Option(None, "--target", "-t", help="Its target (a number, or a class label). Default: y itself, so every delta is 0."),
+) -> None:
+    """Print every message of backpropagation for one pattern, in the seed's notation."""
+    import pandas as pd
+
+    f, est = _load(model)
+    features, targets = _model_columns(f, est)
+    x = np.array(_numbers(input, "--input"))
+    if len(x) != est.n_features_in_:
+        raise typer.BadParameter(f"the model takes {est.n_features_in_} inputs ({', '.join(features)}); got {len(x)}", param_hint="--input")
+    net, w = est.network_, est.w_
+    xs = (x - est.x_mean_) / est.x_scale_
+    if target is None:
+        t = net.forward(w, xs[None, :])[0]
+    elif hasattr(est, "classes_"):
+        t = _targets(est, pd.DataFrame({targets[0]: [target]}), targets, Path("--target"))[0]
+    else:
+        values = _numbers(target, "--target")
+        if len(values) != net.K:
+            raise typer.BadParameter(f"the model has {net.K} outputs; got {len(values)} targets", param_hint="--target")
+        t = (np.array(values) - est.y_mean_) / est.y_scale_
+    out = _console()
+    if est.standardize:
+        out.print(f"inputs standardised with the training statistics: x = ({', '.join(f'{v:g}' for v in x)}) -> "
+                  f"({', '.join(f'{v:.6g}' for v in xs)})" + ("" if hasattr(est, "classes_") else "; targets likewise"))
+    if target is None:
+        out.print("no --target given: t = y, so every delta and derivative is 0")
+    out.print(str(net.trace(w, xs, t)), markup=False)
+
+
+@app.command()
+@_fail_on_bad_input
+def gradcheck(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
+    data: Path = typer.Argument(..., help="Data with the model's feature and target columns."),
+    rows: int = typer.Option(100, min=1, help="Use the first ROWS rows (central differences cost 2 passes per weight)."),
+    tol: float = typer.Option(1e-6, help="Largest relative difference that passes."),
+) -> None:
+    """Check backpropagation against central differences (PRML 5.69) at the model's weights; exit 1 if it fails."""
+    from .tables import numeric, read_table
+
+    f, est = _load(model)
+    features, targets = _model_columns(f, est)
+    df = read_table(data).iloc[:rows]
+    X = (numeric(df, features, data, "feature") - est.x_mean_) / est.x_scale_
+    T = _targets(est, df, targets, data)
+    check = gradient_check(est.network_, est.w_, X, T)
+    verdict = "PASS" if check.max_relative_difference <= tol else "FAIL"
+    _console().print(f"{verdict}: backpropagation vs central differences on {len(X)} rows, {est.network_.n_params} "
+                     f"weights: largest relative difference {check.max_relative_difference:.3g} at {check.name} "
+                     f"(tolerance {tol:g})", markup=False)
+    if verdict == "FAIL":
+        raise typer.Exit(1)
+
+
+@app.command()
+@_fail_on_bad_input
+def info(model: Path = typer.Argument(..., help="A model file written by deltaprop fit or dp.save_network.")) -> None:
+    """Show a model file's architecture, parameters and training summary."""
+    from .io import ModelFile
+
+    f = ModelFile(model)
+    net = f.network
+    out = _console()
+    out.print(f"[bold]{escape(str(model))}[/bold]: {f.kind}, model format version {f.metadata['format_version']}")
+    layers = Table("layer", "units", "h", "inputs from", title=f"network: {net.n_params} parameters")
+    for name, layer in net.layers.items():
+        sources = ", ".join(c.src + (" (masked)" if c.mask is not None else "") for c in net.incoming.get(name, ()))
+        layers.add_row(escape(name), str(layer.size), layer.activation.name if layer.activation else "input", escape(sources))
+    out.print(layers)
+    if f.kind == "network":
+        if f.user:
+            out.print(f"metadata: {f.user}", markup=False)
+        return
+    est = f.estimator()
+    features, targets = _model_columns(f, est)
+    summary = Table("", "", show_header=False, title="training")
+    summary.add_row("features", escape(", ".join(features)))
+    summary.add_row("targets", escape(", ".join(targets)))
+    if hasattr(est, "classes_"):
+        summary.add_row("classes", escape(", ".join(str(c) for c in est.classes_)))
+    else:
+        summary.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (target units)")
+    t = est.training_
+    summary.add_row("method", f"{t['method']}; {t['restarts']} restarts, best {t['best_restart']}")
+    summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
+    summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
+    errors = est.restart_errors_
+    summary.add_row("restarts' minima", f"min {errors.min():.6g}, median {np.median(errors):.6g}, max {errors.max():.6g}")
+    params = est.get_params()
+    summary.add_row("parameters", escape(", ".join(f"{k}={v}" for k, v in params.items())))
+    if f.user.get("data"):
+        summary.add_row("trained on", escape(str(f.user["data"])))
+    out.print(summary)

@@ -519,6 +519,30 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta):
         save()
 
 
+@contextlib.contextmanager
+def _scipy_blas_on_one_thread():
+    """Run SciPy's own bundled OpenBLAS on one thread for the duration.
+
+    L-BFGS-B does its vector work in SciPy's OpenBLAS, while the network's
+    matrix products use NumPy's: two thread pools whose idle threads spin,
+    which on a 2-core machine made each iteration ten times slower (12 ms
+    against 1.1 ms on the digits data). NumPy's pool keeps its threads.
+    """
+    import scipy
+    from threadpoolctl import ThreadpoolController
+
+    bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.filepath.startswith(bundled)]
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
+
+
 def _scipy_loop(problem, config, run: _Run, w, arrays, meta):
     from scipy.optimize import minimize
 
@@ -546,8 +570,9 @@ def _scipy_loop(problem, config, run: _Run, w, arrays, meta):
     else:
         options.update(gtol=0.0)
     try:
-        result = minimize(lambda v: problem.full(v)[1:], w, jac=True, method=SCIPY_METHODS[config.method],
-                          callback=callback, options=options)
+        with _scipy_blas_on_one_thread():
+            result = minimize(lambda v: problem.full(v)[1:], w, jac=True, method=SCIPY_METHODS[config.method],
+                              callback=callback, options=options)
         if run.stop_reason is None:
             if run.epoch >= config.epochs:
                 run.stop_reason = "max epochs"

@@ -1,0 +1,223 @@
+"""The deltaprop command on data files the tests write: fit, predict, evaluate, trace, gradcheck, info, and bad input."""
+
+import io as stdio
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import deltaprop as dp
+
+DELTAPROP = str(Path(sys.executable).parent / "deltaprop")
+
+
+def run(*args, cwd=None):
+    return subprocess.run([DELTAPROP, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["y"] = np.sin(X[:, 0]) + 0.5 * X[:, 1] + 0.1 * rng.standard_normal(80)
+    df["z"] = X[:, 2] ** 2
+    df["label"] = np.where(X[:, 0] > 0, "up", "down")
+    df.to_csv(d / "train.csv", index=False)
+    df.to_parquet(d / "train.parquet")
+    np.save(d / "train.npy", df[["a", "b", "c", "y"]].to_numpy())
+    np.savez(d / "train.npz", a=df["a"].to_numpy(), b=df["b"].to_numpy(), c=df["c"].to_numpy(), y=df["y"].to_numpy())
+    assert run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2",
+               "-o", d / "reg.safetensors").returncode == 0
+    assert run("fit", d / "train.csv", "--target", "label", "--features", "a,b,c", "--classify", "--hidden", "4",
+               "-o", d / "clf.safetensors").returncode == 0
+    return d, df
+
+
+def test_fit_prints_a_summary_and_writes_a_model(files):
+    d, df = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2",
+                 "-o", d / "again.safetensors")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in ("N = 80 rows; 3 features: a, b, c", "Network(layers=[x: 3, h1: 5 tanh, y: 1 linear]", "beta_ML",
+                 "lbfgs, best of 2 restarts", "saved"):
+        assert text in out, text
+    est = dp.load(d / "again.safetensors")
+    assert f"{float(est.beta_):.6g}" in out
+    np.testing.assert_array_equal(est.w_, dp.load(d / "reg.safetensors").w_)  # the default seed is fixed
+
+
+def test_predict_with_std_matches_the_library(files):
+    d, df = files
+    result = run("predict", d / "reg.safetensors", d / "train.csv", "--std")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(stdio.StringIO(result.stdout))
+    est = dp.load(d / "reg.safetensors")
+    mean, std = est.predict(df[["a", "b", "c"]].to_numpy(), return_std=True)
+    assert list(table.columns) == ["y", "y_std"]
+    np.testing.assert_allclose(table["y"], mean, rtol=1e-12)
+    np.testing.assert_allclose(table["y_std"], std, rtol=1e-12)
+    assert run("predict", d / "reg.safetensors", d / "train.csv", "-o", d / "out.csv").returncode == 0
+    np.testing.assert_allclose(pd.read_csv(d / "out.csv")["y"], mean, rtol=1e-12)
+
+
+def test_predict_matches_columns_by_name(files):
+    d, df = files
+    shuffled = df[["c", "label", "a", "b"]]
+    shuffled.to_csv(d / "shuffled.csv", index=False)
+    a = pd.read_csv(stdio.StringIO(run("predict", d / "reg.safetensors", d / "shuffled.csv").stdout))
+    b = pd.read_csv(stdio.StringIO(run("predict", d / "reg.safetensors", d / "train.csv").stdout))
+    np.testing.assert_array_equal(a["y"], b["y"])
+
+
+def test_classifier_predict_proba_and_evaluate(files):
+    d, df = files
+    result = run("predict", d / "clf.safetensors", d / "train.csv", "--proba")
+    table = pd.read_csv(stdio.StringIO(result.stdout))
+    assert list(table.columns) == ["label", "p(down)", "p(up)"]
+    np.testing.assert_allclose(table["p(down)"] + table["p(up)"], 1.0)
+    assert np.mean(table["label"] == df["label"]) > 0.9
+    result = run("evaluate", d / "clf.safetensors", d / "train.csv")
+    assert result.returncode == 0 and "accuracy" in result.stdout and "log-loss" in result.stdout
+    accuracy = float(next(l for l in result.stdout.splitlines() if "accuracy" in l).split("│")[2])
+    assert accuracy == pytest.approx(np.mean(table["label"] == df["label"]), abs=1e-6)
+
+
+def test_evaluate_regression(files):
+    d, df = files
+    result = run("evaluate", d / "reg.safetensors", d / "train.csv", "--target", "y")
+    assert result.returncode == 0, result.stderr
+    est = dp.load(d / "reg.safetensors")
+    pred = est.predict(df[["a", "b", "c"]].to_numpy())
+    rmse = np.sqrt(np.mean((pred - df["y"]) ** 2))
+    nll = np.mean(0.5 * np.log(2 * np.pi / est.beta_) + 0.5 * est.beta_ * (pred - df["y"]) ** 2)
+    assert f"{rmse:.6g}" in result.stdout and f"{nll:.6g}" in result.stdout and "R^2" in result.stdout
+
+
+def test_trace_prints_the_library_trace_of_the_standardised_pattern(files):
+    d, _ = files
+    result = run("trace", d / "reg.safetensors", "--input", "0.3,1.2,-0.5", "--target", "0.5")
+    assert result.returncode == 0, result.stderr
+    est = dp.load(d / "reg.safetensors")
+    xs = (np.array([0.3, 1.2, -0.5]) - est.x_mean_) / est.x_scale_
+    ts = (np.array([0.5]) - est.y_mean_) / est.y_scale_
+    assert str(est.network_.trace(est.w_, xs, ts)) in result.stdout
+    assert "inputs standardised" in result.stdout
+    labelled = run("trace", d / "clf.safetensors", "--input", "0.3,1.2,-0.5", "--target", "up")
+    assert labelled.returncode == 0 and "t_k" in labelled.stdout
+    free = run("trace", d / "reg.safetensors", "--input", "0.3,1.2,-0.5")
+    assert free.returncode == 0 and "no --target given" in free.stdout
+
+
+def test_gradcheck_and_info(files):
+    d, _ = files
+    result = run("gradcheck", d / "reg.safetensors", d / "train.csv")
+    assert result.returncode == 0 and result.stdout.startswith("PASS") and "largest relative difference" in result.stdout
+    result = run("gradcheck", d / "clf.safetensors", d / "train.csv", "--rows", "10")
+    assert result.returncode == 0 and "on 10 rows" in result.stdout
+    result = run("info", d / "reg.safetensors")
+    assert result.returncode == 0
+    for text in ("NetworkRegressor", "model format version 1", "h1", "features", "a, b, c", "restarts' minima"):
+        assert text in result.stdout, text
+
+
+@pytest.mark.parametrize("name, columns", [("train.parquet", ["--target", "y", "--features", "a,b,c"]),
+                                           ("train.npy", ["--target", "3"]), ("train.npz", ["--target", "y"])])
+def test_other_data_formats(files, name, columns):
+    d, _ = files
+    out = d / f"{name}.safetensors"
+    result = run("fit", d / name, *columns, "--hidden", "3", "--restarts", "1", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert run("predict", out, d / name).returncode == 0
+
+
+def test_multi_output_fit(files):
+    d, _ = files
+    result = run("fit", d / "train.csv", "--target", "y,z", "--features", "a,b,c", "--hidden", "6",
+                 "--restarts", "1", "-o", d / "multi.safetensors")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(stdio.StringIO(run("predict", d / "multi.safetensors", d / "train.csv", "--std").stdout))
+    assert list(table.columns) == ["y", "y_std", "z", "z_std"]
+
+
+def write(d, name, text):
+    (d / name).write_text(text)
+    return d / name
+
+
+@pytest.mark.parametrize(
+    "make, args, message",
+    [
+        (lambda d: write(d, "cell.csv", "a,b,y\n1,2,3\n4,abc,6\n"), ["--target", "y"],
+         "cell.csv: column 'b', row 2 (line 3) holds 'abc', not a number"),
+        (lambda d: write(d, "nan.csv", "a,b,y\n1,2,3\n4,,6\n7,8,9\n"), ["--target", "y"],
+         "nan.csv: column 'b', row 2 (line 3) is empty or NaN"),
+        (lambda d: write(d, "inf.csv", "a,b,y\n1,2,3\n4,inf,6\n"), ["--target", "y"],
+         "inf.csv: column 'b', row 2 (line 3) holds inf"),
+        (lambda d: write(d, "notarget.csv", "a,b\n1,2\n"), ["--target", "y"],
+         "notarget.csv has no target column 'y'; its columns are 'a', 'b'"),
+        (lambda d: write(d, "empty.csv", ""), ["--target", "y"], "empty.csv is empty"),
+        (lambda d: write(d, "header.csv", "a,b,y\n"), ["--target", "y"], "header.csv has a header but no data rows"),
+        (lambda d: d / "absent.csv", ["--target", "y"], "absent.csv: no such data file"),
+        (lambda d: write(d, "data.xlsx", "a"), ["--target", "y"], "unknown data format '.xlsx'"),
+        (lambda d: write(d, "nolabel.csv", "a,label\n1,x\n2,\n"), ["--target", "label", "--classify"],
+         "nolabel.csv: column 'label', row 2 (line 3) has no class label"),
+        (lambda d: write(d, "onlyfeat.csv", "a,y\n1,2\n3,4\n"), ["--target", "y", "--features", "q"],
+         "onlyfeat.csv has no feature column 'q'"),
+    ],
+)
+def test_bad_data_exits_1_naming_file_column_and_row(tmp_path, make, args, message):
+    path = make(tmp_path)
+    result = run("fit", path, *args, "-o", tmp_path / "m.safetensors")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
+    d, df = files
+    df[["a", "b"]].to_csv(tmp_path / "ab.csv", index=False)
+    result = run("predict", d / "reg.safetensors", tmp_path / "ab.csv")
+    assert result.returncode == 1 and "ab.csv has no feature column 'c'; its columns are 'a', 'b'" in result.stderr
+    df[["a", "b", "c"]].assign(label="sideways").to_csv(tmp_path / "new.csv", index=False)
+    result = run("evaluate", d / "clf.safetensors", tmp_path / "new.csv")
+    assert result.returncode == 1 and "holds the label 'sideways', which the model never saw" in result.stderr
+    (tmp_path / "junk.safetensors").write_text('{"not": "a model"}')
+    for command in (["predict", tmp_path / "junk.safetensors", d / "train.csv"], ["info", tmp_path / "junk.safetensors"]):
+        result = run(*command)
+        assert result.returncode == 1 and "is not a deltaprop model file" in result.stderr
+    result = run("info", tmp_path / "absent.safetensors")
+    assert result.returncode == 1 and "no such model file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "x.csv", "--target", "y", "--bogus"], "No such option: --bogus"),
+        (["fit", "x.csv"], "Missing option '--target'"),
+        (["fit", "x.csv", "--target", "y", "--hidden", "ten"], "expected layer sizes separated by commas"),
+        (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
+        (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
+        (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),
+        (["trace", "MODEL", "--input", "1,2"], "the model takes 3 inputs (a, b, c); got 2"),
+        (["trace", "MODEL", "--input", "1,two,3"], "expected numbers separated by commas"),
+        (["predict", "MODEL", "DATA", "--proba"], "--proba is for classification models"),
+    ],
+)
+def test_usage_errors_exit_2(files, args, message):
+    d, _ = files
+    args = [d / "reg.safetensors" if a == "MODEL" else d / "train.csv" if a == "DATA" else a for a in args]
+    result = run(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+
+
+def test_every_command_has_help():
+    for command in ("demo", "fit", "predict", "evaluate", "trace", "gradcheck", "info"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout

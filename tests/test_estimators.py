@@ -1,0 +1,132 @@
+"""The scikit-learn estimators: compatibility, quality against scikit-learn's MLPs, uncertainty."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes, load_digits
+from sklearn.exceptions import ConvergenceWarning, SkipTestWarning
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+import deltaprop as dp
+
+
+@pytest.mark.parametrize("Estimator", [dp.NetworkRegressor, dp.NetworkClassifier])
+def test_check_estimator_passes(Estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkipTestWarning)  # sklearn's array-API check, which needs SCIPY_ARRAY_API
+        check_estimator(Estimator(random_state=0))
+
+
+def test_regressor_scores_at_least_as_well_as_mlpregressor_on_diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    cv = KFold(5, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = cross_val_score(MLPRegressor(random_state=0), X, y, cv=cv).mean()
+    ours = cross_val_score(dp.NetworkRegressor(random_state=0), X, y, cv=cv).mean()
+    print(f"diabetes, 5-fold CV R^2: deltaprop {ours:.4f}, MLPRegressor {theirs:.4f}")
+    assert ours >= theirs and ours > 0.45
+
+
+def test_classifier_scores_at_least_as_well_as_mlpclassifier_on_digits():
+    X, y = load_digits(return_X_y=True)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    theirs = cross_val_score(MLPClassifier(random_state=0), X, y, cv=cv).mean()
+    ours = cross_val_score(dp.NetworkClassifier(random_state=0), X, y, cv=cv).mean()
+    print(f"digits, 5-fold CV accuracy: deltaprop {ours:.4f}, MLPClassifier {theirs:.4f}")
+    assert ours >= theirs
+
+
+def test_grid_search_pipeline_and_clone():
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), dp.NetworkRegressor(restarts=1, random_state=0)),
+        {"networkregressor__hidden": [(5,), (10,)], "networkregressor__weight_decay": [1.0, 10.0]},
+        cv=3,
+    )
+    search.fit(X, y)
+    assert set(search.best_params_) == {"networkregressor__hidden", "networkregressor__weight_decay"}
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    est = clone(dp.NetworkClassifier(hidden=(4, 3), method="scg"))
+    assert est.get_params()["hidden"] == (4, 3) and not hasattr(est, "w_")
+
+
+def test_predictive_std_is_sqrt_one_over_beta_in_target_units():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 1))
+    y = 100 + 50 * np.sin(np.pi * X[:, 0]) + 5.0 * rng.standard_normal(400)  # noise sd 5 in target units
+    est = dp.NetworkRegressor(hidden=(10,), weight_decay=0.1, random_state=0).fit(X, y)
+    mean, std = est.predict(X, return_std=True)
+    residual_var = np.mean((mean - y) ** 2)
+    assert est.beta_ == pytest.approx(1 / residual_var, rel=1e-6)  # beta_ML (PRML 5.15) in target units
+    np.testing.assert_allclose(std, np.sqrt(1 / est.beta_))
+    assert 4.5 < std[0] < 5.5
+    assert est.score(X, y) > 0.95
+
+
+def test_multi_output_regression_has_a_beta_per_output():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 2))
+    Y = np.column_stack([X[:, 0] + 0.1 * rng.standard_normal(300), 1000 * X[:, 1] + 100 * rng.standard_normal(300)])
+    est = dp.NetworkRegressor(hidden=(5,), weight_decay=0.1, random_state=0).fit(X, Y)
+    mean, std = est.predict(X, return_std=True)
+    assert mean.shape == (300, 2) and std.shape == (300, 2) and est.beta_.shape == (2,)
+    assert 0.08 < std[0, 0] < 0.12 and 80 < std[0, 1] < 120
+
+
+def test_classifier_with_string_labels_binary_and_multiclass():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((200, 2))
+    y2 = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    clf = dp.NetworkClassifier(hidden=(5,), random_state=0).fit(X, y2)
+    assert list(clf.classes_) == ["no", "yes"] and clf.network_.K == 1
+    assert clf.network_.layers["y"].activation.name == "logistic"
+    P = clf.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert clf.score(X, y2) > 0.95
+    y3 = np.array(["a", "b", "c"])[np.digitize(X[:, 0], [-0.5, 0.5])]
+    clf3 = dp.NetworkClassifier(hidden=(8,), random_state=0).fit(X, y3)
+    assert clf3.network_.layers["y"].activation.name == "softmax" and clf3.predict_proba(X).shape == (200, 3)
+    assert clf3.score(X, y3) > 0.9
+
+
+def test_standardize_keeps_the_training_statistics():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 2)) * [1.0, 1000.0] + [0.0, 5000.0]
+    y = X[:, 0] + X[:, 1] / 1000
+    est = dp.NetworkRegressor(hidden=(3,), random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.x_mean_, X.mean(0))
+    np.testing.assert_allclose(est.x_scale_, X.std(0))
+    assert est.y_mean_[0] == pytest.approx(y.mean()) and est.y_scale_[0] == pytest.approx(y.std())
+    raw = dp.NetworkRegressor(hidden=(3,), standardize=False, random_state=0).fit(X, y)
+    assert np.all(raw.x_mean_ == 0) and np.all(raw.x_scale_ == 1)
+
+
+def test_early_stopping_and_fitted_attributes():
+    X, y = load_diabetes(return_X_y=True)
+    est = dp.NetworkRegressor(method="adam", learning_rate=0.01, max_iter=500, early_stopping=10, random_state=0).fit(X, y)
+    assert est.training_["stop_reason"] == "early stopping"
+    assert est.training_["validation_error"] is not None
+    assert len(est.restart_errors_) == 3 and est.n_features_in_ == 10
+    assert set(est.history_) == {"epoch", "error", "validation_error", "grad_norm", "seconds"}
+    assert est.n_iter_ == est.history_["epoch"][-1] < 500
+
+
+def test_bad_parameters_and_data_get_clear_errors():
+    X, y = np.zeros((10, 2)), np.arange(10.0)
+    with pytest.raises(ValueError, match="hidden must list positive layer sizes"):
+        dp.NetworkRegressor(hidden=(0,)).fit(X, y)
+    with pytest.raises(ValueError, match="'method' parameter of NetworkRegressor must be"):
+        dp.NetworkRegressor(method="newton").fit(X, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        dp.NetworkClassifier().fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="NaN"):
+        dp.NetworkRegressor().fit(np.full((10, 2), np.nan), y)
+    with pytest.raises(ValueError, match="learning_rate does not apply to method 'lbfgs'"):
+        dp.NetworkRegressor(learning_rate=0.1).fit(X, y)

@@ -1,0 +1,175 @@
+"""Model files: round trips, and every kind of bad file refused with a clear error."""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+import deltaprop as dp
+from deltaprop import io
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    return X, X[:, 0] - 2 * X[:, 1] ** 2 + 0.1 * rng.standard_normal(60)
+
+
+@pytest.fixture(scope="module")
+def regressor(data):
+    return dp.NetworkRegressor(hidden=(6, 4), restarts=2, random_state=0).fit(*data)
+
+
+def test_regressor_round_trip_gives_identical_predictions(tmp_path, data, regressor):
+    X, _ = data
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    loaded = dp.load(path)
+    assert type(loaded) is dp.NetworkRegressor and loaded.get_params() == regressor.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), regressor.predict(X))
+    np.testing.assert_array_equal(loaded.predict(X, return_std=True)[1], regressor.predict(X, return_std=True)[1])
+    assert loaded.beta_ == regressor.beta_ and loaded.n_iter_ == regressor.n_iter_
+    np.testing.assert_array_equal(loaded.restart_errors_, regressor.restart_errors_)
+    np.testing.assert_array_equal(loaded.history_["error"], regressor.history_["error"])
+    assert loaded.training_ == regressor.training_
+
+
+def test_multi_output_and_classifier_round_trips(tmp_path, data):
+    X, y = data
+    multi = dp.NetworkRegressor(hidden=(4,), restarts=1, random_state=0).fit(X, np.column_stack([y, -y]))
+    multi.save(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(dp.load(tmp_path / "m.safetensors").predict(X, return_std=True)[1],
+                                  multi.predict(X, return_std=True)[1])
+    for labels in (np.where(y > 0, "pos", "neg"), (y > 0).astype(int) + 3, np.digitize(y, [-1, 0, 1])):
+        clf = dp.NetworkClassifier(hidden=(4,), restarts=1, random_state=0).fit(X, labels)
+        clf.save(tmp_path / "c.safetensors")
+        loaded = dp.load(tmp_path / "c.safetensors")
+        np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+        np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+        np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_dataframe_feature_names_survive(tmp_path, data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    est = dp.NetworkRegressor(hidden=(3,), restarts=1, random_state=0).fit(df, y)
+    est.save(tmp_path / "f.safetensors")
+    assert list(dp.load(tmp_path / "f.safetensors").feature_names_in_) == ["a", "b", "c"]
+
+
+def test_bare_network_round_trip(tmp_path):
+    mask = np.array([[True, False, True]] * 4)
+    net = dp.Network({"x": 3, "h": (4, "relu"), "y": (2, "softmax")}, [("x", "h", mask), ("h", "y"), ("x", "y")])
+    w = net.init(seed=1)
+    dp.save_network(tmp_path / "n.safetensors", net, w, metadata={"note": "hello"})
+    net2, w2 = dp.load_network(tmp_path / "n.safetensors")
+    assert repr(net2) == repr(net)
+    np.testing.assert_array_equal(net2.connections[0].mask, mask)
+    np.testing.assert_array_equal(w2, w)
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    np.testing.assert_array_equal(net2.forward(w2, X), net.forward(w, X))
+    assert io.ModelFile(tmp_path / "n.safetensors").user == {"note": "hello"}
+    with pytest.raises(dp.ModelFileError, match="holds a bare network, not an estimator"):
+        dp.load(tmp_path / "n.safetensors")
+    with pytest.raises(ValueError, match="w must be a 1-D array of length n_params"):
+        dp.save_network(tmp_path / "bad.safetensors", net, w[:-1])
+
+
+def test_an_estimator_file_also_loads_as_a_network(tmp_path, regressor):
+    regressor.save(tmp_path / "r.safetensors")
+    net, w = dp.load_network(tmp_path / "r.safetensors")
+    np.testing.assert_array_equal(w, regressor.w_)
+    assert repr(net) == repr(regressor.network_)
+
+
+def test_every_flipped_byte_is_caught(tmp_path, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    good = path.read_bytes()
+    rng = np.random.default_rng(0)
+    positions = sorted(set(rng.integers(0, len(good), 60).tolist()) | {0, 7, 8, len(good) - 1})
+    for i in positions:
+        bad = bytearray(good)
+        bad[i] ^= 0x01
+        path.write_bytes(bytes(bad))
+        with pytest.raises(dp.ModelFileError, match="modified or corrupted|not a deltaprop model|not valid JSON"):
+            dp.load(path)
+
+
+def test_truncated_empty_foreign_and_missing_files(tmp_path, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(dp.ModelFileError, match="not a complete safetensors file .* truncated"):
+        dp.load(path)
+    path.write_bytes(good[:5])
+    with pytest.raises(dp.ModelFileError, match="too short to be a model file"):
+        dp.load(path)
+    renamed = tmp_path / "config.safetensors"
+    renamed.write_text(json.dumps({"hidden": [10], "weights": [0.1, 0.2]}))
+    with pytest.raises(dp.ModelFileError, match="is not a deltaprop model file"):
+        dp.load(renamed)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"weight": np.zeros((2, 2), np.float32)}, str(foreign), metadata={"format": "pt"})
+    with pytest.raises(dp.ModelFileError, match="is a safetensors file but not a deltaprop model \\(format 'pt'\\)"):
+        dp.load(foreign)
+    with pytest.raises(dp.ModelFileError, match="no such model file"):
+        dp.load(tmp_path / "absent.safetensors")
+
+
+def rewrite(path, change):
+    """Rewrite a model file with its metadata changed and a valid digest, as a newer deltaprop might."""
+    with safe_open(str(path), framework="np") as f:
+        metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    metadata.update(change)
+    metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_a_newer_format_version_is_refused(tmp_path, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    rewrite(path, {"format_version": "2"})
+    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 2\\).*upgrade"):
+        dp.load(path)
+
+
+def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    spec = io.network_to_dict(regressor.network_)
+    spec["layers"][1][1] += 1  # one more hidden unit than the weights allow
+    rewrite(path, {"architecture": json.dumps(spec)})
+    with pytest.raises(dp.ModelFileError, match="the weights have shape \\(57,\\); the architecture needs \\(65,\\)"):
+        dp.load(path)
+    spec["layers"][1][2] = "sigmoidal"
+    rewrite(path, {"architecture": json.dumps(spec)})
+    with pytest.raises(dp.ModelFileError, match="not a valid network: unknown activation 'sigmoidal'"):
+        dp.load(path)
+
+
+def test_writes_are_atomic(tmp_path, regressor, monkeypatch):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.numpy.save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        regressor.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.safetensors"]
+
+
+def test_saving_an_unfitted_estimator_is_refused(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        dp.NetworkRegressor().save(tmp_path / "x.safetensors")
