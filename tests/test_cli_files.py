@@ -221,3 +221,14 @@ def test_every_command_has_help():
     for command in ("demo", "fit", "predict", "evaluate", "trace", "gradcheck", "info"):
         result = run(command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_fit_runs_its_restarts_on_a_dask_scheduler(files, tmp_path):
+    import distributed
+
+    d, _ = files
+    args = ["fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run(*args, "--scheduler", cluster.scheduler_address, "-o", tmp_path / "dask.safetensors")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(dp.load(tmp_path / "dask.safetensors").w_, dp.load(d / "reg.safetensors").w_)
