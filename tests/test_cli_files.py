@@ -232,3 +232,19 @@ def test_fit_runs_its_restarts_on_a_dask_scheduler(files, tmp_path):
         result = run(*args, "--scheduler", cluster.scheduler_address, "-o", tmp_path / "dask.safetensors")
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(dp.load(tmp_path / "dask.safetensors").w_, dp.load(d / "reg.safetensors").w_)
+
+
+def test_plot_command_draws_fit_training_and_minima(files, tmp_path):
+    d, _ = files
+    model = tmp_path / "one.safetensors"
+    assert run("fit", d / "train.csv", "--target", "y", "--features", "a", "--hidden", "4", "--restarts", "3",
+               "-o", model).returncode == 0
+    for kind in ("fit", "training", "minima"):
+        out = tmp_path / f"{kind}.png"
+        result = run("plot", model, d / "train.csv", "--kind", kind, "-o", out)
+        assert result.returncode == 0, result.stderr
+        assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 5000
+    result = run("plot", d / "reg.safetensors", d / "train.csv", "--kind", "fit", "-o", tmp_path / "x.png")
+    assert result.returncode == 1 and "one input and one output" in result.stderr
+    result = run("plot", model, d / "train.csv", "--kind", "histogram")
+    assert result.returncode == 2 and "unknown kind 'histogram'" in result.stderr

@@ -173,3 +173,12 @@ def test_saving_an_unfitted_estimator_is_refused(tmp_path):
 
     with pytest.raises(NotFittedError):
         dp.NetworkRegressor().save(tmp_path / "x.safetensors")
+
+
+def test_snapshots_are_kept_in_the_model_file(tmp_path, data):
+    est = dp.NetworkRegressor(hidden=(3,), restarts=1, snapshots=5, random_state=0).fit(*data)
+    assert len(est.snapshots_["epoch"]) == 5
+    est.save(tmp_path / "s.safetensors")
+    loaded = dp.load(tmp_path / "s.safetensors")
+    np.testing.assert_array_equal(loaded.snapshots_["epoch"], est.snapshots_["epoch"])
+    np.testing.assert_array_equal(loaded.snapshots_["w"], est.snapshots_["w"])

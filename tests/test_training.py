@@ -342,3 +342,33 @@ def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
     reason, epochs, finite, best = out.split()
     assert proc.returncode == 0 and reason == "interrupted" and int(epochs) >= 1
     assert finite == "True" and best == "True"
+
+
+@pytest.mark.parametrize("method", ["adam", "lbfgs"])
+def test_snapshots_are_spread_over_the_run_and_end_with_the_final_weights(method):
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, method=method, epochs=300, seed=0, snapshots=12)
+    s = result.snapshots
+    assert 2 <= len(s["epoch"]) <= 12 and s["w"].shape == (len(s["epoch"]), net.n_params)
+    assert s["epoch"][0] == 0 and s["epoch"][-1] == result.history["epoch"][-1]
+    assert np.all(np.diff(s["epoch"]) > 0)
+    for epoch, w in zip(s["epoch"], s["w"]):  # each snapshot is the weights of its epoch
+        assert float(net.error(w, X, T)) == pytest.approx(result.history["error"][epoch], rel=1e-12)
+    if method == "adam":
+        assert len(s["epoch"]) == 12 and np.array_equal(s["w"][-1], result.w)
+    assert dp.train(net, X, T, method=method, epochs=5, seed=0).snapshots["w"].shape == (0, net.n_params)
+
+
+def test_snapshots_survive_interrupt_and_resume(tmp_path):
+    net, X, T = seed_example(0)
+    options = dict(method="sgd", epochs=60, seed=2, snapshots=7)
+    whole = dp.train(net, X, T, **options)
+
+    def stop_at_33(state):
+        if state.epoch == 33:
+            raise KeyboardInterrupt
+
+    dp.train(net, X, T, checkpoint=tmp_path / "c.npz", callbacks=[stop_at_33], **options)
+    resumed = dp.train(net, X, T, resume=tmp_path / "c.npz", **options)
+    np.testing.assert_array_equal(resumed.snapshots["epoch"], whole.snapshots["epoch"])
+    np.testing.assert_array_equal(resumed.snapshots["w"], whole.snapshots["w"])

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from .derivatives import gradient_check
 from .examples import FIGURE_5_3, seed_example
+from .network import mlp
 from .optimize import METHODS
 from .training import train
 
@@ -41,6 +42,7 @@ def demo(
     restarts: int = typer.Option(10, min=1, help="Random restarts per function."),
     method: str = typer.Option("lbfgs", help=f"Optimiser: one of {', '.join(METHODS)}."),
     pattern: int = typer.Option(0, help="Which of the 50 patterns to trace, 0 to 49."),
+    out_dir: Path = typer.Option(None, "--out", help="Also write the pictures (PNG) into this folder."),
 ) -> None:
     """Run the seed's example: a 1-3-1 tanh network, its backpropagation traced, then trained on PRML Figure 5.3's functions."""
     if not 0 <= pattern < 50:
@@ -81,6 +83,43 @@ def demo(
     out.print(table)
     out.print("RMSE = sqrt(2 E / N); beta_ML = N / (2 E) (PRML 5.15). The spread of the restarts' minima shows "
               "the many minima of E(w); H(x) is the Heaviside step.")
+    if out_dir is not None:
+        out.print()
+        for path, what in demo_pictures(out_dir, seed=seed, restarts=restarts, method=method):
+            out.print(f"wrote {escape(str(path))}: {what}")
+
+
+def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str = "lbfgs") -> list[tuple[Path, str]]:
+    """Draw the demo's pictures into ``folder`` as PNG files; return (path, description) pairs."""
+    from . import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, name, what):
+        fig.savefig(folder / name, dpi=110)
+        written.append((folder / name, what))
+
+    save(plots.plot_figure_5_3(seed=seed, restarts=restarts, method=method), "figure_5_3.png",
+         "PRML Figure 5.3, the four functions fitted by a 1-3-1 tanh network, hidden units dashed")
+    net, X, T = seed_example(seed, target="sin(pi x)")
+    fit = train(net, X, T, method=method, restarts=restarts, seed=seed, snapshots=40, progress=False)
+    save(plots.plot_fit(net, fit.w, X, T, beta=fit.beta, title="sin(pi x): y(x, w) +- 2/sqrt(beta_ML)"),
+         "fit.png", "the sin(pi x) fit with its hidden units and predictive band")
+    save(plots.plot_minima(fit.restart_errors, title=f"sin(pi x): final E of {restarts} restarts"),
+         "minima.png", "the final error of every restart, best marked")
+    save(plots.plot_error_surface(net, fit.w, X, T, path=fit.snapshots["w"],
+                                  title=f"E(w) on a plane through w_ML; the {method} path"),
+         "error_surface.png", "E(w) on a plane through the minimum, with the optimiser's path")
+    rng = np.random.default_rng(seed)
+    Xn = rng.uniform(-1, 1, (40, 1))
+    Tn = np.sin(np.pi * Xn) + 0.3 * rng.standard_normal((40, 1))
+    noisy = train(mlp([1, 20, 1]), Xn, Tn, method="lbfgs", epochs=2000, validation=0.3, early_stopping=500,
+                  seed=seed, progress=False)
+    save(plots.plot_training(noisy.history, n_train=28, n_validation=12,
+                             title="1-20-1 on 40 noisy points of sin(pi x): over-fitting"),
+         "training.png", "training and validation error per epoch, early stopping marked")
+    return written
 
 
 # -- working with data and model files -----------------------------------------
@@ -423,3 +462,40 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     if f.user.get("data"):
         summary.add_row("trained on", escape(str(f.user["data"])))
     out.print(summary)
+
+
+@app.command()
+@_fail_on_bad_input
+def plot(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
+    data: Path = typer.Argument(None, help="Data with the model's columns; needed for --kind fit."),
+    kind: str = typer.Option("fit", help="fit (one-input regression: data, y(x), hidden units, band), training or minima."),
+    output: Path = typer.Option(Path("plot.png"), "--output", "-o", help="The image file to write (.png, .svg, .pdf)."),
+) -> None:
+    """Draw a picture of a saved model: its fit to data, its training curve, or its restarts' minima."""
+    from . import plots
+    from .tables import numeric, read_table
+
+    kinds = ("fit", "training", "minima")
+    if kind not in kinds:
+        raise typer.BadParameter(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}", param_hint="--kind")
+    f, est = _load(model)
+    if kind == "training":
+        fig = plots.plot_training(est.history_, title=f"training of {model.name}")
+    elif kind == "minima":
+        fig = plots.plot_minima(est.restart_errors_, title=f"{model.name}: final E of each restart")
+    else:
+        if data is None:
+            raise typer.BadParameter("--kind fit draws the model over data: give DATA", param_hint="DATA")
+        if hasattr(est, "classes_") or est.n_features_in_ != 1 or est.network_.K != 1:
+            raise _Failure(f"--kind fit draws regression models with one input and one output; {model} has "
+                           f"{est.n_features_in_} inputs and {est.network_.K} outputs")
+        features, targets = _model_columns(f, est)
+        df = read_table(data)
+        X, T = numeric(df, features, data, "feature"), numeric(df, targets, data, "target")
+        fig = plots.plot_fit(est.network_, est.w_, X, T, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
+                             t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
+        fig.axes[0].set_xlabel(features[0])
+        fig.axes[0].set_ylabel(targets[0])
+    fig.savefig(output, dpi=110)
+    _console().print(f"wrote {escape(str(output))}")

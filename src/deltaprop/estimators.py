@@ -52,6 +52,7 @@ class _NetworkEstimator(BaseEstimator):
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "progress": ["boolean"],
+        "snapshots": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -70,6 +71,7 @@ class _NetworkEstimator(BaseEstimator):
         random_state: Any = None,
         n_jobs: Optional[int] = None,
         progress: bool = False,
+        snapshots: int = 0,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -85,6 +87,7 @@ class _NetworkEstimator(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.progress = progress
+        self.snapshots = snapshots
 
     def _hidden_sizes(self) -> list[int]:
         hidden = [self.hidden] if isinstance(self.hidden, (int, np.integer)) else list(self.hidden)
@@ -110,6 +113,7 @@ class _NetworkEstimator(BaseEstimator):
             learning_rate=self.learning_rate, batch_size=self._batch_size(X.shape[0], validation),
             weight_decay=self._default_weight_decay if self.weight_decay is None else self.weight_decay, restarts=self.restarts, validation=validation,
             early_stopping=self.early_stopping, seed=seed, n_jobs=self.n_jobs, progress=self.progress,
+            snapshots=self.snapshots,
         )
         self.w_ = result.w
         self.training_ = {
@@ -118,6 +122,7 @@ class _NetworkEstimator(BaseEstimator):
             "restarts": len(result.restarts), "best_restart": result.best_restart,
         }
         self.history_ = result.history
+        self.snapshots_ = result.snapshots
         self.restart_errors_ = result.restart_errors
         self.n_iter_ = int(result.history["epoch"][-1])
 
@@ -184,6 +189,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         Restarts run in parallel through joblib.
     progress : bool, default=False
         Show a progress bar while training.
+    snapshots : int, default=0
+        Keep this many weight vectors spread over training (``snapshots_``),
+        for ``deltaprop explain`` to replay.
 
     Attributes
     ----------
@@ -194,6 +202,8 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         The noise precision beta_ML in the original target units.
     history_ : dict of arrays
         Per epoch: error, validation_error, grad_norm, seconds.
+    snapshots_ : dict
+        ``epoch`` (k,) and ``w`` (k, n_params): weights spread over training.
     restart_errors_ : ndarray of shape (restarts,)
         The final training error of each restart.
     training_ : dict

@@ -139,6 +139,8 @@ def save_estimator(est, path: Any, metadata: Optional[dict] = None) -> None:
     net = est.network_
     tensors = _network_tensors(net, np.asarray(est.w_, dtype=np.float64))
     tensors.update(x_mean=est.x_mean_, x_scale=est.x_scale_)
+    if len(est.snapshots_["epoch"]):
+        tensors["snapshots"] = np.asarray(est.snapshots_["w"], dtype=np.float64)
     info: dict = {"n_features_in": est.n_features_in_,
                   "feature_names": list(getattr(est, "feature_names_in_", [])) or None}
     if hasattr(est, "classes_"):
@@ -149,7 +151,8 @@ def save_estimator(est, path: Any, metadata: Optional[dict] = None) -> None:
     params = est.get_params()
     if not (params["random_state"] is None or isinstance(params["random_state"], (int, np.integer))):
         params["random_state"] = None
-    training = {**est.training_, "history": est.history_, "restart_errors": est.restart_errors_, "n_iter": est.n_iter_}
+    training = {**est.training_, "history": est.history_, "restart_errors": est.restart_errors_, "n_iter": est.n_iter_,
+                "snapshot_epochs": est.snapshots_["epoch"]}
     _write(path, tensors, {
         "kind": type(est).__name__,
         "architecture": json.dumps(network_to_dict(net)),
@@ -224,6 +227,11 @@ class ModelFile:
         est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
         est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
         est.n_iter_ = training.pop("n_iter")
+        epochs = np.asarray(training.pop("snapshot_epochs", []), dtype=int)
+        snapshots = self.tensors.get("snapshots", np.zeros((0, net.n_params)))
+        if snapshots.shape != (len(epochs), net.n_params):
+            raise ModelFileError(f"{self.path}: {snapshots.shape[0]} snapshots of weights for {len(epochs)} epochs")
+        est.snapshots_ = {"epoch": epochs, "w": snapshots}
         est.training_ = training
         return est
 

@@ -97,6 +97,9 @@ class TrainResult:
         One summary per restart, in order: the spread of minima.
     best_restart : int
         The index of the restart that gave w.
+    snapshots : dict
+        With ``train(..., snapshots=K)``: ``epoch`` (k,) and ``w`` (k,
+        n_params), weight vectors spread over the best restart's run.
     """
 
     w: np.ndarray
@@ -110,6 +113,7 @@ class TrainResult:
     best_restart: int
     method: str
     network: Network = field(repr=False)
+    snapshots: dict = field(default_factory=dict, repr=False)
 
     @property
     def restart_errors(self) -> np.ndarray:
@@ -178,6 +182,7 @@ class Config:
     weight_decay: float
     early_stopping: Optional[int]
     checkpoint_every: float
+    snapshots: int = 0
 
     def fingerprint(self) -> dict:
         return {k: getattr(self, k) for k in ("method", "learning_rate", "batch_size", "momentum", "nesterov", "weight_decay")}
@@ -202,7 +207,7 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, low_open:
 
 
 def _config(method, N, epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol, weight_decay,
-            early_stopping, has_validation, checkpoint_every) -> Config:
+            early_stopping, has_validation, checkpoint_every, snapshots=0) -> Config:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if epochs is not None and max_iter is not None:
@@ -239,8 +244,9 @@ def _config(method, N, epochs, max_iter, learning_rate, batch_size, momentum, ne
         if not has_validation:
             raise ValueError("early_stopping needs validation data: pass validation=(X_val, T_val) or a fraction such as 0.1")
     checkpoint_every = _number("checkpoint_every", checkpoint_every, 0.0)
+    snapshots = _positive_int("snapshots", snapshots, minimum=0)
     return Config(method, limit, learning_rate, batch_size, momentum, bool(nesterov), tol, weight_decay,
-                  early_stopping, checkpoint_every)
+                  early_stopping, checkpoint_every, snapshots)
 
 
 def _split(net, X, T, validation_data, seed_seq):
@@ -350,6 +356,8 @@ class _Run:
         self.t0 = time.perf_counter()
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
+        self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
+        self.stride = 1
 
     def validation_error(self, w) -> Optional[float]:
         if self.val is None:
@@ -370,6 +378,10 @@ class _Run:
         if not (math.isfinite(objective) and (Ev is None or math.isfinite(Ev))):
             self.stop_reason = "diverged"
             return True
+        if self.config.snapshots and self.epoch % self.stride == 0:
+            self.snapshots += ((self.epoch, w),)
+            if len(self.snapshots) > 2 * self.config.snapshots:
+                self.snapshots, self.stride = self.snapshots[::2], 2 * self.stride
         score = objective if Ev is None else Ev
         if score < self.best_score or self.best_w is None:
             self.best_score, self.best_w, self.best_epoch = score, w, self.epoch
@@ -390,10 +402,11 @@ class _Run:
     def mark(self) -> tuple:
         """The bookkeeping at the end of a whole epoch, to go back to if Ctrl-C comes mid-way."""
         return (self.epoch, len(self.history["epoch"]), self.best_score, self.best_w, self.best_epoch,
-                self.prev_objective, self.stop_reason)
+                self.prev_objective, self.stop_reason, self.snapshots, self.stride)
 
     def rewind(self, mark: tuple) -> None:
-        self.epoch, n, self.best_score, self.best_w, self.best_epoch, self.prev_objective, self.stop_reason = mark
+        (self.epoch, n, self.best_score, self.best_w, self.best_epoch, self.prev_objective, self.stop_reason,
+         self.snapshots, self.stride) = mark
         for v in self.history.values():
             del v[n:]
 
@@ -401,20 +414,37 @@ class _Run:
         return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "n_params": self.problem.net.n_params,
                 "config": self.config.fingerprint(), "epoch": self.epoch, "seed": self.seed,
                 "history": self.history, "best_score": self.best_score, "best_epoch": self.best_epoch,
-                "prev_objective": self.prev_objective}
+                "prev_objective": self.prev_objective, "snapshot_epochs": [e for e, _ in self.snapshots],
+                "stride": self.stride}
 
     def restore(self, arrays: dict, meta: dict) -> None:
         self.epoch, self.history = meta["epoch"], {k: list(v) for k, v in meta["history"].items()}
         self.best_score, self.best_epoch = meta["best_score"], meta["best_epoch"]
         self.prev_objective = meta["prev_objective"]
         self.best_w = arrays["best_w"]
+        self.stride = meta["stride"]
+        if meta["snapshot_epochs"]:
+            self.snapshots = tuple(zip(meta["snapshot_epochs"], arrays["snapshots"]))
         self.t0 -= self.history["seconds"][-1] if self.history["seconds"] else 0.0
+
+    def spread_snapshots(self, final_w: np.ndarray) -> dict:
+        """At most K snapshots spread evenly over the run, ending with the final weights."""
+        K, kept = self.config.snapshots, self.snapshots
+        if not K or not kept:
+            return {"epoch": np.zeros(0, dtype=int), "w": np.zeros((0, self.problem.net.n_params))}
+        final_epoch = self.epoch - 1 if self.stop_reason == "diverged" else self.epoch
+        if kept[-1][0] != final_epoch:
+            kept = kept + ((final_epoch, final_w),)
+        pick = np.unique(np.round(np.linspace(0, len(kept) - 1, min(K, len(kept)))).astype(int))
+        return {"epoch": np.array([kept[i][0] for i in pick]), "w": np.array([kept[i][1] for i in pick])}
 
     def due(self) -> bool:
         return self.checkpoint is not None and time.perf_counter() - self.last_save >= self.config.checkpoint_every
 
     def save(self, arrays: dict, extra_meta: dict) -> None:
         if self.checkpoint is not None:
+            if self.snapshots:
+                arrays = {**arrays, "snapshots": np.array([w for _, w in self.snapshots])}
             _save_checkpoint(self.checkpoint, {"best_w": self.best_w, **arrays}, {**self.meta(), **extra_meta})
             self.last_save = time.perf_counter()
 
@@ -459,10 +489,8 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
         w = arrays["w"]
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if config.method in SCIPY_METHODS:
-                _scipy_loop(problem, config, run, w, arrays, meta)
-            else:
-                _step_loop(problem, config, run, w, rng, arrays, meta)
+            loop = _scipy_loop if config.method in SCIPY_METHODS else _step_loop
+            final_w = loop(problem, config, run, w, rng, arrays, meta)
     finally:
         progress.close()
     if run.stop_reason == "diverged":
@@ -474,10 +502,11 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
     return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
             "validation_error": run.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
-            "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()}}
+            "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
+            "snapshots": run.spread_snapshots(final_w)}
 
 
-def _step_loop(problem, config, run: _Run, w, rng, arrays, meta):
+def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     optimizer = make_optimizer(config.method, problem.N, config.learning_rate, config.batch_size,
                                momentum=config.momentum, nesterov=config.nesterov)
     if meta is not None:
@@ -517,6 +546,7 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta):
         run.rewind(mark)
         run.stop_reason = "interrupted"
         save()
+    return w
 
 
 @contextlib.contextmanager
@@ -543,7 +573,7 @@ def _scipy_blas_on_one_thread():
             lib.set_num_threads(n)
 
 
-def _scipy_loop(problem, config, run: _Run, w, arrays, meta):
+def _scipy_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     from scipy.optimize import minimize
 
     if meta is not None:
@@ -553,7 +583,7 @@ def _scipy_loop(problem, config, run: _Run, w, arrays, meta):
     remaining = config.epochs - run.epoch
     if remaining <= 0:
         run.stop_reason = "max epochs"
-        return
+        return w
 
     def callback(intermediate_result):
         nonlocal w
@@ -581,6 +611,7 @@ def _scipy_loop(problem, config, run: _Run, w, arrays, meta):
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
     run.save({"w": w}, {"state": {}})
+    return w
 
 
 # -- the public entry point --------------------------------------------------
@@ -611,6 +642,7 @@ def train(
     checkpoint: Any = None,
     checkpoint_every: float = 30.0,
     resume: Any = None,
+    snapshots: int = 0,
 ) -> TrainResult:
     """Train ``net`` on (X, T): minimise E(w) from ``restarts`` random starts; return the best.
 
@@ -676,6 +708,10 @@ def train(
         Continue from a checkpoint: for gd, sgd, momentum, adam and scg the
         result is identical to an uninterrupted run of the same seed; the
         SciPy methods restart their search from the saved weights.
+    snapshots : int
+        Keep up to this many weight vectors spread over the run (epoch 0
+        and the final weights among them) in ``result.snapshots``, for
+        pictures of training.
 
     Returns
     -------
@@ -691,7 +727,7 @@ def train(
     split_seq, *restart_seqs = seed_seq.spawn(restarts + 1)
     X, T, Xv, Tv = _split(net, X, T, validation, split_seq)
     config = _config(method, X.shape[0], epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,
-                     weight_decay, early_stopping, Xv is not None, checkpoint_every)
+                     weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots)
     callbacks = list(callbacks) if callbacks else []
     for cb in callbacks:
         if not callable(cb):
@@ -759,5 +795,5 @@ def _result(net: Network, config: Config, outcomes: list[dict], has_validation: 
     return TrainResult(w=best["w"], error=best["error"], penalty=best["objective"] - best["error"], beta=best["beta"],
                        validation_error=best["validation_error"], history=best["history"],
                        stop_reason=best["stop_reason"], restarts=summaries, best_restart=best["index"],
-                       method=config.method, network=net)
+                       method=config.method, network=net, snapshots=best["snapshots"])
 

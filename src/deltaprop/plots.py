@@ -1,0 +1,197 @@
+"""Figures with matplotlib: the fitted function, training curves, the spread of
+minima, PRML Figure 5.3 and a slice of the error surface.
+
+Each function returns a ``matplotlib.figure.Figure`` (drawn on new axes, or
+on ``ax`` when given). Artists carry a gid naming what they show ("data",
+"fit", "hidden", "band", "training", "validation", "early stopping",
+"minima", "best", "path", "w"), so that tests and callers can find them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .backprop import forward_pass, weights
+from .network import Network
+
+
+def _axes(ax, figsize=(6.0, 4.0)):
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _identity(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(size), np.ones(size)
+
+
+def hidden_outputs(net: Network, w: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """z_j(x) of the first hidden layer (the layer fed by the input), shape (N, M)."""
+    _, z = forward_pass(net, weights(net, w), X)
+    first = next(c.dst for c in net.connections if c.src == net.input and c.dst != net.output)
+    return z[first]
+
+
+def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] = None, *,
+             x_scaler: Optional[tuple] = None, t_scaler: Optional[tuple] = None, hidden: bool = True,
+             title: Optional[str] = None, ax=None):
+    """One-input regression: the data, y(x, w), the hidden units' outputs (dashed) and y +- 2/sqrt(beta).
+
+    As PRML Figure 5.3. ``x_scaler`` and ``t_scaler`` are (mean, scale)
+    pairs when the network works on standardised data; X, T and ``beta``
+    are in the original units. The band is the predictive distribution's
+    mean +- 2 standard deviations (PRML 5.16).
+    """
+    if net.D != 1 or net.K != 1 or net.layers[net.output].activation.name != "linear":
+        raise ValueError(f"plot_fit draws networks with one input and one linear output; this one has D={net.D}, K={net.K}")
+    X, T = np.asarray(X, dtype=float).reshape(-1, 1), np.asarray(T, dtype=float).reshape(-1, 1)
+    (xm, xs), (tm, ts) = x_scaler or _identity(1), t_scaler or _identity(1)
+    fig, ax = _axes(ax)
+    grid = np.linspace(X.min(), X.max(), 400)[:, None]
+    Xs = (grid - xm) / xs
+    y = net.forward(w, Xs)[:, 0] * ts[0] + tm[0]
+    if beta is not None:
+        half = 2.0 / np.sqrt(beta)
+        ax.fill_between(grid[:, 0], y - half, y + half, color="tab:red", alpha=0.15, lw=0,
+                        label=r"$y \pm 2/\sqrt{\beta_{ML}}$", gid="band")
+    ax.plot(X[:, 0], T[:, 0], "o", ms=4, mfc="none", color="tab:blue", label="data", gid="data")
+    ax.plot(grid[:, 0], y, "-", color="tab:red", lw=2, label=r"$y(x, \mathbf{w})$", gid="fit")
+    if hidden:
+        zax = ax if x_scaler is None and t_scaler is None else ax.twinx()
+        Z = hidden_outputs(net, w, Xs)
+        for j in range(Z.shape[1]):
+            zax.plot(grid[:, 0], Z[:, j], "--", lw=1, color=f"C{2 + j % 7}",
+                     label="hidden units $z_j$" if j == 0 else None, gid="hidden")
+        if zax is not ax:
+            zax.set_ylabel("$z_j$")
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$t$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_training(history: dict, *, n_train: Optional[int] = None, n_validation: Optional[int] = None, ax=None,
+                  title: str = "Training"):
+    """Training and validation error per epoch (log scale), the early-stopping point marked (PRML 5.5.2).
+
+    E is a sum over patterns; given the numbers of training and validation
+    patterns, both curves are drawn per pattern, so that they compare.
+    """
+    fig, ax = _axes(ax)
+    epoch = np.asarray(history["epoch"])
+    per = n_train is not None and n_validation is not None
+    E = np.asarray(history["error"], dtype=float) / (n_train if per else 1)
+    ax.plot(epoch, E, color="tab:blue", label="training error" + (" per pattern" if per else " $E$"), gid="training")
+    Ev = np.asarray(history.get("validation_error", np.full_like(E, np.nan)), dtype=float) / (n_validation if per else 1)
+    if np.any(np.isfinite(Ev)):
+        ax.plot(epoch, Ev, color="tab:orange", label="validation error" + (" per pattern" if per else ""),
+                gid="validation")
+        best = int(np.nanargmin(Ev))
+        ax.axvline(epoch[best], color="k", ls=":", lw=1, gid="early stopping")
+        ax.plot(epoch[best], Ev[best], "k*", ms=12, label=f"least validation error (epoch {epoch[best]})",
+                gid="early stopping")
+    if np.all(E[np.isfinite(E)] > 0) and np.any(np.isfinite(E)):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error per pattern" if per else "error")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def plot_minima(restart_errors: Sequence[float], *, ax=None, title: str = "Minima found from random starts"):
+    """The final error of every restart, sorted, the best marked: the many minima of E(w)."""
+    fig, ax = _axes(ax)
+    errors = np.asarray(restart_errors, dtype=float)
+    order = np.argsort(errors)
+    ax.plot(np.arange(1, len(errors) + 1), errors[order], "o", color="tab:blue", label="restarts", gid="minima")
+    ax.plot([1], errors[order[0]], "*", ms=16, color="tab:red", label=f"best (restart {order[0]}): E = {errors[order[0]]:.3g}",
+            gid="best")
+    if np.all(errors > 0) and errors.max() > 10 * errors.min():
+        ax.set_yscale("log")
+    ax.set_xlabel("restart, sorted by final error")
+    ax.set_ylabel("final $E(\\mathbf{w})$")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N: int = 50):
+    """PRML Figure 5.3: a 1-3-1 tanh network fitted to N = 50 points of x^2, sin(pi x), |x| and the Heaviside step.
+
+    Each panel holds the data, the network function, the three hidden units'
+    outputs (dashed) and the band y +- 2/sqrt(beta_ML).
+    """
+    from matplotlib.figure import Figure
+
+    from .examples import FIGURE_5_3, seed_example
+    from .training import train
+
+    fig = Figure(figsize=(10, 7.5), layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    for ax, name in zip(axes, FIGURE_5_3):
+        net, X, T = seed_example(seed, N=N, target=name)
+        result = train(net, X, T, method=method, restarts=restarts, seed=seed, progress=False)
+        plot_fit(net, result.w, X, T, beta=result.beta, ax=ax,
+                 title=f"$t = {name.replace('pi', chr(92) + 'pi ')}$, RMSE {np.sqrt(2 * result.error / N):.2g}")
+    axes[0].legend(loc="upper center", fontsize=8)
+    fig.suptitle("PRML Figure 5.3: a two-layer network with 3 tanh hidden units, N = 50")
+    return fig
+
+
+def plot_error_surface(net: Network, w: np.ndarray, X: Any, T: Any, *, path: Optional[np.ndarray] = None,
+                       directions: Optional[tuple] = None, span: float = 1.5, resolution: int = 61,
+                       seed: Any = 0, ax=None, title: Optional[str] = None):
+    """E(w) on the plane through w spanned by two directions, with an optimiser's path projected on it.
+
+    Directions: ``directions`` if given (made orthonormal); else, with a
+    ``path`` (weight vectors, e.g. training snapshots), the direction from the
+    path's start to w and the main direction of the path's remaining spread;
+    else two random directions. The plane is drawn over +- ``span`` times the
+    larger of |w| and the path's extent.
+    """
+    X, T = np.asarray(X, dtype=float), np.asarray(T, dtype=float)
+    w = np.asarray(w, dtype=float)
+    rng = np.random.default_rng(seed)
+    if directions is not None:
+        D = np.array(directions, dtype=float).T
+    elif path is not None and len(path) > 1:
+        steps = np.asarray(path, dtype=float) - w
+        d1 = steps[0] if np.any(steps[0]) else rng.standard_normal(w.size)
+        rest = steps - np.outer(steps @ d1, d1) / (d1 @ d1)
+        _, _, vt = np.linalg.svd(rest, full_matrices=False)
+        D = np.column_stack([d1, vt[0] if np.any(rest) else rng.standard_normal(w.size)])
+    else:
+        D = rng.standard_normal((w.size, 2))
+    D, _ = np.linalg.qr(D)
+    extent = span * max(np.linalg.norm(w), 1e-3)
+    if path is not None:
+        coords = (np.asarray(path, dtype=float) - w) @ D
+        extent = max(extent, 1.2 * np.abs(coords).max())
+    a = np.linspace(-extent, extent, resolution)
+    A, B = np.meshgrid(a, a)
+    E = np.array([[float(net.error(w + ai * D[:, 0] + bi * D[:, 1], X, T)) for ai, bi in zip(ra, rb)]
+                  for ra, rb in zip(A, B)])
+
+    fig, ax = _axes(ax, figsize=(6.0, 5.0))
+    from matplotlib.colors import LogNorm
+
+    levels = np.geomspace(max(E.min(), 1e-12 * E.max(), 1e-300), E.max(), 25)
+    cs = ax.contourf(A, B, E, levels=levels, norm=LogNorm(), cmap="viridis")
+    fig.colorbar(cs, ax=ax, label="$E(\\mathbf{w})$")
+    ax.contour(A, B, E, levels=levels, norm=LogNorm(), colors="k", linewidths=0.3)
+    if path is not None:
+        ax.plot(coords[:, 0], coords[:, 1], "-o", color="w", ms=3, lw=1.2, label="optimiser's path", gid="path")
+        ax.plot(coords[0, 0], coords[0, 1], "s", color="w", ms=7, gid="path")
+    ax.plot(0, 0, "*", color="tab:red", ms=15, label="$\\mathbf{w}$", gid="w")
+    ax.set_xlabel("direction 1")
+    ax.set_ylabel("direction 2")
+    ax.set_title(title or "Error surface on a plane through $\\mathbf{w}$")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig

@@ -1,0 +1,124 @@
+"""The figures hold what they claim: data, fits, hidden units, bands, curves, minima, paths."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop import plots
+from deltaprop.examples import FIGURE_5_3, seed_example
+
+
+def lines(ax, gid):
+    return [l for l in ax.get_lines() if l.get_gid() == gid]
+
+
+def band_half_width(ax):
+    band = next(c for c in ax.collections if c.get_gid() == "band")
+    vertices = band.get_paths()[0].vertices
+    n = (len(vertices) - 1) // 2  # fill_between: upper edge forth, lower edge back
+    xs, ys = vertices[:, 0], vertices[:, 1]
+    grid = np.unique(xs)
+    upper = np.array([ys[xs == x].max() for x in grid])
+    lower = np.array([ys[xs == x].min() for x in grid])
+    assert n > 100
+    return (upper - lower) / 2
+
+
+@pytest.fixture(scope="module")
+def figure_5_3():
+    return plots.plot_figure_5_3(seed=0, restarts=3)
+
+
+def test_figure_5_3_has_four_panels_each_with_data_fit_and_three_hidden_units(figure_5_3):
+    panels = [ax for ax in figure_5_3.axes if lines(ax, "fit")]
+    assert len(panels) == 4
+    for ax, name in zip(panels, FIGURE_5_3):
+        _, X, T = seed_example(0, target=name)
+        (data,) = lines(ax, "data")
+        np.testing.assert_array_equal(data.get_xdata(), X[:, 0])
+        np.testing.assert_array_equal(data.get_ydata(), T[:, 0])
+        assert len(lines(ax, "fit")) == 1 and len(lines(ax, "hidden")) == 3
+        for z in lines(ax, "hidden"):
+            assert np.all(np.abs(z.get_ydata()) <= 1)  # tanh outputs
+        assert any(c.get_gid() == "band" for c in ax.collections)
+
+
+def test_fit_is_the_network_function_and_the_band_has_width_4_over_sqrt_beta():
+    net, X, T = seed_example(1)
+    result = dp.train(net, X, T, restarts=2, seed=1)
+    fig = plots.plot_fit(net, result.w, X, T, beta=result.beta)
+    ax = fig.axes[0]
+    (fit,) = lines(ax, "fit")
+    np.testing.assert_allclose(fit.get_ydata(), net.forward(result.w, fit.get_xdata()[:, None])[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(2 * band_half_width(ax), 4 / np.sqrt(result.beta), rtol=1e-9)
+    hidden = lines(ax, "hidden")
+    np.testing.assert_allclose(np.column_stack([h.get_ydata() for h in hidden]),
+                               plots.hidden_outputs(net, result.w, fit.get_xdata()[:, None]), rtol=1e-12)
+
+
+def test_fit_in_original_units_of_a_standardised_estimator():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(10, 20, (60, 1))
+    y = 500 + 100 * np.sin(X[:, 0] / 2) + 10 * rng.standard_normal(60)
+    est = dp.NetworkRegressor(hidden=(6,), weight_decay=0.1, random_state=0).fit(X, y)
+    fig = plots.plot_fit(est.network_, est.w_, X, y, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
+                         t_scaler=(est.y_mean_, est.y_scale_))
+    ax = fig.axes[0]
+    (fit,) = lines(ax, "fit")
+    np.testing.assert_allclose(fit.get_ydata(), est.predict(fit.get_xdata()[:, None]), rtol=1e-12)
+    np.testing.assert_allclose(2 * band_half_width(ax), 4 / np.sqrt(est.beta_), rtol=1e-9)
+    assert len(lines(fig.axes[1], "hidden")) == 6  # hidden units on their own axis, in [-1, 1]
+
+
+def test_plot_fit_refuses_networks_it_cannot_draw():
+    with pytest.raises(ValueError, match="one input and one linear output"):
+        plots.plot_fit(dp.mlp([2, 3, 1]), np.zeros(13), np.zeros((3, 2)), np.zeros((3, 1)))
+
+
+def test_training_curve_marks_the_least_validation_error():
+    history = {"epoch": np.arange(6), "error": np.array([5.0, 3, 2, 1.5, 1.2, 1.0]),
+               "validation_error": np.array([6.0, 4, 2.5, 2.8, 3.0, 3.5])}
+    ax = plots.plot_training(history).axes[0]
+    np.testing.assert_array_equal(lines(ax, "training")[0].get_ydata(), history["error"])
+    np.testing.assert_array_equal(lines(ax, "validation")[0].get_ydata(), history["validation_error"])
+    star = [l for l in lines(ax, "early stopping") if l.get_marker() == "*"][0]
+    assert star.get_xdata()[0] == 2 and star.get_ydata()[0] == 2.5
+    assert ax.get_yscale() == "log"
+    per = plots.plot_training(history, n_train=10, n_validation=5).axes[0]
+    np.testing.assert_allclose(lines(per, "validation")[0].get_ydata(), history["validation_error"] / 5)
+    plain = plots.plot_training({"epoch": [0, 1], "error": [2.0, 1.0]}).axes[0]
+    assert not lines(plain, "validation") and not lines(plain, "early stopping")
+
+
+def test_minima_are_sorted_with_the_best_marked():
+    errors = [3.0, 0.5, 2.0, 0.5001, 7.0]
+    ax = plots.plot_minima(errors).axes[0]
+    np.testing.assert_array_equal(lines(ax, "minima")[0].get_ydata(), sorted(errors))
+    (best,) = lines(ax, "best")
+    assert best.get_ydata()[0] == 0.5 and "restart 1" in best.get_label()
+
+
+def test_error_surface_holds_w_at_the_origin_and_the_path_projected():
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, seed=0, snapshots=10)
+    path = result.snapshots["w"]
+    fig = plots.plot_error_surface(net, result.w, X, T, path=path, resolution=21)
+    ax = fig.axes[0]
+    (star,) = lines(ax, "w")
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (0, 0)
+    route = [l for l in lines(ax, "path") if len(l.get_xdata()) == len(path)][0]
+    # the path's last snapshot is w itself, at the origin; its first lies along direction 1
+    assert abs(route.get_xdata()[-1]) < 1e-9 and abs(route.get_ydata()[-1]) < 1e-9
+    assert abs(route.get_ydata()[0]) < 1e-9 and abs(route.get_xdata()[0]) == pytest.approx(np.linalg.norm(path[0] - result.w))
+    random = plots.plot_error_surface(net, result.w, X, T, resolution=11)
+    assert lines(random.axes[0], "w") and not lines(random.axes[0], "path")
+
+
+def test_demo_writes_the_pictures(tmp_path):
+    from deltaprop.cli import demo_pictures
+
+    written = demo_pictures(tmp_path, restarts=2)
+    names = sorted(p.name for p, _ in written)
+    assert names == ["error_surface.png", "figure_5_3.png", "fit.png", "minima.png", "training.png"]
+    for path, _ in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
