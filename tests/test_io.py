@@ -90,13 +90,11 @@ def test_every_flipped_byte_is_caught(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)
     good = path.read_bytes()
-    rng = np.random.default_rng(0)
-    positions = sorted(set(rng.integers(0, len(good), 60).tolist()) | {0, 7, 8, len(good) - 1})
-    for i in positions:
+    for i in range(len(good)):
         bad = bytearray(good)
         bad[i] ^= 0x01
         path.write_bytes(bytes(bad))
-        with pytest.raises(dp.ModelFileError, match="modified or corrupted|not a deltaprop model|not valid JSON"):
+        with pytest.raises(dp.ModelFileError, match="modified or corrupted|not a deltaprop model|newer deltaprop"):
             dp.load(path)
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from .derivatives import gradient_check
 from .examples import FIGURE_5_3, seed_example
+from .files import write_text
 from .network import mlp
 from .optimize import METHODS
 from .training import train
@@ -103,9 +104,12 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
     save(plots.plot_figure_5_3(seed=seed, restarts=restarts, method=method), "figure_5_3.png",
          "PRML Figure 5.3, the four functions fitted by a 1-3-1 tanh network, hidden units dashed")
     net, X, T = seed_example(seed, target="sin(pi x)")
+    noisy_T = T + 0.15 * np.random.default_rng(seed).standard_normal(T.shape)
+    noisy_fit = train(net, X, noisy_T, method=method, restarts=restarts, seed=seed, weight_decay=0.1, progress=False)
+    save(plots.plot_fit(net, noisy_fit.w, X, noisy_T, beta=noisy_fit.beta,
+                        title="sin(pi x) + noise, weight decay 0.1: y +- 2/sqrt(beta_ML)"),
+         "fit.png", "a fit to noisy sin(pi x), its hidden units dashed and its predictive band y +- 2/sqrt(beta_ML)")
     fit = train(net, X, T, method=method, restarts=restarts, seed=seed, snapshots=40, progress=False)
-    save(plots.plot_fit(net, fit.w, X, T, beta=fit.beta, title="sin(pi x): y(x, w) +- 2/sqrt(beta_ML)"),
-         "fit.png", "the sin(pi x) fit with its hidden units and predictive band")
     save(plots.plot_minima(fit.restart_errors, title=f"sin(pi x): final E of {restarts} restarts"),
          "minima.png", "the final error of every restart, best marked")
     save(plots.plot_error_surface(net, fit.w, X, T, path=fit.snapshots["w"],
@@ -200,6 +204,7 @@ def fit(
     weight_decay: float = typer.Option(None, min=0.0, help="lambda in E + lambda/2 w^T w. Default: 10 (regression), 1 (classification)."),
     validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
+    snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
     seed: int = typer.Option(0, help="Seed of the initial weights, restarts and data order."),
     n_jobs: int = typer.Option(None, help="Restarts in parallel (joblib)."),
     scheduler: str = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786) to run the restarts on."),
@@ -241,7 +246,7 @@ def fit(
     Estimator = NetworkClassifier if classify else NetworkRegressor
     est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
                     batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,
-                    early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs,
+                    early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs, snapshots=snapshots,
                     progress=sys.stderr.isatty() if progress is None else progress)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -312,17 +317,7 @@ def predict(
     if output is None:
         typer.echo(table.to_csv(index=False), nl=False)
     else:
-        _write_text(output, table.to_csv(index=False))
-
-
-def _write_text(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+        write_text(output, table.to_csv(index=False))
 
 
 @app.command()
@@ -499,3 +494,47 @@ def plot(
         fig.axes[0].set_ylabel(targets[0])
     fig.savefig(output, dpi=110)
     _console().print(f"wrote {escape(str(output))}")
+
+
+@app.command()
+@_fail_on_bad_input
+def explain(
+    model: Path = typer.Argument(..., help="A model file written by deltaprop fit (or dp.save_network)."),
+    data: Path = typer.Argument(None, help="Data whose patterns the page offers (the model's columns); optional."),
+    output: Path = typer.Option(Path("backprop.html"), "--output", "-o", help="The HTML file to write."),
+) -> None:
+    """Write one self-contained HTML page of backpropagation in action for this model."""
+    from .io import ModelFile
+    from .tables import labels, numeric, read_table
+    from .viz import explain_html
+
+    f = ModelFile(model)
+    if f.kind == "network":
+        net, w = f.network, f.w
+        X = T = None
+        if data is not None:
+            df = read_table(data)
+            if df.shape[1] != net.D + net.K:
+                raise _Failure(f"{data} has {df.shape[1]} columns; a bare network's data needs {net.D} inputs then {net.K} targets")
+            values = numeric(df, list(df.columns), data)
+            X, T = values[:, : net.D], values[:, net.D :]
+        html = explain_html(net, w, X=X, T=T, title=f"Backpropagation in action: {model.name}")
+    else:
+        est = f.estimator()
+        features, targets = _model_columns(f, est)
+        X = T = None
+        if data is not None:
+            df = read_table(data)
+            X = numeric(df, features, data, "feature")
+            T = labels(df, targets[0], data) if hasattr(est, "classes_") else numeric(df, targets, data, "target")
+        classify = hasattr(est, "classes_")
+        html = explain_html(
+            est.network_, est.w_, X=X, T=T, x_scaler=(est.x_mean_, est.x_scale_),
+            t_scaler=None if classify else (est.y_mean_, est.y_scale_), classes=est.classes_ if classify else None,
+            history=est.history_, snapshots=est.snapshots_, feature_names=features, target_names=targets,
+            title=f"Backpropagation in action: {model.name}",
+            subtitle=f"{repr(est.network_)}; inputs standardised with the training statistics"
+                     + ("" if classify else ", targets too"),
+        )
+    write_text(output, html)
+    _console().print(f"wrote {escape(str(output))}: open it in a browser (file://{escape(str(output.resolve()))})")

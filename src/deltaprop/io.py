@@ -11,17 +11,15 @@ renamed, so a crash never leaves half a file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
+from .files import atomic_write
 from .network import Network
 
 FORMAT = "deltaprop-model"
@@ -89,20 +87,10 @@ def _jsonable(value: Any) -> Any:
 def _write(path: Any, tensors: dict, metadata: dict) -> None:
     from safetensors.numpy import save_file
 
-    path = Path(path)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **metadata}
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     metadata["sha256"] = _digest(tensors, metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def save_network(path: Any, net: Network, w: Any, metadata: Optional[dict] = None) -> None:
@@ -263,16 +251,16 @@ def _read(path: Path) -> tuple[dict, dict]:
     try:
         version = int(metadata.get("format_version", ""))
     except ValueError:
-        raise ModelFileError(f"{path}: format version {metadata.get('format_version')!r} is not a number") from None
-    if version > FORMAT_VERSION:
+        version = None
+    if version is not None and version > FORMAT_VERSION:  # before the digest: a newer format may digest otherwise
         raise ModelFileError(
             f"{path} was written by a newer deltaprop (model format version {version}); this deltaprop reads "
             f"version {FORMAT_VERSION}: upgrade deltaprop to load it"
         )
-    if version < 1:
-        raise ModelFileError(f"{path}: unknown model format version {version}")
     if metadata.get("sha256") != _digest(tensors, metadata):
         raise ModelFileError(f"{path} has been modified or corrupted: its contents do not match their SHA-256 digest")
+    if version is None or version < 1:
+        raise ModelFileError(f"{path}: unknown model format version {metadata.get('format_version')!r}")
     return tensors, metadata
 
 

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from . import backprop
+from .files import atomic_write
 from .validation import check_data
 from .network import Network
 from .optimize import METHODS, SCIPY_METHODS, STOCHASTIC_METHODS, make_optimizer
@@ -277,17 +277,13 @@ def _restart_path(path: Optional[Path], index: int, restarts: int) -> Optional[P
 
 
 def _save_checkpoint(path: Path, arrays: dict, meta: dict) -> None:
-    """Write arrays and JSON metadata to ``path`` atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write arrays and JSON metadata to ``path`` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
 
 
 def _load_checkpoint(path: Path, net: Network, config: Config) -> tuple[dict, dict]:

@@ -1,0 +1,91 @@
+"""Build the page: one HTML file, its script and style inline, the model as JSON inside it.
+
+The page recomputes the forward and backward passes in JavaScript (float64,
+as NumPy), so that a pattern typed in is traced as well as one from the data;
+the tests check every number it shows against ``Network.trace``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ..network import Network
+
+MAX_PATTERNS = 200
+
+
+def _list(a: Any) -> Any:
+    return np.asarray(a, dtype=float).tolist()
+
+
+def explain_html(
+    net: Network,
+    w: Any,
+    *,
+    X: Any = None,
+    T: Any = None,
+    x_scaler: Optional[tuple] = None,
+    t_scaler: Optional[tuple] = None,
+    classes: Optional[Sequence] = None,
+    history: Optional[dict] = None,
+    snapshots: Optional[dict] = None,
+    feature_names: Optional[Sequence[str]] = None,
+    target_names: Optional[Sequence[str]] = None,
+    title: str = "Backpropagation in action",
+    subtitle: str = "",
+) -> str:
+    """The page for ``net`` at weights w, as an HTML string.
+
+    X and T are patterns in the original units (T holds class labels when
+    ``classes`` is given); ``x_scaler`` and ``t_scaler`` are the (mean,
+    scale) pairs that take them to the units the network works in. At most
+    the first 200 patterns go into the page.
+    """
+    w = np.asarray(w, dtype=float)
+    if w.shape != (net.n_params,):
+        raise ValueError(f"w must be a 1-D array of length n_params = {net.n_params}; got shape {w.shape}")
+    kind = net.layers[net.output].activation.name
+    xm, xs = x_scaler or (np.zeros(net.D), np.ones(net.D))
+    tm, ts = t_scaler or (np.zeros(net.K), np.ones(net.K))
+    blocks = {b.name: b for b in net.blocks}
+    data = {
+        "title": title,
+        "subtitle": subtitle or repr(net),
+        "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name if l.activation else None}
+                   for l in net.layers.values()],
+        "order": list(net.incoming),
+        "input": net.input,
+        "output": net.output,
+        "output_kind": kind,
+        "connections": [
+            {"src": c.src, "dst": c.dst, "name": c.name, "offset": blocks[c.name].offset, "shape": list(blocks[c.name].shape),
+             "mask": None if c.mask is None else c.mask.astype(int).tolist()}
+            for c in net.connections
+        ],
+        "biases": {j: {"offset": blocks[f"b[{j}]"].offset} for j in net.incoming},
+        "w": _list(w),
+        "x_mean": _list(xm), "x_scale": _list(xs), "t_mean": _list(tm), "t_scale": _list(ts),
+        "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
+        "feature_names": list(feature_names or []),
+        "target_names": list(target_names or []),
+        "patterns": None,
+        "history": None,
+        "snapshots": None,
+    }
+    if X is not None and T is not None:
+        X = np.asarray(X, dtype=float)[:MAX_PATTERNS]
+        T = np.asarray(T)[:MAX_PATTERNS]
+        T = T.reshape(len(T), -1)
+        data["patterns"] = {"x": _list(X), "t": T.tolist() if classes is not None else _list(T)}
+    if history is not None:
+        data["history"] = {k: [None if not np.isfinite(v) else float(v) for v in np.asarray(history[k], dtype=float)]
+                           for k in ("epoch", "error", "validation_error") if k in history}
+    if snapshots is not None and len(snapshots.get("epoch", [])):
+        data["snapshots"] = {"epoch": [int(e) for e in snapshots["epoch"]], "w": _list(snapshots["w"])}
+    template = resources.files("deltaprop.viz").joinpath("template.html").read_text(encoding="utf-8")
+    payload = json.dumps(data, allow_nan=False).replace("</", "<\\/")
+    return template.replace("/*MODEL_DATA*/", payload)
