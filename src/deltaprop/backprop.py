@@ -9,7 +9,7 @@ NumPy, PyTorch and any other array-API library work alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from array_api_compat import array_namespace, device
@@ -167,7 +167,7 @@ class Trace:
     delta: dict[str, Array]
     weights: dict[str, Array]
     derivatives: dict[str, Array]
-    error: float = field(default=0.0)
+    error: float
 
     def __str__(self) -> str:
         from .tracing import format_trace
