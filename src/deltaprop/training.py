@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from . import backprop
+from . import compiled as fastpath
 from .files import atomic_write
 from .validation import check_data
 from .network import Network
@@ -100,6 +101,8 @@ class TrainResult:
     snapshots : dict
         With ``train(..., snapshots=K)``: ``epoch`` (k,) and ``w`` (k,
         n_params), weight vectors spread over the best restart's run.
+    engine : str
+        "compiled" if the compiled fast path ran, else "python".
     """
 
     w: np.ndarray
@@ -114,6 +117,7 @@ class TrainResult:
     method: str
     network: Network = field(repr=False)
     snapshots: dict = field(default_factory=dict, repr=False)
+    engine: str = "python"
 
     @property
     def restart_errors(self) -> np.ndarray:
@@ -134,7 +138,7 @@ class Objective:
     def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
         self.weight_decay = weight_decay
-        self.decay_mask = np.zeros(net.n_params)
+        self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)
         for c in net.connections:
             b = net._block(c.name)
             self.decay_mask[b.offset : b.offset + b.size] = 1.0
@@ -471,12 +475,13 @@ def _diverged_warning(config: Config, run: _Run) -> None:
 
 
 def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
-               callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool) -> dict:
+               callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
+               fast: bool = False) -> dict:
     """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross processes)."""
     problem = Objective(net, X, T, config.weight_decay)
     rng = np.random.default_rng(seed_seq)
     seed = int(seed_seq.generate_state(1)[0])
-    w = net.init(seed=rng)
+    w = net.init(seed=rng).astype(X.dtype)
     progress = _Progress(show_progress, config.epochs, f"restart {index}" if index else "training")
     run = _Run(problem, val, config, index, seed, callbacks, checkpoint, progress)
     arrays = meta = None
@@ -485,7 +490,12 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
         w = arrays["w"]
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loop = _scipy_loop if config.method in SCIPY_METHODS else _step_loop
+            if config.method in SCIPY_METHODS:
+                loop = _scipy_loop
+            elif fast:
+                loop = _compiled_loop
+            else:
+                loop = _step_loop
             final_w = loop(problem, config, run, w, rng, arrays, meta)
     finally:
         progress.close()
@@ -499,7 +509,50 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
     return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
             "validation_error": run.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
             "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
-            "snapshots": run.spread_snapshots(final_w)}
+            "snapshots": run.spread_snapshots(final_w), "engine": "compiled" if loop is _compiled_loop else "python"}
+
+
+def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
+    """gd, sgd, momentum and adam with whole chunks of epochs in compiled code (deltaprop.compiled)."""
+    net, N = problem.net, problem.N
+    names = list(net.layers)
+    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
+    acts = np.array([fastpath.ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
+    out = fastpath.OUTPUT_CODES[net.layers[net.output].activation.name]
+    batch = N if config.method == "gd" else config.batch_size
+    run.record(w)
+    w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
+    v, m, t = np.zeros_like(w), np.zeros_like(w), 0
+    best_w, best, prev = w.copy(), run.best_score, run.prev_objective
+    chunk = 1
+    try:
+        while run.stop_reason is None and run.epoch < config.epochs:
+            k = min(chunk, config.epochs - run.epoch)
+            perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
+            E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
+            start, seconds0 = time.perf_counter(), run.history["seconds"][-1]
+            done, t, prev, best, code = fastpath.run_epochs(
+                w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
+                config.momentum, config.nesterov, 0.9, 0.999, 1e-8, problem.weight_decay, problem.decay_mask, batch,
+                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h)
+            elapsed = time.perf_counter() - start
+            for i in range(done):
+                run.epoch += 1
+                for key, value in (("epoch", run.epoch), ("error", E_h[i]), ("validation_error", math.nan),
+                                   ("grad_norm", gn_h[i]), ("seconds", seconds0 + elapsed * (i + 1) / done)):
+                    run.history[key].append(value)
+                if obj_h[i] < run.best_score:
+                    run.best_score, run.best_epoch = obj_h[i], run.epoch
+            run.stop_reason = {1: "converged", 2: "diverged"}.get(code)
+            run.progress.update(run.epoch, run.history["error"][-1], None)
+            chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
+        if run.stop_reason is None:
+            run.stop_reason = "max epochs"
+    except KeyboardInterrupt:
+        run.stop_reason = "interrupted"
+    if run.best_epoch > 0:
+        run.best_w = best_w
+    return w
 
 
 def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
@@ -639,6 +692,7 @@ def train(
     checkpoint_every: float = 30.0,
     resume: Any = None,
     snapshots: int = 0,
+    compiled: bool = True,
 ) -> TrainResult:
     """Train ``net`` on (X, T): minimise E(w) from ``restarts`` random starts; return the best.
 
@@ -708,6 +762,11 @@ def train(
         Keep up to this many weight vectors spread over the run (epoch 0
         and the final weights among them) in ``result.snapshots``, for
         pictures of training.
+    compiled : bool
+        Use the compiled fast path (:mod:`deltaprop.compiled`) where it
+        applies: a layered float64 network trained by gd, sgd, momentum or
+        adam with no validation, callbacks, checkpoints or snapshots. Same
+        result as the Python loop, to rounding; False forces the Python loop.
 
     Returns
     -------
@@ -715,9 +774,10 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a deltaprop Network; got {type(net).__name__}")
-    w0 = np.zeros(net.n_params)
-    _, X, T = check_data(net, w0, X, T)
-    X, T = np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    float32 = getattr(X, "dtype", None) == np.float32 and getattr(T, "dtype", None) == np.float32
+    dtype = np.float32 if float32 else np.float64  # float32 data trains in float32; anything else in float64
+    _, X, T = check_data(net, np.zeros(net.n_params, dtype=dtype), X, T)
+    X, T = np.asarray(X, dtype=dtype), np.asarray(T, dtype=dtype)
     restarts = _positive_int("restarts", restarts)
     seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     split_seq, *restart_seqs = seed_seq.spawn(restarts + 1)
@@ -738,11 +798,12 @@ def train(
             checkpoint = resume
     if progress is None:
         progress = sys.stderr.isatty()
+    fast = compiled and X.dtype == np.float64 and fastpath.applies(net, config, Xv is not None, callbacks, checkpoint, resume)
     val = None if Xv is None else (Xv, Tv)
 
     jobs = [
         (net, X, T, val, config, r, restart_seqs[r], callbacks, _restart_path(checkpoint, r, restarts),
-         _restart_path(resume, r, restarts), bool(progress) and restarts == 1)
+         _restart_path(resume, r, restarts), bool(progress) and restarts == 1, fast)
         for r in range(restarts)
     ]
     outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
@@ -791,5 +852,5 @@ def _result(net: Network, config: Config, outcomes: list[dict], has_validation: 
     return TrainResult(w=best["w"], error=best["error"], penalty=best["objective"] - best["error"], beta=best["beta"],
                        validation_error=best["validation_error"], history=best["history"],
                        stop_reason=best["stop_reason"], restarts=summaries, best_restart=best["index"],
-                       method=config.method, network=net, snapshots=best["snapshots"])
+                       method=config.method, network=net, snapshots=best["snapshots"], engine=best["engine"])
 

@@ -1,0 +1,370 @@
+"""Time deltaprop against its peers on the same networks, in one interleaved run.
+
+    python benchmarks/run.py [--quick] [--repeats R] [--out benchmarks/RESULTS.md]
+
+Workloads (the same math in every row: same initial weights, same data order,
+same learning rate; each implementation's final loss is checked against
+deltaprop's):
+
+  W1  the seed's 1-3-1 tanh network, N = 50, full-batch gradient descent, float64 (us/step)
+  W2  784-512-512-10 tanh, softmax outputs, mini-batches of 256, SGD, float32 (ms/step)
+  W3  1-10-1 tanh, N = 1000, on-line SGD (batch 1), float64 (us/update)
+  W5a L-BFGS on the seed's example to a fixed tolerance (ms per fit)
+  W5b 13-50-1 tanh on the Boston housing data, 40 epochs of SGD with batches of 32 (ms per fit)
+
+Peers, each timed only where installed (missing ones are reported, never
+faked): a hand-written NumPy loop (the floor), PyTorch eager, JAX (a jitted
+step called from Python, and the whole loop in one jit), scikit-learn's
+MLPRegressor. Repeats are interleaved (every implementation once, then again)
+and the table gives medians, with each row's time relative to deltaprop's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import deltaprop as dp
+from deltaprop.examples import seed_example
+
+HAVE = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax", "sklearn")}
+
+
+# -- the problems ----------------------------------------------------------------
+
+
+class Problem:
+    """A network, data, initial weights and the data order that dp.train will use for a seed."""
+
+    def __init__(self, name, unit, net, X, T, method, lr, epochs, batch_size, seed=0, dtype=np.float64, scale=1.0):
+        self.name, self.unit, self.scale = name, unit, scale
+        self.net, self.method, self.lr, self.epochs, self.batch_size, self.seed = net, method, lr, epochs, batch_size, seed
+        self.X, self.T = X.astype(dtype), T.astype(dtype)
+        self.N = X.shape[0]
+        # dp.train's seeds: SeedSequence(seed).spawn(restarts + 1); restart 0 draws w0, then one permutation per epoch
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        self.w0 = net.init(seed=rng).astype(dtype)
+        full = batch_size is None or batch_size >= self.N
+        self.batches = [[None] if full else np.split(rng.permutation(self.N), range(batch_size, self.N, batch_size))
+                        for _ in range(epochs)]
+        self.steps = sum(len(b) for b in self.batches)
+        self.views = [(net.unpack(np.arange(net.n_params))[f"W[{b}<-{a}]"], net.unpack(np.arange(net.n_params))[f"b[{b}]"])
+                      for a, b in zip(list(net.layers)[:-1], list(net.layers)[1:])]
+        self.output = net.layers[net.output].activation.name
+
+    def layers(self, w):
+        """[(W, b), ...] of the layered network, copies, for the peers."""
+        return [(w[iW].copy(), w[ib].copy()) for iW, ib in self.views]
+
+    def loss(self, w) -> float:
+        return float(self.net.error(np.asarray(w, dtype=np.float64), self.X.astype(np.float64), self.T.astype(np.float64)))
+
+
+def problems(quick: bool) -> list[Problem]:
+    net, X, T = seed_example(0)
+    w1 = Problem("W1: 1-3-1 tanh, N=50, full-batch GD, float64", "us/step", net, X, T, "gd", 0.1,
+                 2000 if quick else 20000, None, scale=1e6)
+    rng = np.random.default_rng(1)
+    X2 = rng.standard_normal((256 * (4 if quick else 16), 784))
+    T2 = np.eye(10)[rng.integers(0, 10, len(X2))]
+    w2 = Problem("W2: 784-512-512-10 tanh, batch 256, SGD, float32", "ms/step", dp.mlp([784, 512, 512, 10], output="softmax"),
+                 X2, T2, "sgd", 0.01, 1 if quick else 2, 256, dtype=np.float32, scale=1e3)
+    X3 = rng.uniform(-1, 1, (1000, 1))
+    w3 = Problem("W3: 1-10-1 tanh, N=1000, on-line SGD, float64", "us/update", dp.mlp([1, 10, 1]), X3, np.sin(np.pi * X3),
+                 "sgd", 0.01, 2 if quick else 10, 1, scale=1e6)
+    return [w1, w2, w3]
+
+
+# -- the implementations: each runs the whole training and returns (seconds, final weights or loss) ----------
+
+
+def run_deltaprop(p: Problem):
+    kwargs = {"learning_rate": p.lr, "epochs": p.epochs, "seed": p.seed, "progress": False}
+    if p.method == "sgd":
+        kwargs["batch_size"] = p.batch_size
+    start = time.perf_counter()
+    result = dp.train(p.net, p.X, p.T, method=p.method, **kwargs)
+    return time.perf_counter() - start, p.loss(result.w)
+
+
+def _numpy_step(p: Problem):
+    out = p.output
+
+    def grad(layers, X, T):
+        zs = [X]
+        for W, b in layers[:-1]:
+            zs.append(np.tanh(zs[-1] @ W.T + b))
+        a = zs[-1] @ layers[-1][0].T + layers[-1][1]
+        if out == "softmax":
+            e = np.exp(a - a.max(axis=1, keepdims=True))
+            y = e / e.sum(axis=1, keepdims=True)
+        else:
+            y = a
+        delta = y - T
+        grads = []
+        for k in range(len(layers) - 1, -1, -1):
+            grads.append((delta.T @ zs[k], delta.sum(axis=0)))
+            if k:
+                delta = (1 - zs[k] * zs[k]) * (delta @ layers[k][0])
+        return grads[::-1]
+
+    return grad
+
+
+def run_numpy(p: Problem):
+    layers = p.layers(p.w0)
+    grad = _numpy_step(p)
+    start = time.perf_counter()
+    for batches in p.batches:
+        for idx in batches:
+            X, T = (p.X, p.T) if idx is None else (p.X[idx], p.T[idx])
+            eta = p.lr / X.shape[0]
+            for (W, b), (gW, gb) in zip(layers, grad(layers, X, T)):
+                W -= eta * gW
+                b -= eta * gb
+    seconds = time.perf_counter() - start
+    return seconds, p.loss(_pack(p, layers))
+
+
+def _pairs(p):
+    names = list(p.net.layers)
+    return list(zip(names[:-1], names[1:]))
+
+
+def _pack(p, layers):
+    views = {}
+    for (W, b), (src, dst) in zip(layers, _pairs(p)):
+        views[f"W[{dst}<-{src}]"], views[f"b[{dst}]"] = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return p.net.pack(views)
+
+
+def run_torch(p: Problem):
+    import torch
+
+    dtype = torch.float64 if p.X.dtype == np.float64 else torch.float32
+    params = [torch.tensor(a, dtype=dtype, requires_grad=True) for W, b in p.layers(p.w0) for a in (W, b)]
+    X, T = torch.tensor(p.X), torch.tensor(p.T)
+    opt = torch.optim.SGD(params, lr=p.lr)
+    batches = [[None if i is None else torch.as_tensor(i) for i in b] for b in p.batches]
+    start = time.perf_counter()
+    for epoch in batches:
+        for idx in epoch:
+            x, t = (X, T) if idx is None else (X[idx], T[idx])
+            opt.zero_grad()
+            z = x
+            for k in range(0, len(params) - 2, 2):
+                z = torch.tanh(z @ params[k].T + params[k + 1])
+            a = z @ params[-2].T + params[-1]
+            if p.output == "softmax":
+                loss = -(t * torch.log_softmax(a, dim=1)).sum() / x.shape[0]
+            else:
+                loss = 0.5 * ((a - t) ** 2).sum() / x.shape[0]
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    layers = [(params[k].detach().numpy(), params[k + 1].detach().numpy()) for k in range(0, len(params), 2)]
+    return seconds, p.loss(_pack(p, layers))
+
+
+def _jax_parts(p: Problem):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    dtype = jnp.float64 if p.X.dtype == np.float64 else jnp.float32
+
+    def loss(params, x, t):
+        z = x
+        for W, b in params[:-1]:
+            z = jnp.tanh(z @ W.T + b)
+        a = z @ params[-1][0].T + params[-1][1]
+        if p.output == "softmax":
+            return -(t * jax.nn.log_softmax(a, axis=1)).sum() / x.shape[0]
+        return 0.5 * ((a - t) ** 2).sum() / x.shape[0]
+
+    def step(params, x, t):
+        g = jax.grad(loss)(params, x, t)
+        return jax.tree_util.tree_map(lambda a, b: a - p.lr * b, params, g)
+
+    params = [(jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in p.layers(p.w0)]
+    return jax, jnp, step, params, jnp.asarray(p.X, dtype), jnp.asarray(p.T, dtype)
+
+
+def run_jax_step(p: Problem):
+    jax, jnp, step, params, X, T = _jax_parts(p)
+    step = jax.jit(step)
+    batches = [[None if i is None else jnp.asarray(i) for i in b] for b in p.batches]
+    first = batches[0][0]
+    compile_start = time.perf_counter()
+    jax.block_until_ready(step(params, X if first is None else X[first], T if first is None else T[first]))
+    compile_seconds = time.perf_counter() - compile_start
+    start = time.perf_counter()
+    for epoch in batches:
+        for idx in epoch:
+            params = step(params, X, T) if idx is None else step(params, X[idx], T[idx])
+    jax.block_until_ready(params)
+    seconds = time.perf_counter() - start
+    return seconds, p.loss(_pack(p, [(np.asarray(W), np.asarray(b)) for W, b in params])), compile_seconds
+
+
+def run_jax_fused(p: Problem):
+    jax, jnp, step, params, X, T = _jax_parts(p)
+    if p.batches[0][0] is None:
+        n = p.steps
+
+        def loop(params):
+            return jax.lax.fori_loop(0, n, lambda i, q: step(q, X, T), params)
+    elif len({len(i) for b in p.batches for i in b}) > 1:
+        return None  # a last, smaller batch: one jitted loop needs batches of one size
+    else:
+        order = jnp.asarray(np.concatenate([np.stack(b) for b in p.batches]))  # (steps, batch)
+
+        def loop(params):
+            return jax.lax.fori_loop(0, order.shape[0], lambda i, q: step(q, X[order[i]], T[order[i]]), params)
+
+    loop = jax.jit(loop)
+    compile_start = time.perf_counter()
+    compiled = loop.lower(params).compile()
+    compile_seconds = time.perf_counter() - compile_start
+    start = time.perf_counter()
+    params = jax.block_until_ready(compiled(params))
+    seconds = time.perf_counter() - start
+    return seconds, p.loss(_pack(p, [(np.asarray(W), np.asarray(b)) for W, b in params])), compile_seconds
+
+
+def run_sklearn(p: Problem):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    if p.output != "linear" or len(p.net.layers) != 3:
+        return None
+    hidden = p.net.layers["h1"].size
+    batch = p.N if p.batch_size is None else p.batch_size
+    mlp = MLPRegressor(hidden_layer_sizes=(hidden,), activation="tanh", solver="sgd", learning_rate_init=p.lr,
+                       momentum=0.0, alpha=0.0, batch_size=batch, max_iter=p.epochs, shuffle=batch < p.N, tol=0.0,
+                       n_iter_no_change=10**9, random_state=p.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.set_params(max_iter=1).fit(p.X, p.T[:, 0])  # builds the layers; then start from deltaprop's w0
+        (W1, b1), (W2, b2) = p.layers(p.w0)
+        mlp.coefs_, mlp.intercepts_ = [W1.T.copy(), W2.T.copy()], [b1, b2]
+        mlp.set_params(max_iter=p.epochs, warm_start=True)
+        mlp._optimizer = None
+        start = time.perf_counter()
+        mlp.fit(p.X, p.T[:, 0])
+        seconds = time.perf_counter() - start
+    layers = [(mlp.coefs_[0].T, mlp.intercepts_[0]), (mlp.coefs_[1].T, mlp.intercepts_[1])]
+    return seconds, p.loss(_pack(p, layers))
+
+
+PEERS: list[tuple[str, str, Callable]] = [
+    ("deltaprop", "", run_deltaprop),
+    ("NumPy hand-written", "", run_numpy),
+    ("PyTorch eager", "torch", run_torch),
+    ("JAX jit step", "jax", run_jax_step),
+    ("JAX whole loop in one jit", "jax", run_jax_fused),
+    ("scikit-learn MLPRegressor", "sklearn", run_sklearn),
+]
+
+
+# -- W5: whole fits ------------------------------------------------------------------
+
+
+def w5(quick: bool, repeats: int) -> list[str]:
+    rows = []
+    net, X, T = seed_example(0)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        r = dp.train(net, X, T, method="lbfgs", tol=1e-12, seed=0, progress=False)
+        times.append(time.perf_counter() - start)
+    rows.append(f"| W5a: lbfgs on the seed's example to tol 1e-12 | deltaprop | {1e3 * statistics.median(times):.1f} ms "
+                f"| {r.history['epoch'][-1]} iterations, E = {r.error:.3g} |")
+    boston = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci" / "bostonHousing" / "data.txt"
+    if not boston.exists():
+        rows.append("| W5b: 13-50-1 on Boston | deltaprop | missing | ../shared/data/uci/bostonHousing not found |")
+        return rows
+    data = np.loadtxt(boston)
+    Xb, tb = data[:, :13], data[:, 13:14]
+    Xb, tb = (Xb - Xb.mean(0)) / Xb.std(0), (tb - tb.mean(0)) / tb.std(0)
+    p = Problem("W5b", "ms/fit", dp.mlp([13, 50, 1]), Xb, tb, "sgd", 0.01, 40, 32)
+    results = {name: [] for name, need, _ in PEERS if not need or HAVE[need]}
+    for _ in range(repeats):
+        for name, need, fn in PEERS:
+            if name in results:
+                out = fn(p)
+                if out is None:
+                    results.pop(name)
+                else:
+                    results[name].append(out[:2])
+    base = statistics.median(t for t, _ in results["deltaprop"])
+    for name, runs in results.items():
+        if runs:
+            t = statistics.median(s for s, _ in runs)
+            rows.append(f"| W5b: 13-50-1 tanh on Boston, 40 epochs SGD batch 32 | {name} | {1e3 * t:.1f} ms "
+                        f"| {t / base:.2f}x deltaprop's time; final E {runs[-1][1]:.6g} |")
+    return rows
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes and 3 repeats: under a minute")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown tables here")
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 7)
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"NumPy {np.__version__}, deltaprop {dp.__version__}"
+             + "".join(f", {m} {__import__(m).__version__}" for m in ("torch", "jax", "sklearn") if HAVE[m]),
+             f"Missing peers: {', '.join(m for m, ok in HAVE.items() if not ok) or 'none'}", ""]
+    for p in problems(args.quick):
+        runs = {name: [] for name, need, _ in PEERS if not need or HAVE[need]}
+        compile_times = {}
+        for _ in range(repeats):  # interleaved: every implementation once per round
+            for name, need, fn in PEERS:
+                if name not in runs:
+                    continue
+                out = fn(p)
+                if out is None:
+                    runs.pop(name)
+                    continue
+                runs[name].append(out[:2])
+                if len(out) > 2:
+                    compile_times[name] = out[2]
+        reference = runs["deltaprop"][-1][1]
+        base = statistics.median(s for s, _ in runs["deltaprop"]) / p.steps
+        lines += [f"### {p.name} ({p.steps} steps)", "",
+                  f"| implementation | median {p.unit} | relative to deltaprop | final loss E | same loss as deltaprop |",
+                  "|---|---|---|---|---|"]
+        for name, results in runs.items():
+            per_step = statistics.median(s for s, _ in results) / p.steps
+            loss = results[-1][1]
+            agrees = abs(loss - reference) <= (1e-3 if p.X.dtype == np.float32 else 1e-8) * max(abs(reference), 1e-12)
+            note = f" (compile {compile_times[name]:.2f} s, not counted)" if name in compile_times else ""
+            lines.append(f"| {name}{note} | {per_step * p.scale:.3g} | {per_step / base:.2f}x | {loss:.10g} | "
+                         f"{'yes' if agrees else 'NO'} |")
+        lines.append("")
+        print("\n".join(lines[-(len(runs) + 4):]), flush=True)
+    lines += ["### W5: whole fits", "", "| workload | implementation | median time | notes |", "|---|---|---|---|"]
+    lines += w5(args.quick, repeats)
+    print("\n".join(lines[-8:]))
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        args.out.write_text("# Benchmarks\n\n`python benchmarks/run.py --out benchmarks/RESULTS.md`\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The compiled fast path gives what the Python loop gives, to rounding, and stands aside where it does not apply."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop.examples import seed_example
+
+HIDDEN = ["linear", "tanh", "logistic", "relu", "softplus"]
+
+
+def data(output, K, N=40, D=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D))
+    if output == "linear":
+        return X, rng.standard_normal((N, K))
+    if output == "logistic":
+        return X, (rng.random((N, K)) < 0.5).astype(float)
+    return X, np.eye(K)[rng.integers(0, K, N)]
+
+
+@pytest.mark.parametrize("method, options", [
+    ("gd", {"learning_rate": 0.05}),
+    ("sgd", {"batch_size": 7}),
+    ("sgd", {"batch_size": 1}),
+    ("momentum", {"batch_size": 8}),
+    ("momentum", {"batch_size": 8, "nesterov": True}),
+    ("adam", {"batch_size": 16, "learning_rate": 0.01}),
+])
+@pytest.mark.parametrize("output, K", [("linear", 2), ("logistic", 2), ("softmax", 3)])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.5])
+def test_fast_path_equals_the_python_loop(method, options, output, K, weight_decay):
+    for hidden in HIDDEN:
+        net = dp.Network({"x": 3, "h1": (5, hidden), "h2": (4, "tanh"), "y": (K, output)},
+                         [("x", "h1"), ("h1", "h2"), ("h2", "y")])
+        X, T = data(output, K)
+        kwargs = dict(method=method, epochs=15, seed=1, weight_decay=weight_decay, **options)
+        slow = dp.train(net, X, T, compiled=False, **kwargs)
+        fast = dp.train(net, X, T, **kwargs)
+        assert slow.engine == "python" and fast.engine == "compiled"
+        np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-10 * np.abs(slow.w).max())
+        np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
+        np.testing.assert_allclose(fast.history["grad_norm"], slow.history["grad_norm"], rtol=1e-9)
+        assert fast.stop_reason == slow.stop_reason and fast.error == pytest.approx(slow.error, rel=1e-10)
+
+
+def test_fast_path_stops_on_tol_and_on_divergence_as_the_python_loop_does():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    T = X @ rng.standard_normal((3, 2)) + 0.1 * rng.standard_normal((100, 2))
+    net = dp.mlp([3, 2])  # convex: the two runs cannot drift apart
+    for kwargs in (dict(method="gd", learning_rate=0.5, epochs=20000, tol=1e-12),
+                   dict(method="gd", learning_rate=1e3, epochs=50)):
+        with np.errstate(all="ignore"), pytest.warns() if kwargs["learning_rate"] > 1 else _nothing():
+            slow = dp.train(net, X, T, seed=0, compiled=False, **kwargs)
+        with np.errstate(all="ignore"), pytest.warns() if kwargs["learning_rate"] > 1 else _nothing():
+            fast = dp.train(net, X, T, seed=0, **kwargs)
+        assert fast.engine == "compiled" and fast.stop_reason == slow.stop_reason
+        assert len(fast.history["epoch"]) == len(slow.history["epoch"])
+        # thousands of steps along a flat valley let rounding move w, but not E
+        np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-8)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_the_python_loop_runs_where_the_fast_path_does_not_apply(tmp_path):
+    net, X, T = seed_example(0)
+    skip = dp.Network({"x": 1, "h": (3, "tanh"), "y": (1, "linear")}, [("x", "h"), ("h", "y"), ("x", "y")])
+    masked = dp.Network({"x": 1, "h": (3, "tanh"), "y": (1, "linear")},
+                        [("x", "h", np.array([[True], [False], [True]])), ("h", "y")])
+    cases = [
+        (net, dict(method="sgd", validation=0.2)),
+        (net, dict(method="sgd", callbacks=[lambda s: None])),
+        (net, dict(method="sgd", checkpoint=tmp_path / "c.npz")),
+        (net, dict(method="sgd", snapshots=3)),
+        (net, dict(method="scg")),
+        (skip, dict(method="sgd")),
+        (masked, dict(method="sgd")),
+    ]
+    for network, kwargs in cases:
+        assert dp.train(network, X, T, epochs=3, seed=0, **kwargs).engine == "python", kwargs
+    assert dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=3, seed=0).engine == "python"
+    assert dp.train(net, X, T, method="sgd", epochs=3, seed=0).engine == "compiled"
+
+
+def test_float32_data_trains_in_float32():
+    net, X, T = seed_example(0)
+    result = dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=5, seed=0)
+    assert result.w.dtype == np.float32
+    assert dp.train(net, X, T, method="sgd", epochs=5, seed=0).w.dtype == np.float64
