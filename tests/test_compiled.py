@@ -94,3 +94,17 @@ def test_float32_data_trains_in_float32():
     result = dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=5, seed=0)
     assert result.w.dtype == np.float32
     assert dp.train(net, X, T, method="sgd", epochs=5, seed=0).w.dtype == np.float64
+
+
+@pytest.mark.parametrize("output, K", [("linear", 2), ("logistic", 2), ("softmax", 3)])
+def test_wide_layers_take_the_matrix_product_kernel_and_agree_too(output, K):
+    from deltaprop import compiled
+
+    net = dp.mlp([3, compiled.SMALL_WIDTH + 6, 4, K], hidden="tanh", output=output)
+    X, T = data(output, K, N=50)
+    for method, options in (("gd", {}), ("sgd", {"batch_size": 9}), ("adam", {"batch_size": 16})):
+        kwargs = dict(method=method, epochs=10, seed=2, weight_decay=0.1, **options)
+        slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
+        assert fast.engine == "compiled"
+        np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-10 * np.abs(slow.w).max())
+        np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)

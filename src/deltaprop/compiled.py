@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps the 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
 OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
+SMALL_WIDTH = 64  # up to this many units in every layer, scalar loops beat matrix products
 
 
 def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) -> bool:
@@ -122,9 +123,120 @@ if nb is not None:
             g += (share * lam) * v
         return E, objective
 
+    @nb.njit(cache=True, inline="always")
+    def _h1(code, a):
+        if code == 0:
+            return a
+        if code == 1:
+            return math.tanh(a)
+        if code == 2:
+            e = math.exp(-abs(a))
+            return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+        if code == 3:
+            return a if a > 0 else 0.0
+        return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+    @nb.njit(cache=True, inline="always")
+    def _dh1(code, a, z):
+        if code == 0:
+            return 1.0
+        if code == 1:
+            return 1.0 - z * z  # PRML 5.60
+        if code == 2:
+            return z * (1.0 - z)
+        if code == 3:
+            return 1.0 if a > 0 else 0.0
+        e = math.exp(-abs(a))
+        return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+
+    @nb.njit(cache=True)
+    def _evaluate_small(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+        """As _evaluate, one pattern at a time in scalar loops: no allocation, no BLAS call.
+
+        ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
+        For small layers this is several times faster than matrix products.
+        """
+        L = len(sizes) - 1
+        unit = np.zeros(L + 2, dtype=np.int64)  # first unit of layer l in a, z, d
+        woff = np.zeros(L + 1, dtype=np.int64)  # first weight of layer l in w
+        for l in range(1, L + 1):
+            unit[l] = unit[l - 1] + sizes[l - 1]
+            woff[l] = woff[l - 1] + (sizes[l - 1] * sizes[l - 2] + sizes[l - 1] if l > 1 else 0)
+        unit[L + 1] = unit[L] + sizes[L]
+        g[:] = 0.0
+        E = 0.0
+        K = sizes[L]
+        for r in range(rows.size):
+            n = rows[r]
+            for i in range(sizes[0]):
+                z[i] = X[n, i]
+            for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+                m, o, u0, u1 = sizes[l - 1], woff[l], unit[l - 1], unit[l]
+                for j in range(sizes[l]):
+                    s = w[o + sizes[l] * m + j]
+                    for i in range(m):
+                        s += w[o + j * m + i] * z[u0 + i]
+                    a[u1 + j] = s
+                    if l < L:
+                        z[u1 + j] = _h1(acts[l - 1], s)
+            u = unit[L]
+            if out == 0:
+                for k in range(K):
+                    z[u + k] = a[u + k]
+                    E += 0.5 * (a[u + k] - T[n, k]) ** 2
+            elif out == 1:
+                for k in range(K):
+                    ak = a[u + k]
+                    z[u + k] = _h1(2, ak)
+                    E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
+            else:
+                mx = a[u]
+                for k in range(1, K):
+                    mx = max(mx, a[u + k])
+                tot = 0.0
+                for k in range(K):
+                    z[u + k] = math.exp(a[u + k] - mx)
+                    tot += z[u + k]
+                lse = mx + math.log(tot)
+                for k in range(K):
+                    z[u + k] /= tot
+                    E += T[n, k] * (lse - a[u + k])
+            for k in range(K):
+                d[u + k] = z[u + k] - T[n, k]  # PRML 5.54
+            for l in range(L, 0, -1):
+                m, o, u0, u1 = sizes[l - 1], woff[l], unit[l - 1], unit[l]
+                for j in range(sizes[l]):
+                    dj = d[u1 + j]
+                    g[o + sizes[l] * m + j] += dj
+                    for i in range(m):
+                        g[o + j * m + i] += dj * z[u0 + i]  # PRML 5.53
+                if l > 1:
+                    for i in range(m):
+                        s = 0.0
+                        for j in range(sizes[l]):
+                            s += w[o + j * m + i] * d[u1 + j]
+                        d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
+        objective = E
+        if lam != 0.0:
+            reg = 0.0
+            for i in range(w.size):
+                v = w[i] * decay[i]
+                reg += v * v
+                g[i] += share * lam * v
+            objective = E + share * 0.5 * lam * reg
+        return E, objective
+
+    @nb.njit(cache=True)
+    def _eval(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+        if small:
+            return _evaluate_small(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
+        if rows.size == X.shape[0]:
+            return _evaluate(w, X, T, sizes, acts, out, lam, decay, share, g)
+        return _evaluate(w, X[rows], T[rows], sizes, acts, out, lam, decay, share, g)
+
     @nb.njit(cache=True)
     def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist):
+                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, small):
         """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
 
         Returns (epochs done, adam step count, previous objective, best objective, stop code):
@@ -134,17 +246,22 @@ if nb is not None:
         P = w.size
         g = np.empty(P, dtype=w.dtype)
         gf = np.empty(P, dtype=w.dtype)
+        units = np.sum(sizes)
+        a, z, d = np.empty(units, dtype=w.dtype), np.empty(units, dtype=w.dtype), np.empty(units, dtype=w.dtype)
+        everyone = np.arange(N)
+        full = batch >= N
+        if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
+            _eval(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, gf, a, z, d)
         for e in range(perms.shape[0]):
-            full = batch >= N
             nb_ = 1 if full else (N + batch - 1) // batch
             for k in range(nb_):
                 if full:
-                    _evaluate(w, X, T, sizes, acts, out, lam, decay, 1.0, g)
+                    g[:] = gf
                     n = N
                 else:
                     idx = perms[e, k * batch : min(N, (k + 1) * batch)]
                     n = idx.size
-                    _evaluate(w, X[idx], T[idx], sizes, acts, out, lam, decay, n / N, g)
+                    _eval(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, a, z, d)
                 gm = g / n
                 if method == 0:
                     w -= lr * gm
@@ -159,7 +276,7 @@ if nb is not None:
                         m[i] = beta1 * m[i] + (1.0 - beta1) * gm[i]
                         v[i] = beta2 * v[i] + (1.0 - beta2) * gm[i] * gm[i]
                         w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
-            E, objective = _evaluate(w, X, T, sizes, acts, out, lam, decay, 1.0, gf)
+            E, objective = _eval(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, gf, a, z, d)
             E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(np.sum(gf * gf))
             if not math.isfinite(objective):
                 return e + 1, t, prev, best, 2

@@ -520,6 +520,7 @@ def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarr
     acts = np.array([fastpath.ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
     out = fastpath.OUTPUT_CODES[net.layers[net.output].activation.name]
     batch = N if config.method == "gd" else config.batch_size
+    small = bool(sizes.max() <= fastpath.SMALL_WIDTH)
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
@@ -534,7 +535,7 @@ def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarr
             done, t, prev, best, code = fastpath.run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
                 config.momentum, config.nesterov, 0.9, 0.999, 1e-8, problem.weight_decay, problem.decay_mask, batch,
-                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h)
+                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, small)
             elapsed = time.perf_counter() - start
             for i in range(done):
                 run.epoch += 1
