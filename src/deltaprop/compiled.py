@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps the 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
 OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
-SMALL_WIDTH = 64  # up to this many units in every layer, scalar loops beat matrix products
+SMALL_WIDTH = 16  # up to this many units in every layer, scalar loops beat matrix products (measured)
 
 
 def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) -> bool:
