@@ -1,6 +1,7 @@
 """Time deltaprop against its peers on the same networks, in one interleaved run.
 
     python benchmarks/run.py [--quick] [--repeats R] [--out benchmarks/RESULTS.md]
+    python benchmarks/run.py --device cuda [--out benchmarks/GPU.md]
 
 Workloads (the same math in every row: same initial weights, same data order,
 same learning rate; each implementation's final loss is checked against
@@ -318,6 +319,68 @@ def w5(quick: bool, repeats: int) -> list[str]:
     return rows
 
 
+# -- on an accelerator: the engine on PyTorch tensors against PyTorch eager ---------------------------
+
+
+def device_rows(device: str, quick: bool, repeats: int) -> list[str]:
+    """W2 and W4 (1024-4096-4096-1024, batch 8192) in float32 on ``device``: the deltaprop engine on torch tensors
+    (error_and_gradient and an SGD step, the array namespace rule of DESIGN.md) against PyTorch eager."""
+    import torch
+
+    from deltaprop import backprop
+
+    rows = [f"| workload | implementation | median ms/step on {device} | relative to deltaprop | final loss E |", "|---|---|---|---|---|"]
+    specs = [("W2: 784-512-512-10 tanh, batch 256", [784, 512, 512, 10], 256),
+             ("W4: 1024-4096-4096-1024 tanh, batch 8192", [1024, 4096, 4096, 1024], 8192 if not quick else 1024)]
+    for name, sizes, batch in specs:
+        net = dp.mlp(sizes, output="softmax")
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        X = torch.randn(batch, sizes[0], generator=gen).to(device)
+        T = torch.nn.functional.one_hot(torch.randint(0, sizes[-1], (batch,), generator=gen), sizes[-1]).float().to(device)
+        w0 = torch.as_tensor(net.init(seed=0), dtype=torch.float32).to(device)
+        steps, lr = (3 if quick else 20), 0.01
+
+        def ours():
+            w = w0.clone()
+            for _ in range(steps):
+                _, g = backprop.error_and_gradient(net, w, X, T)
+                w = w - (lr / batch) * g
+            return w
+
+        def theirs():
+            params = [torch.nn.Parameter(v.clone()) for v in net.unpack(w0).values()]
+            opt = torch.optim.SGD(params, lr=lr)
+            for _ in range(steps):
+                opt.zero_grad()
+                z = X
+                for k in range(0, len(params) - 2, 2):
+                    z = torch.tanh(z @ params[k].T + params[k + 1])
+                loss = -(T * torch.log_softmax(z @ params[-2].T + params[-1], dim=1)).sum() / batch
+                loss.backward()
+                opt.step()
+            return torch.cat([p.detach().reshape(-1) for p in params])
+
+        times = {"deltaprop engine": [], "PyTorch eager": []}
+        finals = {}
+        for fn in (ours, theirs):
+            fn()  # warm-up
+        for _ in range(repeats):
+            for label, fn in (("deltaprop engine", ours), ("PyTorch eager", theirs)):
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                w = fn()
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times[label].append((time.perf_counter() - start) / steps)
+                finals[label] = float(backprop.error(net, w, X, T))
+        base = statistics.median(times["deltaprop engine"])
+        for label, ts in times.items():
+            t = statistics.median(ts)
+            rows.append(f"| {name} | {label} | {1e3 * t:.3g} | {t / base:.2f}x | {finals[label]:.6g} |")
+    return rows
+
+
 # -- the run -----------------------------------------------------------------------------
 
 
@@ -326,8 +389,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes and 3 repeats: under a minute")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown tables here")
+    parser.add_argument("--device", default=None,
+                        help="time W2 and W4 on this PyTorch device (cuda, or cpu to try it) instead of the CPU suite")
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 7)
+    if args.device:
+        if not HAVE["torch"]:
+            raise SystemExit("--device needs PyTorch: pip install '.[bench]'")
+        rows = device_rows(args.device, args.quick, repeats)
+        print("\n".join(rows))
+        if args.out:
+            args.out.write_text(f"# Benchmarks on {args.device}\n\n" + "\n".join(rows) + "\n")
+        return
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"NumPy {np.__version__}, deltaprop {dp.__version__}"
              + "".join(f", {m} {__import__(m).__version__}" for m in ("torch", "jax", "sklearn") if HAVE[m]),

@@ -1,0 +1,31 @@
+"""The benchmark runner runs, and every implementation ends at deltaprop's loss (no timing is asserted)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), *args], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+
+
+def test_cpu_suite_agrees_on_the_loss(tmp_path):
+    result = run("--quick", "--repeats", "1", "--out", str(tmp_path / "r.md"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [l for l in (tmp_path / "r.md").read_text().splitlines() if l.startswith("| ") and l.endswith(("yes |", "NO |"))]
+    assert len(rows) >= 3 * 3  # deltaprop, NumPy and PyTorch at least; JAX where installed
+    disagree = [r for r in rows if r.endswith("NO |") and "scikit-learn" not in r]
+    assert disagree == [], disagree  # scikit-learn alone shuffles with its own random numbers
+
+
+def test_device_mode_runs_the_engine_on_torch_tensors():
+    result = run("--device", "cpu", "--quick", "--repeats", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [l.split("|") for l in result.stdout.splitlines() if l.startswith("| W")]
+    losses = {(r[1].strip(), r[2].strip()): float(r[5]) for r in rows}
+    for workload in {w for w, _ in losses}:
+        ours, theirs = losses[(workload, "deltaprop engine")], losses[(workload, "PyTorch eager")]
+        assert abs(ours - theirs) <= 1e-4 * abs(theirs)
