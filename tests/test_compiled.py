@@ -84,7 +84,9 @@ def test_the_python_loop_runs_where_the_fast_path_does_not_apply(tmp_path):
         (masked, dict(method="sgd")),
     ]
     for network, kwargs in cases:
-        assert dp.train(network, X, T, epochs=3, seed=0, **kwargs).engine == "python", kwargs
+        assert dp.train(network, X, T, epochs=3, seed=0, **kwargs).engine != "compiled", kwargs
+    assert dp.train(skip, X, T, method="scg", epochs=3, seed=0).engine == "python"  # the kernels know chains only
+    assert dp.train(net, X, T, method="scg", epochs=3, seed=0).engine == "compiled evaluation"
     assert dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=3, seed=0).engine == "python"
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0).engine == "compiled"
 
@@ -108,3 +110,25 @@ def test_wide_layers_take_the_matrix_product_kernel_and_agree_too(output, K):
         assert fast.engine == "compiled"
         np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-10 * np.abs(slow.w).max())
         np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "scg", "bfgs"])
+def test_compiled_evaluation_gives_the_python_engines_error_and_gradient(method):
+    from deltaprop import compiled
+    from deltaprop.training import Objective
+
+    for output, K in (("linear", 2), ("logistic", 2), ("softmax", 3)):
+        for widths in ((5, 4), (compiled.SMALL_WIDTH + 3,)):
+            net = dp.mlp([3, *widths, K], hidden="softplus", output=output)
+            X, T = data(output, K)
+            w = net.init(seed=1) + 0.1
+            fast, slow = Objective(net, X, T, 0.3, compiled=True), Objective(net, X, T, 0.3)
+            assert fast._kernel is not None and slow._kernel is None
+            for a, b in zip(fast.full(w), slow.full(w)):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, method=method, epochs=30, seed=0)
+    assert result.engine == "compiled evaluation"
+    np.testing.assert_allclose(result.history["error"][:10],
+                               dp.train(net, X, T, method=method, epochs=30, seed=0, compiled=False).history["error"][:10],
+                               rtol=1e-8)

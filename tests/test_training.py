@@ -47,7 +47,7 @@ def test_every_optimiser_reduces_E_on_the_seed_example(method):
 def test_every_optimiser_reaches_the_least_squares_minimum_of_a_linear_network(method, options, rtol):
     net, X, T, E_min = convex_problem()
     result = dp.train(net, X, T, method=method, seed=0, **options)
-    assert E_min <= result.error <= E_min * (1 + rtol), (result.error, E_min, result.stop_reason)
+    assert E_min * (1 - 1e-12) <= result.error <= E_min * (1 + rtol), (result.error, E_min, result.stop_reason)
 
 
 def test_gd_equals_sgd_with_one_batch_of_all_N_step_for_step():
@@ -134,8 +134,8 @@ def test_restarts_on_a_dask_cluster_equal_local_restarts():
 @pytest.mark.parametrize("method", ["gd", "sgd", "momentum", "adam", "scg"])
 def test_checkpoint_interrupt_and_resume_equal_one_uninterrupted_run(tmp_path, method):
     net, X, T = seed_example(0)
-    options = dict(method=method, epochs=40, seed=8)
-    whole = dp.train(net, X, T, compiled=False, **options)  # checkpoints run the Python loop
+    options = dict(method=method, epochs=40, seed=8, compiled=False)  # the Python engine, bit for bit
+    whole = dp.train(net, X, T, **options)
 
     def interrupt_at_17(state):
         if state.epoch == 17:

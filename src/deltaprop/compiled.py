@@ -36,10 +36,37 @@ def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) ->
         return False
     if config.snapshots or config.early_stopping:
         return False
+    return layered(net)
+
+
+def layered(net) -> bool:
+    """A chain of layers, each fed by the one before, with no masks: the networks the kernels know."""
     names = list(net.layers)
     chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
-    masks = any(c.mask is not None for c in net.connections)
-    return chain and not masks
+    return chain and all(c.mask is None for c in net.connections)
+
+
+def evaluator(net, X, T, weight_decay, decay_mask):
+    """A compiled ``w -> (E, E + penalty, gradient)`` on all of (X, T), or None where the kernels do not apply."""
+    if nb is None or not layered(net) or X.dtype != np.float64 or T.dtype != np.float64:
+        return None
+    names = list(net.layers)
+    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
+    acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
+    out = OUTPUT_CODES[net.layers[net.output].activation.name]
+    small = bool(sizes.max() <= SMALL_WIDTH)
+    units = int(sizes.sum())
+    a, z, d = np.empty(units), np.empty(units), np.empty(units)
+    rows = np.arange(X.shape[0])
+    X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
+
+    def evaluate(w):
+        g = np.empty(net.n_params)
+        E, objective = _eval(small, np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
+                             float(weight_decay), decay_mask, 1.0, g, a, z, d)
+        return float(E), float(objective), g
+
+    return evaluate
 
 
 if nb is not None:

@@ -102,7 +102,8 @@ class TrainResult:
         With ``train(..., snapshots=K)``: ``epoch`` (k,) and ``w`` (k,
         n_params), weight vectors spread over the best restart's run.
     engine : str
-        "compiled" if the compiled fast path ran, else "python".
+        "compiled" if whole epochs ran compiled, "compiled evaluation" if
+        the whole-data error and gradient did, else "python".
     """
 
     w: np.ndarray
@@ -135,7 +136,7 @@ class Objective:
     weight-decay term, so that the shares of one epoch add up to the whole.
     """
 
-    def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float):
+    def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float, compiled: bool = False):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
         self.weight_decay = weight_decay
         self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)
@@ -143,6 +144,8 @@ class Objective:
             b = net._block(c.name)
             self.decay_mask[b.offset : b.offset + b.size] = 1.0
         self._last: Optional[tuple] = None
+        # for a layered float64 network, whole-data evaluations go through the compiled kernel
+        self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
 
     def penalty(self, w: np.ndarray) -> float:
         v = w * self.decay_mask
@@ -161,6 +164,10 @@ class Objective:
         """(E, E + penalty, gradient of E + penalty) on all the data; the last call is remembered."""
         if self._last is not None and (self._last[0] is w or np.array_equal(self._last[0], w)):
             return self._last[1]
+        if self._kernel is not None:
+            out = self._kernel(w)
+            self._last = (w.copy(), out)
+            return out
         E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
         E = float(E)
         if self.weight_decay:
@@ -476,9 +483,9 @@ def _diverged_warning(config: Config, run: _Run) -> None:
 
 def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
                callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
-               fast: bool = False) -> dict:
+               fast: bool = False, use_compiled: bool = False) -> dict:
     """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross processes)."""
-    problem = Objective(net, X, T, config.weight_decay)
+    problem = Objective(net, X, T, config.weight_decay, compiled=use_compiled)
     rng = np.random.default_rng(seed_seq)
     seed = int(seed_seq.generate_state(1)[0])
     w = net.init(seed=rng).astype(X.dtype)
@@ -509,7 +516,8 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
     return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
             "validation_error": run.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
             "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
-            "snapshots": run.spread_snapshots(final_w), "engine": "compiled" if loop is _compiled_loop else "python"}
+            "snapshots": run.spread_snapshots(final_w), "engine": ("compiled" if loop is _compiled_loop
+                                                           else "compiled evaluation" if problem._kernel else "python")}
 
 
 def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
@@ -766,8 +774,10 @@ def train(
     compiled : bool
         Use the compiled fast path (:mod:`deltaprop.compiled`) where it
         applies: a layered float64 network trained by gd, sgd, momentum or
-        adam with no validation, callbacks, checkpoints or snapshots. Same
-        result as the Python loop, to rounding; False forces the Python loop.
+        adam with no validation, callbacks, checkpoints or snapshots runs
+        whole epochs compiled; for other methods and options, the same
+        network's whole-data error and gradient are compiled. Same result as
+        the Python engine, to rounding; False runs the Python engine alone.
 
     Returns
     -------
@@ -804,7 +814,7 @@ def train(
 
     jobs = [
         (net, X, T, val, config, r, restart_seqs[r], callbacks, _restart_path(checkpoint, r, restarts),
-         _restart_path(resume, r, restarts), bool(progress) and restarts == 1, fast)
+         _restart_path(resume, r, restarts), bool(progress) and restarts == 1, fast, bool(compiled))
         for r in range(restarts)
     ]
     outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
