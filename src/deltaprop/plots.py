@@ -174,7 +174,7 @@ def plot_error_surface(net: Network, w: np.ndarray, X: Any, T: Any, *, path: Opt
     if path is not None:
         coords = (np.asarray(path, dtype=float) - w) @ D
         extent = max(extent, 1.2 * np.abs(coords).max())
-    a = np.linspace(-extent, extent, resolution)
+    a = extent * np.sinh(np.linspace(-3.0, 3.0, resolution)) / np.sinh(3.0)  # finest near w, where minima are narrow
     A, B = np.meshgrid(a, a)
     E = np.array([[float(net.error(w + ai * D[:, 0] + bi * D[:, 1], X, T)) for ai, bi in zip(ra, rb)]
                   for ra, rb in zip(A, B)])
