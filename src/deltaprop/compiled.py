@@ -46,15 +46,19 @@ def layered(net) -> bool:
     return chain and all(c.mask is None for c in net.connections)
 
 
+def kernel_spec(net) -> tuple:
+    """What the kernels need of a layered network: layer sizes, hidden activation codes, output code, small or not."""
+    names = list(net.layers)
+    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
+    acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
+    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name], bool(sizes.max() <= SMALL_WIDTH)
+
+
 def evaluator(net, X, T, weight_decay, decay_mask):
     """A compiled ``w -> (E, E + penalty, gradient)`` on all of (X, T), or None where the kernels do not apply."""
     if nb is None or not layered(net) or X.dtype != np.float64 or T.dtype != np.float64:
         return None
-    names = list(net.layers)
-    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
-    acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
-    out = OUTPUT_CODES[net.layers[net.output].activation.name]
-    small = bool(sizes.max() <= SMALL_WIDTH)
+    sizes, acts, out, small = kernel_spec(net)
     units = int(sizes.sum())
     a, z, d = np.empty(units), np.empty(units), np.empty(units)
     rows = np.arange(X.shape[0])

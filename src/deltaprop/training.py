@@ -522,13 +522,9 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
 
 def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     """gd, sgd, momentum and adam with whole chunks of epochs in compiled code (deltaprop.compiled)."""
-    net, N = problem.net, problem.N
-    names = list(net.layers)
-    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
-    acts = np.array([fastpath.ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
-    out = fastpath.OUTPUT_CODES[net.layers[net.output].activation.name]
+    N = problem.N
+    sizes, acts, out, small = fastpath.kernel_spec(problem.net)
     batch = N if config.method == "gd" else config.batch_size
-    small = bool(sizes.max() <= fastpath.SMALL_WIDTH)
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
