@@ -200,7 +200,8 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
     [
         (["fit", "x.csv", "--target", "y", "--bogus"], "No such option: --bogus"),
         (["fit", "x.csv"], "Missing option '--target'"),
-        (["fit", "x.csv", "--target", "y", "--hidden", "ten"], "expected layer sizes separated by commas"),
+        (["fit", "x.csv", "--target", "y", "--hidden", "ten"], "expected positive layer sizes separated by commas"),
+        (["fit", "x.csv", "--target", "y", "--hidden", "10,0"], "expected positive layer sizes separated by commas"),
         (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
         (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
         (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),

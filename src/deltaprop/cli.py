@@ -226,7 +226,10 @@ def fit(
     try:
         sizes = tuple(int(m) for m in hidden.split(","))
     except ValueError:
-        raise typer.BadParameter(f"expected layer sizes separated by commas, e.g. 10,10; got {hidden!r}", param_hint="--hidden") from None
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise typer.BadParameter(f"expected positive layer sizes separated by commas, e.g. 10,10; got {hidden!r}",
+                                 param_hint="--hidden")
     targets = _columns(target)
     if classify and len(targets) != 1:
         raise typer.BadParameter("classification takes one target column of labels", param_hint="--target")
