@@ -132,3 +132,42 @@ def test_compiled_evaluation_gives_the_python_engines_error_and_gradient(method)
     np.testing.assert_allclose(result.history["error"][:10],
                                dp.train(net, X, T, method=method, epochs=30, seed=0, compiled=False).history["error"][:10],
                                rtol=1e-8)
+
+
+def test_the_kernels_tanh_is_within_3_ulp_of_numpys_everywhere():
+    from deltaprop import compiled
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-25, 25, 100001), 3 * rng.standard_normal(100000),
+                        np.geomspace(1e-300, 1.0, 2000), np.nextafter(1.0, [0.0, 2.0]), [19.0, 19.1, 20.0, 1e300, 5e-324]])
+    x = np.concatenate([x, -x])
+    ours, ref = compiled.tanh(x), np.tanh(x)
+    ulps = np.abs(ours - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(float).tiny))
+    assert ulps.max() <= 3, x[np.argmax(ulps)]
+    assert np.all(np.abs(ours) <= 1.0) and np.all(np.sign(ours) == np.sign(ref))
+    special = compiled.tanh(np.array([np.inf, -np.inf, np.nan, 0.0]))
+    assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2]) and special[3] == 0.0
+
+
+@pytest.mark.parametrize("N, batch_size", [(43, 43), (43, 5), (43, 2), (9, 4)])
+def test_the_pattern_column_kernel_pads_odd_batches_without_changing_the_result(N, batch_size):
+    net = dp.mlp([2, 6, 5, 2], hidden="tanh", output="softmax")
+    X, T = data("softmax", 2, N=N, D=2, seed=4)
+    kwargs = dict(method="sgd", batch_size=batch_size, epochs=12, seed=0, learning_rate=0.1)
+    slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
+    assert fast.engine == "compiled"
+    np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_fast_path_running_history_equals_the_python_loops(batch_size):
+    net = dp.mlp([3, 7, 2])
+    X, T = data("linear", 2, N=30)
+    kwargs = dict(method="adam", batch_size=batch_size, epochs=8, seed=5, learning_rate=0.01, weight_decay=0.2,
+                  history="running")
+    slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
+    assert fast.engine == "compiled"
+    np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
+    np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-12)
+    assert np.all(np.isnan(fast.history["grad_norm"])) and fast.best_restart == slow.best_restart

@@ -256,6 +256,60 @@ def test_history_and_result_fields():
     assert h["grad_norm"][-1] == pytest.approx(np.linalg.norm(g), rel=1e-12)
 
 
+def _sgd_by_hand(net, X, T, seed, epochs, batch_size, lr, weight_decay):
+    """Plain SGD on dp.train's own draws (restart 0: w0, then one permutation per epoch), summing each
+    batch's E and its share of the penalty at the weights its step starts from."""
+    N = len(X)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    w = net.init(seed=rng)
+    mask = np.zeros_like(w)
+    for c in net.connections:
+        view = net.unpack(mask)[f"W[{c.dst}<-{c.src}]"]
+        view[...] = 1.0
+    sums = []
+    for _ in range(epochs):
+        E_sum = objective_sum = 0.0
+        order = rng.permutation(N)
+        for k in range(0, N, batch_size):
+            batch = order[k : k + batch_size]
+            E, g = net.error_and_gradient(w, X[batch], T[batch])
+            share = len(batch) / N
+            E_sum += E
+            objective_sum += E + share * 0.5 * weight_decay * np.sum((w * mask) ** 2)
+            w = w - lr * (g + share * weight_decay * w * mask) / len(batch)
+        sums.append((E_sum, objective_sum))
+    return w, np.array(sums)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_running_history_is_the_sum_of_the_batch_errors_and_costs_no_extra_pass(compiled):
+    net, X, T = seed_example(0)
+    kwargs = dict(method="sgd", batch_size=8, learning_rate=0.05, weight_decay=0.01, epochs=6, seed=3)
+    running = dp.train(net, X, T, history="running", compiled=compiled, **kwargs)
+    exact = dp.train(net, X, T, compiled=compiled, **kwargs)
+    assert running.engine == ("compiled" if compiled else "python")
+    w, sums = _sgd_by_hand(net, X, T, 3, 6, 8, 0.05, 0.01)
+    h = running.history
+    np.testing.assert_allclose(h["error"][1:], sums[:, 0], rtol=1e-10)
+    w0 = net.init(seed=np.random.default_rng(np.random.SeedSequence(3).spawn(2)[1]))
+    assert h["error"][0] == pytest.approx(net.error(w0, X, T), rel=1e-12)  # epoch 0: E(w0) by a forward pass
+    assert np.all(np.isnan(h["grad_norm"])) and np.all(np.isfinite(exact.history["grad_norm"]))
+    # the same steps either way; the exact history is E(w) at each epoch's end
+    np.testing.assert_allclose(exact.history["error"][-1], net.error(w, X, T), rtol=1e-10)
+    assert not np.allclose(h["error"][1:], exact.history["error"][1:], rtol=1e-6)
+    # the best epoch goes by the running objective; result.error is E at those weights, exactly
+    assert running.error == pytest.approx(net.error(running.w, X, T), rel=1e-12)
+
+
+def test_full_batch_methods_record_the_exact_history_whatever_history_says():
+    net, X, T = seed_example(0)
+    for method, options in (("gd", {}), ("sgd", {"batch_size": 50}), ("lbfgs", {})):
+        a = dp.train(net, X, T, method=method, epochs=20, seed=0, history="running", **options)
+        b = dp.train(net, X, T, method=method, epochs=20, seed=0, **options)
+        np.testing.assert_array_equal(a.history["error"], b.history["error"])
+        assert np.all(np.isfinite(a.history["grad_norm"]))
+
+
 def test_logistic_and_softmax_networks_train():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((80, 2))
@@ -298,6 +352,7 @@ def test_progress_bar_runs(capsys):
         ({"validation": 0.001}, ValueError, "holds out 0"),
         ({"validation": (np.zeros((5, 2)), np.zeros((5, 1)))}, ValueError, "X_val must be a 2-D array of shape \\(N, D=1\\)"),
         ({"callbacks": [3]}, TypeError, "callbacks must be callables"),
+        ({"history": "approximate"}, ValueError, "unknown history 'approximate'; expected one of 'exact', 'running'"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_work(kwargs, error, message):

@@ -4,12 +4,25 @@ For a layered network (``mlp``: each layer fed by the one before, no masks)
 the Python engine pays its per-call overheads (namespace lookups, views,
 dictionaries) at every step; here the forward pass, backpropagation
 (PRML 5.53-5.56), the step rule and the per-epoch bookkeeping run as compiled
-code, the matrix products through BLAS. ``dp.train`` chooses this path by
-itself where it applies (see ``applies``) and gives the same result as the
-Python engine to rounding; the tests check both agree to 1e-10.
+code. ``dp.train`` chooses this path by itself where it applies (see
+``applies``) and gives the same result as the Python engine to rounding; the
+tests check both agree to 1e-10.
+
+Three kernels evaluate E and its gradient on a set of rows, chosen by shape:
+
+- ``_evaluate_columns`` for small layers (at most ``SMALL_WIDTH`` units) and
+  several rows: each unit's activations over the rows lie side by side, so
+  every loop over patterns is a vector loop; tanh is ``_tanh``, written so
+  that the compiler vectorises it.
+- ``_evaluate_rows`` for small layers and one or a few rows: one pattern at a
+  time in scalar loops, no allocation.
+- ``_evaluate_blas`` for wide layers: matrix products through BLAS.
 
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
+Loops that add over patterns may be reordered (``fastmath`` reassociation),
+which changes results at the rounding level only; NaN and inf are kept
+(no ``nnan``/``ninf``), so divergence is still seen.
 """
 
 from __future__ import annotations
@@ -26,7 +39,16 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps the 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
 OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
-SMALL_WIDTH = 16  # up to this many units in every layer, scalar loops beat matrix products (measured)
+SMALL_WIDTH = 16  # up to this many units in every layer, loops beat matrix products (measured)
+LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
+COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
+REORDER = {"contract", "reassoc", "nsz", "arcp"}  # sums over patterns may be reordered; NaN and inf stay
+JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
+
+# Cody-Waite split of ln 2: K * LN2_HI is exact for |K| < 2**20, so r = y - K ln 2 loses nothing
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+INV_LN2 = 1.4426950408889634
 
 
 def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) -> bool:
@@ -59,62 +81,315 @@ def evaluator(net, X, T, weight_decay, decay_mask):
     if nb is None or not layered(net) or X.dtype != np.float64 or T.dtype != np.float64:
         return None
     sizes, acts, out, small = kernel_spec(net)
-    units = int(sizes.sum())
-    a, z, d = np.empty(units), np.empty(units), np.empty(units)
-    rows = np.arange(X.shape[0])
     X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
+    rows = np.arange(X.shape[0])
+    work = _work(sizes, X.shape[0] if small else 0, X)
 
     def evaluate(w):
         g = np.empty(net.n_params)
-        E, objective = _eval(small, np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
-                             float(weight_decay), decay_mask, 1.0, g, a, z, d)
+        E, objective = _evaluate(small, np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
+                                 float(weight_decay), decay_mask, 1.0, g, *work)
         return float(E), float(objective), g
 
     return evaluate
 
 
+def tanh(x) -> np.ndarray:
+    """``_tanh`` over an array: the compiled kernels' tanh, for checking it against ``numpy.tanh``."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    _tanh_loop(x.reshape(-1), out.reshape(-1))
+    return out
+
+
 if nb is not None:
 
-    @nb.njit(cache=True)
-    def _h(code, a):
-        if code == 0:
-            return a.copy()
-        if code == 1:
-            return np.tanh(a)
-        if code == 2:
-            e = np.exp(-np.abs(a))
-            return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        if code == 3:
-            return np.where(a > 0, a, 0.0 * a)
-        return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+    @nb.njit(**JIT)
+    def _work(sizes, N, like):
+        """Work arrays of like's dtype: per unit, for N rows at a time (A, Z, Delta) and for one row (a, z, d)."""
+        units, cols = np.sum(sizes), (N + LANES - 1) // LANES * LANES
+        return (np.zeros((units, cols), like.dtype), np.zeros((units, cols), like.dtype), np.zeros((units, cols), like.dtype),
+                np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype))
 
-    @nb.njit(cache=True)
-    def _dh(code, a, z):
+    @nb.njit(inline="always", **JIT)
+    def _tanh(x):
+        """tanh x to within 3 units in the last place of float64, in arithmetic a compiler can vectorise.
+
+        |x| <= 1: Lambert's continued fraction x/(1 + x^2/(3 + x^2/(5 + ...))) cut after 8
+        levels, the Pade approximant x P(x^2)/Q(x^2), relative error below 3e-17.
+        |x| > 1: tanh|x| = 1 - 2/(exp(2|x|) + 1), where exp(y) = 2^k exp(r), r = y - k ln 2 in
+        [-ln2/2, ln2/2], exp(r) by its Taylor polynomial to r^13 (error below 5e-18) and 2^k
+        exact from the bits of k. tanh rounds to 1 beyond |x| = 19.1, so |x| is capped at 20.
+        A NaN stays NaN.
+        """
+        ax = abs(x)
+        if ax > 20.0:
+            ax = 20.0
+        z = ax * ax
+        small = ax * ((((z + 990.0) * z + 135135.0) * z + 4729725.0) * z + 34459425.0) / (
+            (((45.0 * z + 13860.0) * z + 945945.0) * z + 16216200.0) * z + 34459425.0)
+        y = 2.0 * ax
+        k = np.floor(y * INV_LN2 + 0.5)
+        r = (y - k * LN2_HI) - k * LN2_LO
+        p = 1.0 / 6227020800.0
+        for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                  1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
+            p = p * r + c
+        e = p * np.float64(np.int64(1) << np.int64(k))
+        t = small if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
+        return t if x >= 0.0 else -t
+
+    @nb.njit(**JIT)
+    def _tanh_loop(x, out):
+        for i in range(x.size):
+            out[i] = _tanh(x[i])
+
+    @nb.njit(inline="always", **JIT)
+    def _h1(code, a):
         if code == 0:
-            return np.ones_like(a)
+            return a
+        if code == 1:
+            return _tanh(a)
+        if code == 2:
+            e = math.exp(-abs(a))
+            return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+        if code == 3:
+            return a if a > 0 else 0.0
+        return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+    @nb.njit(inline="always", **JIT)
+    def _dh1(code, a, z):
+        if code == 0:
+            return 1.0
         if code == 1:
             return 1.0 - z * z  # PRML 5.60
         if code == 2:
             return z * (1.0 - z)
         if code == 3:
-            return np.where(a > 0, 1.0 + 0.0 * a, 0.0 * a)
-        e = np.exp(-np.abs(a))
-        return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+            return 1.0 if a > 0 else 0.0
+        e = math.exp(-abs(a))
+        return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
 
-    @nb.njit(cache=True)
-    def _evaluate(w, X, T, sizes, acts, out, lam, decay, share, g):
-        """E (data term) and E + share * lam/2 |w|^2; g receives the gradient of the latter (PRML 5.53-5.57)."""
+    # Rows of 2-d work arrays are indexed in place, never sliced: a view costs a reference count.
+
+    @nb.njit(inline="always", **JIT)
+    def _activate(code, A, Z, u, n):
+        """Z[u, :n] = h(A[u, :n]); the activation chosen once, outside the vector loop (PRML 5.49)."""
+        if code == 1:
+            for c in range(n):
+                Z[u, c] = _tanh(A[u, c])
+        else:
+            for c in range(n):
+                Z[u, c] = _h1(code, A[u, c])
+
+    @nb.njit(inline="always", **JIT)
+    def _times_dh(code, A, Z, Dl, u, n):
+        """Dl[u, :n] *= h'(A[u, :n]) (PRML 5.56)."""
+        if code == 1:
+            for c in range(n):
+                Dl[u, c] *= 1.0 - Z[u, c] * Z[u, c]
+        else:
+            for c in range(n):
+                Dl[u, c] *= _dh1(code, A[u, c], Z[u, c])
+
+    @nb.njit(inline="always", **JIT)
+    def _decay(w, lam, decay, share, g, E):
+        """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
+        if lam == 0.0:
+            return E
+        reg = 0.0
+        for i in range(w.size):
+            v = w[i] * decay[i]
+            reg += v * v
+            g[i] += share * lam * v
+        return E + share * 0.5 * lam * reg
+
+    @nb.njit(inline="always", **JIT)
+    def _place(sizes, l):
+        """Layer l's first weight in w, and the first unit of layers l - 1 and l among all units (no allocation)."""
+        o, u0 = 0, 0
+        for k in range(1, l):
+            o += sizes[k] * sizes[k - 1] + sizes[k]
+            u0 += sizes[k - 1]
+        return o, u0, u0 + sizes[l - 1]
+
+    @nb.njit(fastmath=REORDER, **JIT)
+    def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl):
+        """E (data term) and E + share * lam/2 |w|^2 on X[rows]; g receives the latter's gradient.
+
+        Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
+        columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
+        patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
+        are set to 0, so that no loop has a scalar remainder.
+        """
+        L = len(sizes) - 1
+        N = rows.size
+        n = (N + LANES - 1) // LANES * LANES
+        for i in range(sizes[0]):
+            for c in range(N):
+                Z[i, c] = X[rows[c], i]
+            for c in range(N, n):
+                Z[i, c] = 0.0
+        for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+            m, S = sizes[l - 1], sizes[l]
+            o, u0, u1 = _place(sizes, l)
+            for j in range(S):
+                b, wj0 = w[o + S * m + j], w[o + j * m]
+                for c in range(n):
+                    A[u1 + j, c] = b + wj0 * Z[u0, c]
+                for i in range(1, m):
+                    wji = w[o + j * m + i]
+                    for c in range(n):
+                        A[u1 + j, c] += wji * Z[u0 + i, c]
+                if l < L:
+                    _activate(acts[l - 1], A, Z, u1 + j, n)
+        u, K = _place(sizes, L)[2], sizes[L]
+        E = 0.0
+        if out == 0:
+            for k in range(K):
+                for c in range(N):
+                    r = A[u + k, c] - T[rows[c], k]
+                    Dl[u + k, c] = r  # PRML 5.54
+                    E += 0.5 * r * r
+        elif out == 1:
+            for k in range(K):
+                for c in range(N):
+                    ak, tk = A[u + k, c], T[rows[c], k]
+                    e = math.exp(-abs(ak))
+                    Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
+                    E += max(ak, 0.0) + math.log1p(e) - tk * ak
+        else:
+            for c in range(N):
+                mx = A[u, c]
+                for k in range(1, K):
+                    mx = max(mx, A[u + k, c])
+                tot = 0.0
+                for k in range(K):
+                    Z[u + k, c] = math.exp(A[u + k, c] - mx)
+                    tot += Z[u + k, c]
+                lse = mx + math.log(tot)
+                for k in range(K):
+                    tk = T[rows[c], k]
+                    Dl[u + k, c] = Z[u + k, c] / tot - tk
+                    E += tk * (lse - A[u + k, c])
+        for k in range(K):
+            for c in range(N, n):
+                Dl[u + k, c] = 0.0
+        for l in range(L, 0, -1):
+            m, S = sizes[l - 1], sizes[l]
+            o, u0, u1 = _place(sizes, l)
+            for j in range(S):
+                s = 0.0
+                for c in range(n):
+                    s += Dl[u1 + j, c]
+                g[o + S * m + j] = s
+                for i in range(m):
+                    s = 0.0
+                    for c in range(n):
+                        s += Dl[u1 + j, c] * Z[u0 + i, c]
+                    g[o + j * m + i] = s  # PRML 5.53
+            if l > 1:
+                for i in range(m):
+                    w0i = w[o + i]
+                    for c in range(n):
+                        Dl[u0 + i, c] = w0i * Dl[u1, c]
+                    for j in range(1, S):
+                        wji = w[o + j * m + i]
+                        for c in range(n):
+                            Dl[u0 + i, c] += wji * Dl[u1 + j, c]
+                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
+        return E, _decay(w, lam, decay, share, g, E)
+
+    @nb.njit(**JIT)
+    def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+        """As _evaluate_columns, one pattern at a time in scalar loops: no allocation, no BLAS call.
+
+        ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
+        """
+        L = len(sizes) - 1
+        g[:] = 0.0
+        E = 0.0
+        K = sizes[L]
+        for r in range(rows.size):
+            n = rows[r]
+            for i in range(sizes[0]):
+                z[i] = X[n, i]
+            for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+                m = sizes[l - 1]
+                o, u0, u1 = _place(sizes, l)
+                for j in range(sizes[l]):
+                    s = w[o + sizes[l] * m + j]
+                    for i in range(m):
+                        s += w[o + j * m + i] * z[u0 + i]
+                    a[u1 + j] = s
+                    if l < L:
+                        z[u1 + j] = _h1(acts[l - 1], s)
+            u = _place(sizes, L)[2]
+            if out == 0:
+                for k in range(K):
+                    z[u + k] = a[u + k]
+                    E += 0.5 * (a[u + k] - T[n, k]) ** 2
+            elif out == 1:
+                for k in range(K):
+                    ak = a[u + k]
+                    z[u + k] = _h1(2, ak)
+                    E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
+            else:
+                mx = a[u]
+                for k in range(1, K):
+                    mx = max(mx, a[u + k])
+                tot = 0.0
+                for k in range(K):
+                    z[u + k] = math.exp(a[u + k] - mx)
+                    tot += z[u + k]
+                lse = mx + math.log(tot)
+                for k in range(K):
+                    z[u + k] /= tot
+                    E += T[n, k] * (lse - a[u + k])
+            for k in range(K):
+                d[u + k] = z[u + k] - T[n, k]  # PRML 5.54
+            for l in range(L, 0, -1):
+                m = sizes[l - 1]
+                o, u0, u1 = _place(sizes, l)
+                for j in range(sizes[l]):
+                    dj = d[u1 + j]
+                    g[o + sizes[l] * m + j] += dj
+                    for i in range(m):
+                        g[o + j * m + i] += dj * z[u0 + i]  # PRML 5.53
+                if l > 1:
+                    for i in range(m):
+                        s = 0.0
+                        for j in range(sizes[l]):
+                            s += w[o + j * m + i] * d[u1 + j]
+                        d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
+        return E, _decay(w, lam, decay, share, g, E)
+
+    @nb.njit(**JIT)
+    def _h(code, a):
+        """h(a) over a matrix of activations (PRML 5.49)."""
+        z = np.empty_like(a)
+        for u in range(a.shape[0]):
+            _activate(code, a, z, u, a.shape[1])
+        return z
+
+    @nb.njit(**JIT)
+    def _dh(code, a, z):
+        """h'(a) over a matrix, given z = h(a) (PRML 5.56, 5.60 for tanh)."""
+        d = np.ones_like(a)
+        for u in range(a.shape[0]):
+            _times_dh(code, a, z, d, u, a.shape[1])
+        return d
+
+    @nb.njit(**JIT)
+    def _evaluate_blas(w, X, T, sizes, acts, out, lam, decay, share, g):
+        """As _evaluate_columns, with each layer's sums as one matrix product (PRML 5.53-5.57)."""
         L = len(sizes) - 1
         zs = [X]
         As = [X]
-        off = 0
-        offsets = np.zeros(L + 1, dtype=np.int64)
         for l in range(1, L + 1):
-            n, m = sizes[l], sizes[l - 1]
-            offsets[l - 1] = off
-            W = w[off : off + n * m].reshape(n, m)
-            b = w[off + n * m : off + n * m + n]
-            off += n * m + n
+            n, m, o = sizes[l], sizes[l - 1], _place(sizes, l)[0]
+            W = w[o : o + n * m].reshape(n, m)
+            b = w[o + n * m : o + n * m + n]
             a = np.dot(zs[l - 1], W.T) + b
             As.append(a)
             if l < L:
@@ -140,135 +415,34 @@ if nb is not None:
             E = np.sum(T * (mx + np.log(s) - a))
         delta = y - T  # PRML 5.54
         for l in range(L, 0, -1):
-            n, m = sizes[l], sizes[l - 1]
-            o = offsets[l - 1]
+            n, m, o = sizes[l], sizes[l - 1], _place(sizes, l)[0]
             W = w[o : o + n * m].reshape(n, m)
             g[o : o + n * m] = np.dot(delta.T, zs[l - 1]).ravel()  # PRML 5.53
             g[o + n * m : o + n * m + n] = delta.sum(axis=0)
             if l > 1:
                 delta = _dh(acts[l - 2], As[l - 1], zs[l - 1]) * np.dot(delta, W)  # PRML 5.56
-        objective = E
-        if lam != 0.0:
-            v = w * decay
-            objective = E + share * 0.5 * lam * np.sum(v * v)
-            g += (share * lam) * v
-        return E, objective
+        return E, _decay(w, lam, decay, share, g, E)
 
-    @nb.njit(cache=True, inline="always")
-    def _h1(code, a):
-        if code == 0:
-            return a
-        if code == 1:
-            return math.tanh(a)
-        if code == 2:
-            e = math.exp(-abs(a))
-            return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
-        if code == 3:
-            return a if a > 0 else 0.0
-        return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-
-    @nb.njit(cache=True, inline="always")
-    def _dh1(code, a, z):
-        if code == 0:
-            return 1.0
-        if code == 1:
-            return 1.0 - z * z  # PRML 5.60
-        if code == 2:
-            return z * (1.0 - z)
-        if code == 3:
-            return 1.0 if a > 0 else 0.0
-        e = math.exp(-abs(a))
-        return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
-
-    @nb.njit(cache=True)
-    def _evaluate_small(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
-        """As _evaluate, one pattern at a time in scalar loops: no allocation, no BLAS call.
-
-        ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
-        For small layers this is several times faster than matrix products.
-        """
-        L = len(sizes) - 1
-        unit = np.zeros(L + 2, dtype=np.int64)  # first unit of layer l in a, z, d
-        woff = np.zeros(L + 1, dtype=np.int64)  # first weight of layer l in w
-        for l in range(1, L + 1):
-            unit[l] = unit[l - 1] + sizes[l - 1]
-            woff[l] = woff[l - 1] + (sizes[l - 1] * sizes[l - 2] + sizes[l - 1] if l > 1 else 0)
-        unit[L + 1] = unit[L] + sizes[L]
-        g[:] = 0.0
-        E = 0.0
-        K = sizes[L]
-        for r in range(rows.size):
-            n = rows[r]
-            for i in range(sizes[0]):
-                z[i] = X[n, i]
-            for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
-                m, o, u0, u1 = sizes[l - 1], woff[l], unit[l - 1], unit[l]
-                for j in range(sizes[l]):
-                    s = w[o + sizes[l] * m + j]
-                    for i in range(m):
-                        s += w[o + j * m + i] * z[u0 + i]
-                    a[u1 + j] = s
-                    if l < L:
-                        z[u1 + j] = _h1(acts[l - 1], s)
-            u = unit[L]
-            if out == 0:
-                for k in range(K):
-                    z[u + k] = a[u + k]
-                    E += 0.5 * (a[u + k] - T[n, k]) ** 2
-            elif out == 1:
-                for k in range(K):
-                    ak = a[u + k]
-                    z[u + k] = _h1(2, ak)
-                    E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
-            else:
-                mx = a[u]
-                for k in range(1, K):
-                    mx = max(mx, a[u + k])
-                tot = 0.0
-                for k in range(K):
-                    z[u + k] = math.exp(a[u + k] - mx)
-                    tot += z[u + k]
-                lse = mx + math.log(tot)
-                for k in range(K):
-                    z[u + k] /= tot
-                    E += T[n, k] * (lse - a[u + k])
-            for k in range(K):
-                d[u + k] = z[u + k] - T[n, k]  # PRML 5.54
-            for l in range(L, 0, -1):
-                m, o, u0, u1 = sizes[l - 1], woff[l], unit[l - 1], unit[l]
-                for j in range(sizes[l]):
-                    dj = d[u1 + j]
-                    g[o + sizes[l] * m + j] += dj
-                    for i in range(m):
-                        g[o + j * m + i] += dj * z[u0 + i]  # PRML 5.53
-                if l > 1:
-                    for i in range(m):
-                        s = 0.0
-                        for j in range(sizes[l]):
-                            s += w[o + j * m + i] * d[u1 + j]
-                        d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
-        objective = E
-        if lam != 0.0:
-            reg = 0.0
-            for i in range(w.size):
-                v = w[i] * decay[i]
-                reg += v * v
-                g[i] += share * lam * v
-            objective = E + share * 0.5 * lam * reg
-        return E, objective
-
-    @nb.njit(cache=True)
-    def _eval(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+    @nb.njit(**JIT)
+    def _evaluate(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d):
+        """The kernel for this shape: columns or rows for small layers, BLAS for wide ones."""
+        if small and rows.size >= COLUMNS_FROM:
+            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl)
         if small:
-            return _evaluate_small(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
+            return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
         if rows.size == X.shape[0]:
-            return _evaluate(w, X, T, sizes, acts, out, lam, decay, share, g)
-        return _evaluate(w, X[rows], T[rows], sizes, acts, out, lam, decay, share, g)
+            return _evaluate_blas(w, X, T, sizes, acts, out, lam, decay, share, g)
+        return _evaluate_blas(w, X[rows], T[rows], sizes, acts, out, lam, decay, share, g)
 
-    @nb.njit(cache=True)
+    @nb.njit(**JIT)
     def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, small):
+                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, small, exact):
         """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
+
+        ``exact``: record E(w), its objective and gradient norm on all the data at the end of
+        each epoch (one more pass where the batches are smaller than N); otherwise the sums
+        of the epoch's batch errors, each at the weights its step started from, and NaN for
+        the gradient norm. Full-batch epochs are exact either way, at no extra cost.
 
         Returns (epochs done, adam step count, previous objective, best objective, stop code):
         stop code 0 ran them all, 1 converged (tol), 2 diverged.
@@ -276,39 +450,47 @@ if nb is not None:
         N = X.shape[0]
         P = w.size
         g = np.empty(P, dtype=w.dtype)
-        gf = np.empty(P, dtype=w.dtype)
-        units = np.sum(sizes)
-        a, z, d = np.empty(units, dtype=w.dtype), np.empty(units, dtype=w.dtype), np.empty(units, dtype=w.dtype)
+        A, Z, Dl, a, z, d = _work(sizes, N if small else 0, w)
         everyone = np.arange(N)
         full = batch >= N
         if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-            _eval(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, gf, a, z, d)
+            _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d)
         for e in range(perms.shape[0]):
-            nb_ = 1 if full else (N + batch - 1) // batch
-            for k in range(nb_):
-                if full:
-                    g[:] = gf
-                    n = N
-                else:
+            E_run, obj_run = 0.0, 0.0
+            for k in range(1 if full else (N + batch - 1) // batch):
+                n = N
+                if not full:
                     idx = perms[e, k * batch : min(N, (k + 1) * batch)]
                     n = idx.size
-                    _eval(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, a, z, d)
-                gm = g / n
+                    E_b, obj_b = _evaluate(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d)
+                    E_run += E_b
+                    obj_run += obj_b
+                scale = 1.0 / n  # steps use the batch mean gradient
                 if method == 0:
-                    w -= lr * gm
+                    for i in range(P):
+                        w[i] -= lr * (g[i] * scale)
                 elif method == 1:
                     for i in range(P):
-                        v[i] = mu * v[i] - lr * gm[i]
-                        w[i] += mu * v[i] - lr * gm[i] if nesterov else v[i]
+                        gi = g[i] * scale
+                        v[i] = mu * v[i] - lr * gi
+                        w[i] += mu * v[i] - lr * gi if nesterov else v[i]
                 else:
                     t += 1
                     c1, c2 = 1.0 - beta1**t, 1.0 - beta2**t
                     for i in range(P):
-                        m[i] = beta1 * m[i] + (1.0 - beta1) * gm[i]
-                        v[i] = beta2 * v[i] + (1.0 - beta2) * gm[i] * gm[i]
+                        gi = g[i] * scale
+                        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
+                        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
                         w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
-            E, objective = _eval(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, gf, a, z, d)
-            E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(np.sum(gf * gf))
+            if full or exact:
+                E, objective = _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d)
+                gn = 0.0
+                for i in range(P):
+                    gn += g[i] * g[i]
+                E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(gn)
+            else:
+                objective = obj_run
+                E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
             if not math.isfinite(objective):
                 return e + 1, t, prev, best, 2
             if objective < best:

@@ -35,6 +35,7 @@ DEFAULT_EPOCHS = {"gd": 1000, "sgd": 200, "momentum": 200, "adam": 200, "scg": 1
 DEFAULT_LEARNING_RATE = {"gd": 0.1, "sgd": 0.01, "momentum": 0.01, "adam": 0.001}
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TOL = 1e-10  # batch methods only: the mini-batch methods' E is too noisy for it
+HISTORY_MODES = ("exact", "running")
 
 
 class TrainingWarning(UserWarning):
@@ -144,6 +145,7 @@ class Objective:
             b = net._block(c.name)
             self.decay_mask[b.offset : b.offset + b.size] = 1.0
         self._last: Optional[tuple] = None
+        self.running = [0.0, 0.0]  # sums of the batch errors and objectives since the last reset
         # for a layered float64 network, whole-data evaluations go through the compiled kernel
         self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
 
@@ -155,10 +157,26 @@ class Objective:
         if batch is None:
             return self.full(w)[1:]
         E, g = backprop.error_and_gradient(self.net, w, self.X[batch], self.T[batch])
-        share = len(batch) / self.N
+        E, share = float(E), len(batch) / self.N
+        objective = E + share * self.penalty(w) if self.weight_decay else E
+        self.running[0] += E
+        self.running[1] += objective
         if self.weight_decay:
-            return float(E) + share * self.penalty(w), g + (share * self.weight_decay) * (w * self.decay_mask)
-        return float(E), g
+            return objective, g + (share * self.weight_decay) * (w * self.decay_mask)
+        return objective, g
+
+    def take_running(self) -> tuple[float, float]:
+        """The sums of the batch errors and objectives since the last call (each at the weights its step started from)."""
+        E, objective = self.running
+        self.running = [0.0, 0.0]
+        return E, objective
+
+    def value(self, w: np.ndarray) -> tuple[float, float]:
+        """(E, E + penalty) on all the data: a forward pass, or nothing if the last ``full`` was at w."""
+        if self._last is not None and (self._last[0] is w or np.array_equal(self._last[0], w)):
+            return self._last[1][:2]
+        E = float(backprop.error(self.net, w, self.X, self.T))
+        return E, (E + self.penalty(w) if self.weight_decay else E)
 
     def full(self, w: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(E, E + penalty, gradient of E + penalty) on all the data; the last call is remembered."""
@@ -194,6 +212,7 @@ class Config:
     early_stopping: Optional[int]
     checkpoint_every: float
     snapshots: int = 0
+    history: str = "exact"
 
     def fingerprint(self) -> dict:
         return {k: getattr(self, k) for k in ("method", "learning_rate", "batch_size", "momentum", "nesterov", "weight_decay")}
@@ -218,7 +237,7 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, low_open:
 
 
 def _config(method, N, epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol, weight_decay,
-            early_stopping, has_validation, checkpoint_every, snapshots=0) -> Config:
+            early_stopping, has_validation, checkpoint_every, snapshots=0, history="exact") -> Config:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if epochs is not None and max_iter is not None:
@@ -256,8 +275,12 @@ def _config(method, N, epochs, max_iter, learning_rate, batch_size, momentum, ne
             raise ValueError("early_stopping needs validation data: pass validation=(X_val, T_val) or a fraction such as 0.1")
     checkpoint_every = _number("checkpoint_every", checkpoint_every, 0.0)
     snapshots = _positive_int("snapshots", snapshots, minimum=0)
+    if history not in HISTORY_MODES:
+        raise ValueError(f"unknown history {history!r}; expected one of {', '.join(map(repr, HISTORY_MODES))}")
+    if method not in STOCHASTIC_METHODS or batch_size >= N:
+        history = "exact"  # each epoch is one step on all the data: its exact E comes with the next gradient
     return Config(method, limit, learning_rate, batch_size, momentum, bool(nesterov), tol, weight_decay,
-                  early_stopping, checkpoint_every, snapshots)
+                  early_stopping, checkpoint_every, snapshots, history)
 
 
 def _split(net, X, T, validation_data, seed_seq):
@@ -372,11 +395,20 @@ class _Run:
         return float(backprop.error(self.problem.net, w, *self.val))
 
     def record(self, w: np.ndarray, moved: bool = True) -> bool:
-        """Log epoch ``self.epoch`` at w; return True when training should stop."""
-        E, objective, g = self.problem.full(w)
+        """Log epoch ``self.epoch`` at w; return True when training should stop.
+
+        With history="running", epochs after the first log the sums of their batches'
+        errors (Objective.take_running) instead of one more pass over the data, and
+        epoch 0 its error from a forward pass alone; the gradient norm is NaN.
+        """
+        if self.config.history == "running":
+            E, objective = self.problem.take_running() if self.epoch > 0 else self.problem.value(w)
+            grad_norm = math.nan
+        else:
+            E, objective, g = self.problem.full(w)
+            grad_norm = float(np.sqrt(g @ g))
         Ev = self.validation_error(w)
         seconds = time.perf_counter() - self.t0
-        grad_norm = float(np.sqrt(g @ g))
         for k, v in (("epoch", self.epoch), ("error", E), ("validation_error", math.nan if Ev is None else Ev),
                      ("grad_norm", grad_norm), ("seconds", seconds)):
             self.history[k].append(v)
@@ -509,7 +541,7 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
     if run.stop_reason == "diverged":
         _diverged_warning(config, run)
     best_w = run.best_w
-    E, objective, _ = problem.full(best_w)
+    E, objective = problem.value(best_w)
     beta = None
     if net.layers[net.output].activation.name == "linear":
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
@@ -530,31 +562,34 @@ def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarr
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
     best_w, best, prev = w.copy(), run.best_score, run.prev_objective
     chunk = 1
+    logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
-            start, seconds0 = time.perf_counter(), run.history["seconds"][-1]
+            start, seconds0 = time.perf_counter(), logged["seconds"][-1][-1]
             done, t, prev, best, code = fastpath.run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
                 config.momentum, config.nesterov, 0.9, 0.999, 1e-8, problem.weight_decay, problem.decay_mask, batch,
-                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, small)
+                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, small, config.history == "exact")
             elapsed = time.perf_counter() - start
-            for i in range(done):
-                run.epoch += 1
-                for key, value in (("epoch", run.epoch), ("error", E_h[i]), ("validation_error", math.nan),
-                                   ("grad_norm", gn_h[i]), ("seconds", seconds0 + elapsed * (i + 1) / done)):
-                    run.history[key].append(value)
-                if obj_h[i] < run.best_score:
-                    run.best_score, run.best_epoch = obj_h[i], run.epoch
+            epochs = np.arange(run.epoch + 1, run.epoch + done + 1)
+            for key, values in (("epoch", epochs), ("error", E_h[:done]), ("validation_error", np.full(done, math.nan)),
+                                ("grad_norm", gn_h[:done]), ("seconds", seconds0 + elapsed * np.arange(1, done + 1) / done)):
+                logged[key].append(values)
+            i = int(np.argmin(np.where(np.isnan(obj_h[:done]), np.inf, obj_h[:done])))
+            if obj_h[i] < run.best_score:
+                run.best_score, run.best_epoch = float(obj_h[i]), run.epoch + i + 1
+            run.epoch += done
             run.stop_reason = {1: "converged", 2: "diverged"}.get(code)
-            run.progress.update(run.epoch, run.history["error"][-1], None)
+            run.progress.update(run.epoch, float(E_h[done - 1]), None)
             chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
+    run.history = {key: np.concatenate(chunks) for key, chunks in logged.items()}
     if run.best_epoch > 0:
         run.best_w = best_w
     return w
@@ -598,6 +633,7 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     except KeyboardInterrupt:
         w, state, rng.bit_generator.state, mark = committed
         run.rewind(mark)
+        problem.take_running()
         run.stop_reason = "interrupted"
         save()
     return w
@@ -697,6 +733,7 @@ def train(
     checkpoint_every: float = 30.0,
     resume: Any = None,
     snapshots: int = 0,
+    history: str = "exact",
     compiled: bool = True,
 ) -> TrainResult:
     """Train ``net`` on (X, T): minimise E(w) from ``restarts`` random starts; return the best.
@@ -767,6 +804,15 @@ def train(
         Keep up to this many weight vectors spread over the run (epoch 0
         and the final weights among them) in ``result.snapshots``, for
         pictures of training.
+    history : {"exact", "running"}
+        What ``result.history`` records for each epoch of a mini-batch
+        method. "exact" (default): E(w), the objective and its gradient norm
+        on all the training data at the end of the epoch, which costs one
+        more pass over the data per epoch. "running": the sum of the epoch's
+        batch errors, each at the weights its step started from, as Keras
+        and scikit-learn report; no extra pass, ``grad_norm`` is NaN, and
+        the best weights and ``tol`` go by that sum. Full-batch methods
+        record exact values either way, at no extra cost.
     compiled : bool
         Use the compiled fast path (:mod:`deltaprop.compiled`) where it
         applies: a layered float64 network trained by gd, sgd, momentum or
@@ -790,7 +836,7 @@ def train(
     split_seq, *restart_seqs = seed_seq.spawn(restarts + 1)
     X, T, Xv, Tv = _split(net, X, T, validation, split_seq)
     config = _config(method, X.shape[0], epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,
-                     weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots)
+                     weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots, history)
     callbacks = list(callbacks) if callbacks else []
     for cb in callbacks:
         if not callable(cb):
