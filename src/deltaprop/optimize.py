@@ -7,9 +7,9 @@ learning rate to the batch **mean** gradient g / n, so a learning rate means
 the same at any batch size.
 
 An optimiser's whole state is a dict of arrays and numbers (``start(fun, w)``),
-and
-``epoch`` returns a new dict without changing the old one, so the state at
-the end of any epoch can be saved and training resumed from it exactly.
+and ``epoch`` returns new weights and a new dict without changing the old
+ones, so the state at the end of any epoch can be saved and training resumed
+from it exactly.
 
 ==============  ===========================================================
 ``gd``          batch gradient descent, w <- w - eta g / N (PRML 5.41)
@@ -45,8 +45,10 @@ def _batches(rng: np.random.Generator, N: int, batch_size: int):
 class StepRule:
     """A first-order rule: one pass over the data per epoch, one step per mini-batch.
 
-    Subclasses define ``step(w, g, state) -> (w, state)`` for the mean
-    gradient g of one batch.
+    Subclasses define ``step(w, g, state)``, which moves w and the state's
+    arrays in place by the mean gradient g of one batch (and may overwrite g):
+    ``epoch`` hands them copies made once per epoch, so that a step on a large
+    network allocates nothing.
     """
 
     name = "step rule"
@@ -59,11 +61,15 @@ class StepRule:
         return {}
 
     def epoch(self, fun: Fun, w: np.ndarray, state: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        state = dict(state)
+        w = w.copy()
+        state = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
         for batch in _batches(rng, self.N, self.batch_size):
-            n = self.N if batch is None else len(batch)
             _, g = fun(w, batch)
-            w, state = self.step(w, g / n, state)
+            if batch is None:
+                g = g / self.N  # fun may keep this gradient: scale a copy
+            else:
+                g *= 1.0 / len(batch)
+            self.step(w, g, state)
         return w, state
 
 
@@ -73,7 +79,8 @@ class GradientDescent(StepRule):
     name = "sgd"
 
     def step(self, w, g, state):
-        return w - self.learning_rate * g, state
+        g *= self.learning_rate
+        w -= g
 
 
 class Momentum(StepRule):
@@ -93,9 +100,14 @@ class Momentum(StepRule):
         return {"v": np.zeros_like(w)}
 
     def step(self, w, g, state):
-        v = self.momentum * state["v"] - self.learning_rate * g
-        w = w + (self.momentum * v - self.learning_rate * g if self.nesterov else v)
-        return w, {**state, "v": v}
+        v = state["v"]
+        g *= self.learning_rate
+        v *= self.momentum
+        v -= g
+        if self.nesterov:
+            w += self.momentum * v - g
+        else:
+            w += v
 
 
 class Adam(StepRule):
@@ -111,11 +123,14 @@ class Adam(StepRule):
         return {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
 
     def step(self, w, g, state):
-        t = state["t"] + 1
-        m = self.beta1 * state["m"] + (1 - self.beta1) * g
-        v = self.beta2 * state["v"] + (1 - self.beta2) * g * g
+        t = state["t"] = state["t"] + 1
+        m, v = state["m"], state["v"]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
         m_hat, v_hat = m / (1 - self.beta1**t), v / (1 - self.beta2**t)
-        return w - self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps), {"m": m, "v": v, "t": t}
+        w -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 class ScaledConjugateGradients:
