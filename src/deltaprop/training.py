@@ -397,12 +397,13 @@ class _Run:
     def record(self, w: np.ndarray, moved: bool = True) -> bool:
         """Log epoch ``self.epoch`` at w; return True when training should stop.
 
-        With history="running", epochs after the first log the sums of their batches'
-        errors (Objective.take_running) instead of one more pass over the data, and
-        epoch 0 its error from a forward pass alone; the gradient norm is NaN.
+        With history="running", each epoch logs the sums of its batches' errors
+        (Objective.take_running) instead of making one more pass over the data; epoch 0,
+        before any batch, logs NaN, and the gradient norm is NaN throughout.
         """
+        started = self.config.history != "running" or self.epoch > 0
         if self.config.history == "running":
-            E, objective = self.problem.take_running() if self.epoch > 0 else self.problem.value(w)
+            E, objective = self.problem.take_running() if started else (math.nan, math.nan)
             grad_norm = math.nan
         else:
             E, objective, g = self.problem.full(w)
@@ -414,7 +415,7 @@ class _Run:
             self.history[k].append(v)
         self.progress.update(self.epoch, E, Ev)
 
-        if not (math.isfinite(objective) and (Ev is None or math.isfinite(Ev))):
+        if not ((math.isfinite(objective) or not started) and (Ev is None or math.isfinite(Ev))):
             self.stop_reason = "diverged"
             return True
         if self.config.snapshots and self.epoch % self.stride == 0:
@@ -423,12 +424,12 @@ class _Run:
                 self.snapshots, self.stride = self.snapshots[::2], 2 * self.stride
         score = objective if Ev is None else Ev
         if score < self.best_score or self.best_w is None:
-            self.best_score, self.best_w, self.best_epoch = score, w, self.epoch
+            self.best_score, self.best_w, self.best_epoch = (score if started else math.inf), w, self.epoch
         if self.epoch and moved and self.config.tol and self.prev_objective is not None:
             change = abs(self.prev_objective - objective) / max(abs(self.prev_objective), np.finfo(float).tiny)
             if change < self.config.tol:
                 self.stop_reason = "converged"
-        if moved:
+        if moved and started:
             self.prev_objective = objective
         if self.config.early_stopping and self.epoch - self.best_epoch >= self.config.early_stopping:
             self.stop_reason = "early stopping"
@@ -560,7 +561,8 @@ def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarr
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
-    best_w, best, prev = w.copy(), run.best_score, run.prev_objective
+    best_w, best = w.copy(), run.best_score
+    prev = math.nan if run.prev_objective is None else run.prev_objective
     chunk = 1
     logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
     try:
@@ -810,9 +812,10 @@ def train(
         on all the training data at the end of the epoch, which costs one
         more pass over the data per epoch. "running": the sum of the epoch's
         batch errors, each at the weights its step started from, as Keras
-        and scikit-learn report; no extra pass, ``grad_norm`` is NaN, and
-        the best weights and ``tol`` go by that sum. Full-batch methods
-        record exact values either way, at no extra cost.
+        and scikit-learn report; no extra pass, ``grad_norm`` is NaN (and
+        ``error`` at epoch 0, before any batch), and the best weights and
+        ``tol`` go by that sum. Full-batch methods record exact values
+        either way, at no extra cost.
     compiled : bool
         Use the compiled fast path (:mod:`deltaprop.compiled`) where it
         applies: a layered float64 network trained by gd, sgd, momentum or
