@@ -102,7 +102,8 @@ def test_float32_data_trains_in_float32():
 def test_wide_layers_take_the_matrix_product_kernel_and_agree_too(output, K):
     from deltaprop import compiled
 
-    net = dp.mlp([3, compiled.SMALL_WIDTH + 6, 4, K], hidden="tanh", output=output)
+    net = dp.mlp([3, 30, 30, K], hidden="tanh", output=output)
+    assert 30 * 30 > compiled.SMALL_WEIGHTS and not compiled.kernel_spec(net)[3]
     X, T = data(output, K, N=50)
     for method, options in (("gd", {}), ("sgd", {"batch_size": 9}), ("adam", {"batch_size": 16})):
         kwargs = dict(method=method, epochs=10, seed=2, weight_decay=0.1, **options)
@@ -118,7 +119,8 @@ def test_compiled_evaluation_gives_the_python_engines_error_and_gradient(method)
     from deltaprop.training import Objective
 
     for output, K in (("linear", 2), ("logistic", 2), ("softmax", 3)):
-        for widths in ((5, 4), (compiled.SMALL_WIDTH + 3,)):
+        for widths in ((5, 4), (30, 30)):
+            assert compiled.kernel_spec(dp.mlp([3, *widths, K]))[3] == (widths == (5, 4))
             net = dp.mlp([3, *widths, K], hidden="softplus", output=output)
             X, T = data(output, K)
             w = net.init(seed=1) + 0.1

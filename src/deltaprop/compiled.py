@@ -10,7 +10,7 @@ tests check both agree to 1e-10.
 
 Three kernels evaluate E and its gradient on a set of rows, chosen by shape:
 
-- ``_evaluate_columns`` for small layers (at most ``SMALL_WIDTH`` units) and
+- ``_evaluate_columns`` for small layers (at most ``SMALL_WEIGHTS`` weights between two) and
   several rows: each unit's activations over the rows lie side by side, so
   every loop over patterns is a vector loop; tanh is ``_tanh``, written so
   that the compiler vectorises it.
@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps the 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
 OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
-SMALL_WIDTH = 16  # up to this many units in every layer, loops beat matrix products (measured)
+SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 REORDER = {"contract", "reassoc", "nsz", "arcp"}  # sums over patterns may be reordered; NaN and inf stay
@@ -73,7 +73,8 @@ def kernel_spec(net) -> tuple:
     names = list(net.layers)
     sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
     acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
-    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name], bool(sizes.max() <= SMALL_WIDTH)
+    small = bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
+    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name], small
 
 
 def evaluator(net, X, T, weight_decay, decay_mask):
