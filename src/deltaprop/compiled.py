@@ -41,6 +41,7 @@ OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
 SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
+BLAS_CHUNK = 1024  # rows per matrix product when the BLAS kernel evaluates all the data
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 REORDER = {"contract", "reassoc", "nsz", "arcp"}  # sums over patterns may be reordered; NaN and inf stay
 JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
@@ -84,7 +85,7 @@ def evaluator(net, X, T, weight_decay, decay_mask):
     sizes, acts, out, small = kernel_spec(net)
     X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
     rows = np.arange(X.shape[0])
-    work = _work(sizes, X.shape[0] if small else 0, X)
+    work = _work(sizes, small, X.shape[0] if small else min(X.shape[0], BLAS_CHUNK), np.empty(net.n_params))
 
     def evaluate(w):
         g = np.empty(net.n_params)
@@ -106,11 +107,16 @@ def tanh(x) -> np.ndarray:
 if nb is not None:
 
     @nb.njit(**JIT)
-    def _work(sizes, N, like):
-        """Work arrays of like's dtype: per unit, for N rows at a time (A, Z, Delta) and for one row (a, z, d)."""
-        units, cols = np.sum(sizes), (N + LANES - 1) // LANES * LANES
-        return (np.zeros((units, cols), like.dtype), np.zeros((units, cols), like.dtype), np.zeros((units, cols), like.dtype),
-                np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype))
+    def _work(sizes, small, rows, like):
+        """Work arrays of like's dtype for evaluations on up to ``rows`` rows at a time: A, Z, Delta of
+        shape (units, rows padded to LANES) for the column kernel or (rows, units) for the BLAS one;
+        a, z, d for one row; and a gradient-sized vector for the BLAS kernel's chunks. The kernels
+        write every entry before they read it, so none is cleared (clearing megabytes is not free)."""
+        units = np.sum(sizes)
+        shape = (units, (rows + LANES - 1) // LANES * LANES) if small else (rows, units)
+        return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
+                np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
+                np.empty(like.size if not small else 0, like.dtype))
 
     @nb.njit(inline="always", **JIT)
     def _tanh(x):
@@ -365,75 +371,126 @@ if nb is not None:
                         d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
         return E, _decay(w, lam, decay, share, g, E)
 
-    @nb.njit(**JIT)
-    def _h(code, a):
-        """h(a) over a matrix of activations (PRML 5.49)."""
-        z = np.empty_like(a)
-        for u in range(a.shape[0]):
-            _activate(code, a, z, u, a.shape[1])
-        return z
-
-    @nb.njit(**JIT)
-    def _dh(code, a, z):
-        """h'(a) over a matrix, given z = h(a) (PRML 5.56, 5.60 for tanh)."""
-        d = np.ones_like(a)
-        for u in range(a.shape[0]):
-            _times_dh(code, a, z, d, u, a.shape[1])
-        return d
-
-    @nb.njit(**JIT)
-    def _evaluate_blas(w, X, T, sizes, acts, out, lam, decay, share, g):
-        """As _evaluate_columns, with each layer's sums as one matrix product (PRML 5.53-5.57)."""
-        L = len(sizes) - 1
-        zs = [X]
-        As = [X]
-        for l in range(1, L + 1):
-            n, m, o = sizes[l], sizes[l - 1], _place(sizes, l)[0]
-            W = w[o : o + n * m].reshape(n, m)
-            b = w[o + n * m : o + n * m + n]
-            a = np.dot(zs[l - 1], W.T) + b
-            As.append(a)
-            if l < L:
-                zs.append(_h(acts[l - 1], a))
-        a = As[L]
-        if out == 0:
-            y = a
-            r = a - T
-            E = 0.5 * np.sum(r * r)
-        elif out == 1:
-            e = np.exp(-np.abs(a))
-            y = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-            E = np.sum(np.maximum(a, 0.0) + np.log1p(e) - T * a)
+    @nb.njit(inline="always", **JIT)
+    def _add_bias_activate(code, A, b, Z, n, S, hidden):
+        """A += b and, for a hidden layer, Z = h(A), in one pass over the (n, S) block (PRML 5.48, 5.49)."""
+        for r in range(n):
+            for j in range(S):
+                A[r, j] += b[j]
+        if not hidden:
+            return
+        if code == 1:
+            for r in range(n):
+                for j in range(S):
+                    Z[r, j] = _tanh(A[r, j])
         else:
-            mx = np.empty((a.shape[0], 1), dtype=a.dtype)
-            for n_ in range(a.shape[0]):
-                mx[n_, 0] = np.max(a[n_])
-            ex = np.exp(a - mx)
-            s = np.empty_like(mx)
-            for n_ in range(a.shape[0]):
-                s[n_, 0] = np.sum(ex[n_])
-            y = ex / s
-            E = np.sum(T * (mx + np.log(s) - a))
-        delta = y - T  # PRML 5.54
+            for r in range(n):
+                for j in range(S):
+                    Z[r, j] = _h1(code, A[r, j])
+
+    @nb.njit(inline="always", **JIT)
+    def _times_dh_block(code, A, Z, D, n, S):
+        """D *= h'(A) over the (n, S) block (PRML 5.56)."""
+        if code == 1:
+            for r in range(n):
+                for j in range(S):
+                    D[r, j] *= 1.0 - Z[r, j] * Z[r, j]
+        else:
+            for r in range(n):
+                for j in range(S):
+                    D[r, j] *= _dh1(code, A[r, j], Z[r, j])
+
+    @nb.njit(**JIT)
+    def _blas_chunk(w, X, T, rows, sizes, acts, out, g, Af, Zf, Df):
+        """E on X[rows] and its gradient into g, each layer's sums as one matrix product into a
+        preallocated block of the flat work arrays Af, Zf, Df (PRML 5.48-5.56). Allocates nothing."""
+        L = len(sizes) - 1
+        n = rows.size
+        D0 = sizes[0]
+        Z0 = Zf[: n * D0].reshape(n, D0)
+        for r in range(n):
+            for i in range(D0):
+                Z0[r, i] = X[rows[r], i]
+        for l in range(1, L + 1):
+            m, S = sizes[l - 1], sizes[l]
+            o, u0, u1 = _place(sizes, l)
+            Zin = Zf[n * u0 : n * u0 + n * m].reshape(n, m)
+            Al = Af[n * u1 : n * u1 + n * S].reshape(n, S)
+            np.dot(Zin, w[o : o + S * m].reshape(S, m).T, Al)
+            _add_bias_activate(acts[l - 1] if l < L else 0, Al, w[o + S * m : o + S * m + S],
+                               Zf[n * u1 : n * u1 + n * S].reshape(n, S), n, S, l < L)
+        u, K = _place(sizes, L)[2], sizes[L]
+        A = Af[n * u : n * u + n * K].reshape(n, K)
+        D = Df[n * u : n * u + n * K].reshape(n, K)
+        E = 0.0
+        for r in range(n):
+            t = rows[r]
+            if out == 0:
+                for k in range(K):
+                    d = A[r, k] - T[t, k]
+                    D[r, k] = d  # PRML 5.54
+                    E += 0.5 * d * d
+            elif out == 1:
+                for k in range(K):
+                    ak, tk = A[r, k], T[t, k]
+                    e = math.exp(-abs(ak))
+                    D[r, k] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
+                    E += max(ak, 0.0) + math.log1p(e) - tk * ak
+            else:
+                mx = A[r, 0]
+                for k in range(1, K):
+                    mx = max(mx, A[r, k])
+                tot = 0.0
+                for k in range(K):
+                    tot += math.exp(A[r, k] - mx)
+                lse = mx + math.log(tot)
+                for k in range(K):
+                    tk = T[t, k]
+                    D[r, k] = math.exp(A[r, k] - lse) - tk
+                    E += tk * (lse - A[r, k])
         for l in range(L, 0, -1):
-            n, m, o = sizes[l], sizes[l - 1], _place(sizes, l)[0]
-            W = w[o : o + n * m].reshape(n, m)
-            g[o : o + n * m] = np.dot(delta.T, zs[l - 1]).ravel()  # PRML 5.53
-            g[o + n * m : o + n * m + n] = delta.sum(axis=0)
+            m, S = sizes[l - 1], sizes[l]
+            o, u0, u1 = _place(sizes, l)
+            Dl = Df[n * u1 : n * u1 + n * S].reshape(n, S)
+            Zin = Zf[n * u0 : n * u0 + n * m].reshape(n, m)
+            np.dot(Dl.T, Zin, g[o : o + S * m].reshape(S, m))  # PRML 5.53
+            gb = g[o + S * m : o + S * m + S]
+            gb[:] = 0.0
+            for r in range(n):
+                for j in range(S):
+                    gb[j] += Dl[r, j]
             if l > 1:
-                delta = _dh(acts[l - 2], As[l - 1], zs[l - 1]) * np.dot(delta, W)  # PRML 5.56
+                Dprev = Df[n * u0 : n * u0 + n * m].reshape(n, m)
+                np.dot(Dl, w[o : o + S * m].reshape(S, m), Dprev)
+                _times_dh_block(acts[l - 2], Af[n * u0 : n * u0 + n * m].reshape(n, m),
+                                Zf[n * u0 : n * u0 + n * m].reshape(n, m), Dprev, n, m)  # PRML 5.56
+        return E
+
+    @nb.njit(**JIT)
+    def _evaluate_blas(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp):
+        """As _evaluate_columns, for wide layers: matrix products through BLAS on chunks of
+        rows (as many as the work arrays A, Z, Dl, of shape (chunk, units), hold)."""
+        chunk = A.shape[0]
+        Af, Zf, Df = A.reshape(-1), Z.reshape(-1), Dl.reshape(-1)
+        E = 0.0
+        for start in range(0, rows.size, chunk):
+            stop = min(rows.size, start + chunk)
+            if start == 0:
+                E += _blas_chunk(w, X, T, rows[start:stop], sizes, acts, out, g, Af, Zf, Df)
+            else:
+                E += _blas_chunk(w, X, T, rows[start:stop], sizes, acts, out, gtmp, Af, Zf, Df)
+                for i in range(g.size):
+                    g[i] += gtmp[i]
         return E, _decay(w, lam, decay, share, g, E)
 
     @nb.njit(**JIT)
-    def _evaluate(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d):
+    def _evaluate(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, gtmp):
         """The kernel for this shape: columns or rows for small layers, BLAS for wide ones."""
         if small and rows.size >= COLUMNS_FROM:
             return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl)
         if small:
             return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
-        if rows.size == X.shape[0]:
-            return _evaluate_blas(w, X, T, sizes, acts, out, lam, decay, share, g)
-        return _evaluate_blas(w, X[rows], T[rows], sizes, acts, out, lam, decay, share, g)
+        return _evaluate_blas(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp)
 
     @nb.njit(**JIT)
     def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
@@ -451,11 +508,11 @@ if nb is not None:
         N = X.shape[0]
         P = w.size
         g = np.empty(P, dtype=w.dtype)
-        A, Z, Dl, a, z, d = _work(sizes, N if small else 0, w)
+        A, Z, Dl, a, z, d, gtmp = _work(sizes, small, N if small else min(N, max(batch, BLAS_CHUNK)), w)
         everyone = np.arange(N)
         full = batch >= N
         if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-            _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d)
+            _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, gtmp)
         for e in range(perms.shape[0]):
             E_run, obj_run = 0.0, 0.0
             for k in range(1 if full else (N + batch - 1) // batch):
@@ -463,7 +520,7 @@ if nb is not None:
                 if not full:
                     idx = perms[e, k * batch : min(N, (k + 1) * batch)]
                     n = idx.size
-                    E_b, obj_b = _evaluate(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d)
+                    E_b, obj_b = _evaluate(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, gtmp)
                     E_run += E_b
                     obj_run += obj_b
                 scale = 1.0 / n  # steps use the batch mean gradient
@@ -484,7 +541,7 @@ if nb is not None:
                         v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
                         w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
             if full or exact:
-                E, objective = _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d)
+                E, objective = _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, gtmp)
                 gn = 0.0
                 for i in range(P):
                     gn += g[i] * g[i]
