@@ -173,3 +173,29 @@ def test_fast_path_running_history_equals_the_python_loops(batch_size):
     np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
     np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-12)
     assert np.all(np.isnan(fast.history["grad_norm"])) and fast.best_restart == slow.best_restart
+
+
+def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
+    """A process that compiles the kernels and one that loads them from Numba's cache must agree bit for
+    bit, or restarts run in worker processes would not equal local ones (the kernels use no fastmath)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, numpy as np, deltaprop as dp\n"
+        "from deltaprop.examples import seed_example\n"
+        "net, X, T = seed_example(2)\n"
+        "h = hashlib.sha256()\n"
+        "for kwargs in (dict(method='sgd', batch_size=8), dict(method='gd'), dict(method='scg')):\n"
+        "    r = dp.train(net, X, T, epochs=40, seed=5, **kwargs)\n"
+        "    h.update(r.w.tobytes()); h.update(np.float64(r.error).tobytes())\n"
+        "wide = dp.mlp([1, 40, 30, 1])\n"
+        "h.update(dp.train(wide, X, T, method='adam', batch_size=16, epochs=5, seed=0).w.tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    fresh, cached = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+                     for _ in range(2))
+    assert any((tmp_path / "numba").rglob("*.nbc")), "the first run should have written Numba's cache"
+    assert fresh.stdout == cached.stdout and len(fresh.stdout.strip()) == 64

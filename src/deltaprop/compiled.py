@@ -20,9 +20,11 @@ Three kernels evaluate E and its gradient on a set of rows, chosen by shape:
 
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
-Loops that add over patterns may be reordered (``fastmath`` reassociation),
-which changes results at the rounding level only; NaN and inf are kept
-(no ``nnan``/``ninf``), so divergence is still seen.
+No kernel uses ``fastmath``: every sum is added in an order the source fixes
+(sums over patterns in LANES interleaved partial sums, which the compiler
+vectorises as they stand), so the machine code may vary with inlining or
+with the compiler's mood and the results stay bit for bit the same, in every
+process. NaN and inf pass through, so divergence is seen.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ import numpy as np
 
 try:
     import numba as nb
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the engine importable without it
     nb = None
 
@@ -43,7 +48,6 @@ SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops bea
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
 BLAS_CHUNK = 1024  # rows per matrix product when the BLAS kernel evaluates all the data
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
-REORDER = {"contract", "reassoc", "nsz", "arcp"}  # sums over patterns may be reordered; NaN and inf stay
 JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
 
 # Cody-Waite split of ln 2: K * LN2_HI is exact for |K| < 2**20, so r = y - K ln 2 loses nothing
@@ -110,13 +114,29 @@ if nb is not None:
     def _work(sizes, small, rows, like):
         """Work arrays of like's dtype for evaluations on up to ``rows`` rows at a time: A, Z, Delta of
         shape (units, rows padded to LANES) for the column kernel or (rows, units) for the BLAS one;
-        a, z, d for one row; and a gradient-sized vector for the BLAS kernel's chunks. The kernels
+        a, z, d for one row; and a work row for the column kernel's sums, or a gradient-sized
+        vector for the BLAS kernel's chunks. The kernels
         write every entry before they read it, so none is cleared (clearing megabytes is not free)."""
         units = np.sum(sizes)
         shape = (units, (rows + LANES - 1) // LANES * LANES) if small else (rows, units)
         return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
                 np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
-                np.empty(like.size if not small else 0, like.dtype))
+                np.empty(shape[1] if small else like.size, like.dtype))
+
+    @intrinsic
+    def _fma(typingctx, a, b, c):
+        """a * b + c rounded once (LLVM's fma): as fast as fastmath's contraction, but explicit, so
+        the same in every compilation."""
+        if not all(isinstance(t, types.Float) for t in (a, b, c)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            x, y, z = (context.cast(builder, v, t, types.float64) for v, t in zip(args, signature.args))
+            f64 = ir.DoubleType()
+            fma = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
+            return builder.call(fma, [x, y, z])
+
+        return types.float64(a, b, c), codegen
 
     @nb.njit(inline="always", **JIT)
     def _tanh(x):
@@ -133,15 +153,16 @@ if nb is not None:
         if ax > 20.0:
             ax = 20.0
         z = ax * ax
-        small = ax * ((((z + 990.0) * z + 135135.0) * z + 4729725.0) * z + 34459425.0) / (
-            (((45.0 * z + 13860.0) * z + 945945.0) * z + 16216200.0) * z + 34459425.0)
+        P = _fma(_fma(_fma(z + 990.0, z, 135135.0), z, 4729725.0), z, 34459425.0)
+        Q = _fma(_fma(_fma(_fma(45.0, z, 13860.0), z, 945945.0), z, 16216200.0), z, 34459425.0)
+        small = ax * P / Q
         y = 2.0 * ax
-        k = np.floor(y * INV_LN2 + 0.5)
-        r = (y - k * LN2_HI) - k * LN2_LO
+        k = np.floor(_fma(y, INV_LN2, 0.5))
+        r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, y))
         p = 1.0 / 6227020800.0
         for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
                   1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
-            p = p * r + c
+            p = _fma(p, r, c)
         e = p * np.float64(np.int64(1) << np.int64(k))
         t = small if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
         return t if x >= 0.0 else -t
@@ -220,14 +241,26 @@ if nb is not None:
             u0 += sizes[k - 1]
         return o, u0, u0 + sizes[l - 1]
 
-    @nb.njit(fastmath=REORDER, **JIT)
-    def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl):
+    @nb.njit(inline="always", **JIT)
+    def _fold(R, n):
+        """sum(R[:n]) for n a multiple of LANES, by folding the upper part onto the lower until
+        LANES values are left: an order fixed by n alone, and every fold a vector loop."""
+        width = n
+        while width > LANES:
+            h = (width + 2 * LANES - 1) // (2 * LANES) * LANES  # the smallest multiple of LANES >= width / 2
+            for c in range(width - h):
+                R[c] += R[c + h]
+            width = h
+        return ((R[0] + R[1]) + (R[2] + R[3])) + ((R[4] + R[5]) + (R[6] + R[7]))
+
+    @nb.njit(**JIT)
+    def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R):
         """E (data term) and E + share * lam/2 |w|^2 on X[rows]; g receives the latter's gradient.
 
         Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
         columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
         patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
-        are set to 0, so that no loop has a scalar remainder.
+        are set to 0, so that no loop has a scalar remainder. R is a work row for the sums.
         """
         L = len(sizes) - 1
         N = rows.size
@@ -243,11 +276,11 @@ if nb is not None:
             for j in range(S):
                 b, wj0 = w[o + S * m + j], w[o + j * m]
                 for c in range(n):
-                    A[u1 + j, c] = b + wj0 * Z[u0, c]
+                    A[u1 + j, c] = _fma(wj0, Z[u0, c], b)
                 for i in range(1, m):
                     wji = w[o + j * m + i]
                     for c in range(n):
-                        A[u1 + j, c] += wji * Z[u0 + i, c]
+                        A[u1 + j, c] = _fma(wji, Z[u0 + i, c], A[u1 + j, c])
                 if l < L:
                     _activate(acts[l - 1], A, Z, u1 + j, n)
         u, K = _place(sizes, L)[2], sizes[L]
@@ -286,15 +319,13 @@ if nb is not None:
             m, S = sizes[l - 1], sizes[l]
             o, u0, u1 = _place(sizes, l)
             for j in range(S):
-                s = 0.0
                 for c in range(n):
-                    s += Dl[u1 + j, c]
-                g[o + S * m + j] = s
+                    R[c] = Dl[u1 + j, c]
+                g[o + S * m + j] = _fold(R, n)
                 for i in range(m):
-                    s = 0.0
                     for c in range(n):
-                        s += Dl[u1 + j, c] * Z[u0 + i, c]
-                    g[o + j * m + i] = s  # PRML 5.53
+                        R[c] = Dl[u1 + j, c] * Z[u0 + i, c]
+                    g[o + j * m + i] = _fold(R, n)  # PRML 5.53
             if l > 1:
                 for i in range(m):
                     w0i = w[o + i]
@@ -303,7 +334,7 @@ if nb is not None:
                     for j in range(1, S):
                         wji = w[o + j * m + i]
                         for c in range(n):
-                            Dl[u0 + i, c] += wji * Dl[u1 + j, c]
+                            Dl[u0 + i, c] = _fma(wji, Dl[u1 + j, c], Dl[u0 + i, c])
                     _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
         return E, _decay(w, lam, decay, share, g, E)
 
@@ -487,7 +518,7 @@ if nb is not None:
     def _evaluate(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, gtmp):
         """The kernel for this shape: columns or rows for small layers, BLAS for wide ones."""
         if small and rows.size >= COLUMNS_FROM:
-            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl)
+            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp)
         if small:
             return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
         return _evaluate_blas(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp)
