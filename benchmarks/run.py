@@ -36,7 +36,11 @@ import numpy as np
 import deltaprop as dp
 from deltaprop.examples import seed_example
 
-NOTE = ("scikit-learn's MLPRegressor shuffles mini-batches with its own random numbers, so where batches are shuffled "
+NOTE = ("deltaprop's time is the whole dp.train call: checking the data, drawing w0, the steps, the history and the "
+        "final E(w). Its mini-batch rows use history='running' (each epoch's error is the sum of its batch errors, which "
+        "the steps compute anyway; the peers record no per-epoch error at all); the row 'exact per-epoch history' is the "
+        "default history='exact', which adds one pass over the data per epoch for E(w) and the gradient norm.\n\n"
+        "scikit-learn's MLPRegressor shuffles mini-batches with its own random numbers, so where batches are shuffled "
         "(W3, W5b) its final loss differs from the others: it runs the same method on another data order.")
 HAVE = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax", "sklearn")}
 
@@ -397,6 +401,15 @@ def device_rows(device: str, quick: bool, repeats: int) -> list[str]:
 # -- the run -----------------------------------------------------------------------------
 
 
+def _cpu() -> str:
+    """The processor's model name where Linux says it, else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and 3 repeats: under a minute")
@@ -414,7 +427,7 @@ def main() -> None:
         if args.out:
             args.out.write_text(f"# Benchmarks on {args.device}\n\n" + "\n".join(rows) + "\n")
         return
-    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    lines = [f"Machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"NumPy {np.__version__}, deltaprop {dp.__version__}"
              + "".join(f", {m} {__import__(m).__version__}" for m in ("torch", "jax", "sklearn") if HAVE[m]),
              f"Missing peers: {', '.join(m for m, ok in HAVE.items() if not ok) or 'none'}", ""]
