@@ -380,8 +380,9 @@ def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
 
     script = tmp_path / "long.py"
     script.write_text(
-        "import sys, numpy as np, deltaprop as dp\n"
+        "import faulthandler, sys, numpy as np, deltaprop as dp\n"
         "from deltaprop.examples import seed_example\n"
+        "faulthandler.dump_traceback_later(50, exit=True)  # a hang shows where it is\n"
         "net, X, T = seed_example(0)\n"
         "def started(state):\n"
         "    if state.epoch == 1:\n"
@@ -389,11 +390,12 @@ def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
         "r = dp.train(net, X, T, method='sgd', batch_size=1, epochs=10**7, seed=0, callbacks=[started])\n"
         "print(r.stop_reason, r.history['epoch'][-1], np.isfinite(r.error), r.error <= r.history['error'].min())\n"
     )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
     reason, epochs, finite, best = out.split()
     assert proc.returncode == 0 and reason == "interrupted" and int(epochs) >= 1
     assert finite == "True" and best == "True"
@@ -427,3 +429,49 @@ def test_snapshots_survive_interrupt_and_resume(tmp_path):
     resumed = dp.train(net, X, T, resume=tmp_path / "c.npz", **options)
     np.testing.assert_array_equal(resumed.snapshots["epoch"], whole.snapshots["epoch"])
     np.testing.assert_array_equal(resumed.snapshots["w"], whole.snapshots["w"])
+
+
+def test_large_batches_of_large_networks_are_evaluated_as_two_halves_with_the_same_bits_at_once_or_not():
+    from threadpoolctl import threadpool_limits
+
+    from deltaprop import training
+
+    rows, params = training.HALVES_FROM
+    net = dp.mlp([320, 320, 10], output="softmax")
+    assert net.n_params >= params
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows + 7, 320)).astype(np.float32)
+    T = np.eye(10, dtype=np.float32)[rng.integers(0, 10, rows + 7)]
+    w = net.init(seed=0).astype(np.float32)
+    objective = training.Objective(net, X, T, 0.0)
+    whole = net.error_and_gradient(w, X, T)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one_after_the_other = objective._error_and_gradient(w, X, T)  # and the thread pool is made
+    pool = training._THREADS["pool"]
+    submitted = []
+    pool.submit = lambda *args, _submit=pool.submit: submitted.append(args) or _submit(*args)
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):
+            at_once = objective._error_and_gradient(w, X, T)
+    finally:
+        del pool.submit
+    assert len(submitted) == (1 if len(training._THREADS["blas"]) == 1 else 0)
+    assert at_once[0] == one_after_the_other[0] and np.array_equal(at_once[1], one_after_the_other[1])
+    np.testing.assert_allclose(at_once[1], whole[1], rtol=1e-4, atol=1e-4 * np.abs(whole[1]).max())
+    assert float(at_once[0]) == pytest.approx(float(whole[0]), rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["sgd", "lbfgs"])
+def test_a_ctrl_c_whose_keyboardinterrupt_was_lost_still_stops_training_at_the_next_epoch(method):
+    from deltaprop import training
+
+    net, X, T = seed_example(0)
+
+    def lose_a_ctrl_c(state):  # as the handler does when its KeyboardInterrupt is swallowed inside compiled code
+        if state.epoch == 3:
+            training._CTRL_C.set()
+
+    result = dp.train(net, X, T, method=method, epochs=50, seed=0, callbacks=[lose_a_ctrl_c])
+    assert result.stop_reason == "interrupted" and result.history["epoch"][-1] == 3
+    assert not training._CTRL_C.is_set()
+    assert dp.train(net, X, T, method=method, epochs=5, seed=0).stop_reason == "max epochs"

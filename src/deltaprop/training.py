@@ -12,7 +12,9 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ DEFAULT_LEARNING_RATE = {"gd": 0.1, "sgd": 0.01, "momentum": 0.01, "adam": 0.001
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TOL = 1e-10  # batch methods only: the mini-batch methods' E is too noisy for it
 HISTORY_MODES = ("exact", "running")
+HALVES_FROM = (256, 100_000)  # batches of at least this many rows, of networks of at least this many weights
 
 
 class TrainingWarning(UserWarning):
@@ -149,6 +152,29 @@ class Objective:
         # for a layered float64 network, whole-data evaluations go through the compiled kernel
         self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
 
+    def _error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> tuple[Any, np.ndarray]:
+        """E and its gradient on (X, T) (PRML 5.44, 5.53-5.57).
+
+        A large batch of a large network (HALVES_FROM) is done as two halves, whose
+        errors and gradients are added; on a machine whose BLAS runs two threads the
+        halves run at once, each on one thread, which keeps both cores busier than
+        two-threaded matrix products of the whole batch do. The halves depend on the
+        shapes alone, so the result is the same bits whether they run at once or not.
+        """
+        rows, params = HALVES_FROM
+        if X.shape[0] < rows or self.net.n_params < params:
+            return backprop.error_and_gradient(self.net, w, X, T)
+        h = X.shape[0] // 2
+        with _two_threads_one_blas_each() as pool:
+            if pool is None:
+                (E1, g1), (E2, g2) = (backprop.error_and_gradient(self.net, w, X[s], T[s]) for s in (slice(h), slice(h, None)))
+            else:
+                first = pool.submit(backprop.error_and_gradient, self.net, w, X[:h], T[:h])
+                E2, g2 = backprop.error_and_gradient(self.net, w, X[h:], T[h:])
+                E1, g1 = first.result()
+        g1 += g2
+        return E1 + E2, g1
+
     def penalty(self, w: np.ndarray) -> float:
         v = w * self.decay_mask
         return 0.5 * self.weight_decay * float(v @ v)
@@ -156,7 +182,7 @@ class Objective:
     def fun(self, w: np.ndarray, batch: Optional[np.ndarray]) -> tuple[float, np.ndarray]:
         if batch is None:
             return self.full(w)[1:]
-        E, g = backprop.error_and_gradient(self.net, w, self.X[batch], self.T[batch])
+        E, g = self._error_and_gradient(w, self.X[batch], self.T[batch])
         E, share = float(E), len(batch) / self.N
         objective = E + share * self.penalty(w) if self.weight_decay else E
         self.running[0] += E
@@ -186,7 +212,7 @@ class Objective:
             out = self._kernel(w)
             self._last = (w.copy(), out)
             return out
-        E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
+        E, g = self._error_and_gradient(w, self.X, self.T)
         E = float(E)
         if self.weight_decay:
             out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
@@ -567,6 +593,7 @@ def _compiled_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarr
     logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
+            _check_ctrl_c()
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
@@ -618,6 +645,7 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     try:
         save()
         while run.stop_reason is None and run.epoch < config.epochs:
+            _check_ctrl_c()
             w_new, state_new = optimizer.epoch(problem.fun, w, state, rng)
             run.epoch += 1
             run.record(w_new, moved=w_new is not w)
@@ -639,6 +667,65 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
         run.stop_reason = "interrupted"
         save()
     return w
+
+
+_THREADS: dict = {}
+_CTRL_C = threading.Event()
+
+
+@contextlib.contextmanager
+def _ctrl_c_remembered():
+    """In the main thread, Ctrl-C also sets a flag that the loops check after every epoch.
+
+    The KeyboardInterrupt that Ctrl-C raises can be lost when it lands inside a call into
+    Numba-compiled code (numba/numba#2324); the flag is not, so training stops at the
+    end of that epoch at the latest.
+    """
+    _CTRL_C.clear()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def handler(signum, frame):
+        _CTRL_C.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _check_ctrl_c() -> None:
+    if _CTRL_C.is_set():
+        _CTRL_C.clear()
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _two_threads_one_blas_each():
+    """A one-worker thread pool, with NumPy's BLAS on one thread, where that BLAS runs two threads;
+    None elsewhere (one core, or more than two, where one call's threads already fill the machine)."""
+    if "controller" not in _THREADS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+        blas = [lib for lib in controller.select(user_api="blas").lib_controllers
+                if "numpy.libs" in lib.filepath or "scipy_openblas64" in lib.filepath]
+        _THREADS.update(controller=controller, blas=blas, pool=ThreadPoolExecutor(1, thread_name_prefix="deltaprop"))
+    blas = _THREADS["blas"]
+    before = [lib.num_threads for lib in blas]
+    if len(blas) != 1 or before[0] != 2:
+        yield None
+        return
+    blas[0].set_num_threads(1)
+    try:
+        yield _THREADS["pool"]
+    finally:
+        blas[0].set_num_threads(before[0])
 
 
 @contextlib.contextmanager
@@ -679,6 +766,7 @@ def _scipy_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
 
     def callback(intermediate_result):
         nonlocal w
+        _check_ctrl_c()
         w = np.array(intermediate_result.x)
         run.epoch += 1
         if run.record(w) or run.due():
@@ -862,7 +950,8 @@ def train(
          _restart_path(resume, r, restarts), bool(progress) and restarts == 1, fast, bool(compiled))
         for r in range(restarts)
     ]
-    outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
+    with _ctrl_c_remembered():
+        outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
     return _result(net, config, outcomes, Xv is not None)
 
 
