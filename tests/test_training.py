@@ -431,36 +431,6 @@ def test_snapshots_survive_interrupt_and_resume(tmp_path):
     np.testing.assert_array_equal(resumed.snapshots["w"], whole.snapshots["w"])
 
 
-def test_large_batches_of_large_networks_are_evaluated_as_two_halves_with_the_same_bits_at_once_or_not():
-    from threadpoolctl import threadpool_limits
-
-    from deltaprop import training
-
-    rows, params = training.HALVES_FROM
-    net = dp.mlp([320, 320, 10], output="softmax")
-    assert net.n_params >= params
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((rows + 7, 320)).astype(np.float32)
-    T = np.eye(10, dtype=np.float32)[rng.integers(0, 10, rows + 7)]
-    w = net.init(seed=0).astype(np.float32)
-    objective = training.Objective(net, X, T, 0.0)
-    whole = net.error_and_gradient(w, X, T)
-    with threadpool_limits(limits=1, user_api="blas"):
-        one_after_the_other = objective._error_and_gradient(w, X, T)  # and the thread pool is made
-    pool = training._THREADS["pool"]
-    submitted = []
-    pool.submit = lambda *args, _submit=pool.submit: submitted.append(args) or _submit(*args)
-    try:
-        with threadpool_limits(limits=2, user_api="blas"):
-            at_once = objective._error_and_gradient(w, X, T)
-    finally:
-        del pool.submit
-    assert len(submitted) == (1 if len(training._THREADS["blas"]) == 1 else 0)
-    assert at_once[0] == one_after_the_other[0] and np.array_equal(at_once[1], one_after_the_other[1])
-    np.testing.assert_allclose(at_once[1], whole[1], rtol=1e-4, atol=1e-4 * np.abs(whole[1]).max())
-    assert float(at_once[0]) == pytest.approx(float(whole[0]), rel=1e-5)
-
-
 @pytest.mark.parametrize("method", ["sgd", "lbfgs"])
 def test_a_ctrl_c_whose_keyboardinterrupt_was_lost_still_stops_training_at_the_next_epoch(method):
     from deltaprop import training

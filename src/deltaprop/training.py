@@ -38,7 +38,6 @@ DEFAULT_LEARNING_RATE = {"gd": 0.1, "sgd": 0.01, "momentum": 0.01, "adam": 0.001
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TOL = 1e-10  # batch methods only: the mini-batch methods' E is too noisy for it
 HISTORY_MODES = ("exact", "running")
-HALVES_FROM = (256, 100_000)  # batches of at least this many rows, of networks of at least this many weights
 
 
 class TrainingWarning(UserWarning):
@@ -152,29 +151,6 @@ class Objective:
         # for a layered float64 network, whole-data evaluations go through the compiled kernel
         self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
 
-    def _error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> tuple[Any, np.ndarray]:
-        """E and its gradient on (X, T) (PRML 5.44, 5.53-5.57).
-
-        A large batch of a large network (HALVES_FROM) is done as two halves, whose
-        errors and gradients are added; on a machine whose BLAS runs two threads the
-        halves run at once, each on one thread, which keeps both cores busier than
-        two-threaded matrix products of the whole batch do. The halves depend on the
-        shapes alone, so the result is the same bits whether they run at once or not.
-        """
-        rows, params = HALVES_FROM
-        if X.shape[0] < rows or self.net.n_params < params:
-            return backprop.error_and_gradient(self.net, w, X, T)
-        h = X.shape[0] // 2
-        with _two_threads_one_blas_each() as pool:
-            if pool is None:
-                (E1, g1), (E2, g2) = (backprop.error_and_gradient(self.net, w, X[s], T[s]) for s in (slice(h), slice(h, None)))
-            else:
-                first = pool.submit(backprop.error_and_gradient, self.net, w, X[:h], T[:h])
-                E2, g2 = backprop.error_and_gradient(self.net, w, X[h:], T[h:])
-                E1, g1 = first.result()
-        g1 += g2
-        return E1 + E2, g1
-
     def penalty(self, w: np.ndarray) -> float:
         v = w * self.decay_mask
         return 0.5 * self.weight_decay * float(v @ v)
@@ -182,7 +158,7 @@ class Objective:
     def fun(self, w: np.ndarray, batch: Optional[np.ndarray]) -> tuple[float, np.ndarray]:
         if batch is None:
             return self.full(w)[1:]
-        E, g = self._error_and_gradient(w, self.X[batch], self.T[batch])
+        E, g = backprop.error_and_gradient(self.net, w, self.X[batch], self.T[batch])
         E, share = float(E), len(batch) / self.N
         objective = E + share * self.penalty(w) if self.weight_decay else E
         self.running[0] += E
@@ -212,7 +188,7 @@ class Objective:
             out = self._kernel(w)
             self._last = (w.copy(), out)
             return out
-        E, g = self._error_and_gradient(w, self.X, self.T)
+        E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
         E = float(E)
         if self.weight_decay:
             out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
@@ -669,7 +645,6 @@ def _step_loop(problem, config, run: _Run, w, rng, arrays, meta) -> np.ndarray:
     return w
 
 
-_THREADS: dict = {}
 _CTRL_C = threading.Event()
 
 
@@ -701,31 +676,6 @@ def _check_ctrl_c() -> None:
     if _CTRL_C.is_set():
         _CTRL_C.clear()
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _two_threads_one_blas_each():
-    """A one-worker thread pool, with NumPy's BLAS on one thread, where that BLAS runs two threads;
-    None elsewhere (one core, or more than two, where one call's threads already fill the machine)."""
-    if "controller" not in _THREADS:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from threadpoolctl import ThreadpoolController
-
-        controller = ThreadpoolController()
-        blas = [lib for lib in controller.select(user_api="blas").lib_controllers
-                if "numpy.libs" in lib.filepath or "scipy_openblas64" in lib.filepath]
-        _THREADS.update(controller=controller, blas=blas, pool=ThreadPoolExecutor(1, thread_name_prefix="deltaprop"))
-    blas = _THREADS["blas"]
-    before = [lib.num_threads for lib in blas]
-    if len(blas) != 1 or before[0] != 2:
-        yield None
-        return
-    blas[0].set_num_threads(1)
-    try:
-        yield _THREADS["pool"]
-    finally:
-        blas[0].set_num_threads(before[0])
 
 
 @contextlib.contextmanager
