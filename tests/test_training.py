@@ -433,15 +433,15 @@ def test_snapshots_survive_interrupt_and_resume(tmp_path):
 
 @pytest.mark.parametrize("method", ["sgd", "lbfgs"])
 def test_a_ctrl_c_whose_keyboardinterrupt_was_lost_still_stops_training_at_the_next_epoch(method):
-    from deltaprop import training
+    from deltaprop import loops
 
     net, X, T = seed_example(0)
 
     def lose_a_ctrl_c(state):  # as the handler does when its KeyboardInterrupt is swallowed inside compiled code
         if state.epoch == 3:
-            training._CTRL_C.set()
+            loops.CTRL_C.set()
 
     result = dp.train(net, X, T, method=method, epochs=50, seed=0, callbacks=[lose_a_ctrl_c])
     assert result.stop_reason == "interrupted" and result.history["epoch"][-1] == 3
-    assert not training._CTRL_C.is_set()
+    assert not loops.CTRL_C.is_set()
     assert dp.train(net, X, T, method=method, epochs=5, seed=0).stop_reason == "max epochs"

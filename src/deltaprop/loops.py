@@ -1,0 +1,221 @@
+"""The loops of one restart: step rules epoch by epoch in Python, whole chunks of epochs compiled,
+and SciPy's minimize; each records every epoch in the restart's bookkeeping (``training._Run``)
+and stops on its rules, on Ctrl-C, or at the epoch limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+
+from . import compiled as fastpath
+from .optimize import SCIPY_METHODS, make_optimizer
+
+
+def _split_state(state: dict) -> tuple[dict, dict]:
+    arrays = {f"state.{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
+    scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    return arrays, scalars
+
+
+def _join_state(arrays: dict, scalars: dict) -> dict:
+    state = dict(scalars)
+    state.update({k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")})
+    return state
+
+
+def compiled_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
+    """gd, sgd, momentum and adam with whole chunks of epochs in compiled code (deltaprop.compiled)."""
+    N = problem.N
+    sizes, acts, out, small = fastpath.kernel_spec(problem.net)
+    batch = N if config.method == "gd" else config.batch_size
+    run.record(w)
+    w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
+    v, m, t = np.zeros_like(w), np.zeros_like(w), 0
+    best_w, best = w.copy(), run.best_score
+    prev = math.nan if run.prev_objective is None else run.prev_objective
+    chunk = 1
+    logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
+    try:
+        while run.stop_reason is None and run.epoch < config.epochs:
+            _check_ctrl_c()
+            k = min(chunk, config.epochs - run.epoch)
+            perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
+            E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
+            start, seconds0 = time.perf_counter(), logged["seconds"][-1][-1]
+            done, t, prev, best, code = fastpath.run_epochs(
+                w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
+                config.momentum, config.nesterov, 0.9, 0.999, 1e-8, problem.weight_decay, problem.decay_mask, batch,
+                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, small, config.history == "exact")
+            elapsed = time.perf_counter() - start
+            epochs = np.arange(run.epoch + 1, run.epoch + done + 1)
+            for key, values in (("epoch", epochs), ("error", E_h[:done]), ("validation_error", np.full(done, math.nan)),
+                                ("grad_norm", gn_h[:done]), ("seconds", seconds0 + elapsed * np.arange(1, done + 1) / done)):
+                logged[key].append(values)
+            i = int(np.argmin(np.where(np.isnan(obj_h[:done]), np.inf, obj_h[:done])))
+            if obj_h[i] < run.best_score:
+                run.best_score, run.best_epoch = float(obj_h[i]), run.epoch + i + 1
+            run.epoch += done
+            run.stop_reason = {1: "converged", 2: "diverged"}.get(code)
+            run.progress.update(run.epoch, float(E_h[done - 1]), None)
+            chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
+        if run.stop_reason is None:
+            run.stop_reason = "max epochs"
+    except KeyboardInterrupt:
+        run.stop_reason = "interrupted"
+    run.history = {key: np.concatenate(chunks) for key, chunks in logged.items()}
+    if run.best_epoch > 0:
+        run.best_w = best_w
+    return w
+
+
+def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
+    """Any optimiser of deltaprop.optimize, one epoch per call, with checkpoints: Ctrl-C goes back to
+    the last whole epoch, so that a checkpoint written then resumes exactly where an uninterrupted
+    run would be."""
+    optimizer = make_optimizer(config.method, problem.N, config.learning_rate, config.batch_size,
+                               momentum=config.momentum, nesterov=config.nesterov)
+    if meta is not None:
+        state = _join_state(arrays, meta["state"])
+        rng.bit_generator.state = meta["rng"]
+        run.restore(arrays, meta)
+    else:
+        state = optimizer.start(problem.fun, w)
+        run.record(w)
+
+    def save():
+        state_arrays, scalars = _split_state(state)
+        run.save({"w": w, **state_arrays}, {"state": scalars, "rng": rng.bit_generator.state})
+
+    committed = (w, state, rng.bit_generator.state, run.mark())
+    try:
+        save()
+        while run.stop_reason is None and run.epoch < config.epochs:
+            _check_ctrl_c()
+            w_new, state_new = optimizer.epoch(problem.fun, w, state, rng)
+            run.epoch += 1
+            run.record(w_new, moved=w_new is not w)
+            if run.stop_reason == "diverged":
+                break
+            w, state = w_new, state_new
+            if state.get("converged"):
+                run.stop_reason = "converged"
+            committed = (w, state, rng.bit_generator.state, run.mark())
+            if run.stop_reason is not None or run.due():
+                save()
+        if run.stop_reason is None:
+            run.stop_reason = "max epochs"
+        save()
+    except KeyboardInterrupt:
+        w, state, rng.bit_generator.state, mark = committed
+        run.rewind(mark)
+        problem.take_running()
+        run.stop_reason = "interrupted"
+        save()
+    return w
+
+
+CTRL_C = threading.Event()
+
+
+@contextlib.contextmanager
+def ctrl_c_remembered():
+    """In the main thread, Ctrl-C also sets a flag that the loops check after every epoch.
+
+    The KeyboardInterrupt that Ctrl-C raises can be lost when it lands inside a call into
+    Numba-compiled code (numba/numba#2324); the flag is not, so training stops at the
+    end of that epoch at the latest.
+    """
+    CTRL_C.clear()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def handler(signum, frame):
+        CTRL_C.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _check_ctrl_c() -> None:
+    if CTRL_C.is_set():
+        CTRL_C.clear()
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _scipy_blas_on_one_thread():
+    """Run SciPy's own bundled OpenBLAS on one thread for the duration.
+
+    L-BFGS-B does its vector work in SciPy's OpenBLAS, while the network's
+    matrix products use NumPy's: two thread pools whose idle threads spin,
+    which on a 2-core machine made each iteration ten times slower (12 ms
+    against 1.1 ms on the digits data). NumPy's pool keeps its threads.
+    """
+    import scipy
+    from threadpoolctl import ThreadpoolController
+
+    bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.filepath.startswith(bundled)]
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
+
+
+def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
+    """scipy.optimize.minimize on the whole-data objective, one iteration per epoch (PRML 5.2.4)."""
+    from scipy.optimize import minimize
+
+    if meta is not None:
+        run.restore(arrays, meta)
+    else:
+        run.record(w)
+    remaining = config.epochs - run.epoch
+    if remaining <= 0:
+        run.stop_reason = "max epochs"
+        return w
+
+    def callback(intermediate_result):
+        nonlocal w
+        _check_ctrl_c()
+        w = np.array(intermediate_result.x)
+        run.epoch += 1
+        if run.record(w) or run.due():
+            run.save({"w": w}, {"state": {}})
+        if run.stop_reason is not None:
+            raise StopIteration
+
+    options = {"maxiter": remaining}
+    if config.method == "lbfgs":
+        options.update(ftol=config.tol, gtol=0.0, maxfun=10 * remaining + 100)
+    else:
+        options.update(gtol=0.0)
+    try:
+        with _scipy_blas_on_one_thread():
+            result = minimize(lambda v: problem.full(v)[1:], w, jac=True, method=SCIPY_METHODS[config.method],
+                              callback=callback, options=options)
+        if run.stop_reason is None:
+            if run.epoch >= config.epochs:
+                run.stop_reason = "max epochs"
+            else:
+                run.stop_reason = "converged" if result.success else f"scipy: {result.message}"
+    except KeyboardInterrupt:
+        run.stop_reason = "interrupted"
+    run.save({"w": w}, {"state": {}})
+    return w
