@@ -380,8 +380,9 @@ def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
 
     script = tmp_path / "long.py"
     script.write_text(
-        "import faulthandler, sys, numpy as np, deltaprop as dp\n"
+        "import faulthandler, signal, sys, numpy as np, deltaprop as dp\n"
         "from deltaprop.examples import seed_example\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored\n"
         "faulthandler.dump_traceback_later(50, exit=True)  # a hang shows where it is\n"
         "net, X, T = seed_example(0)\n"
         "def started(state):\n"
@@ -429,19 +430,3 @@ def test_snapshots_survive_interrupt_and_resume(tmp_path):
     resumed = dp.train(net, X, T, resume=tmp_path / "c.npz", **options)
     np.testing.assert_array_equal(resumed.snapshots["epoch"], whole.snapshots["epoch"])
     np.testing.assert_array_equal(resumed.snapshots["w"], whole.snapshots["w"])
-
-
-@pytest.mark.parametrize("method", ["sgd", "lbfgs"])
-def test_a_ctrl_c_whose_keyboardinterrupt_was_lost_still_stops_training_at_the_next_epoch(method):
-    from deltaprop import loops
-
-    net, X, T = seed_example(0)
-
-    def lose_a_ctrl_c(state):  # as the handler does when its KeyboardInterrupt is swallowed inside compiled code
-        if state.epoch == 3:
-            loops.CTRL_C.set()
-
-    result = dp.train(net, X, T, method=method, epochs=50, seed=0, callbacks=[lose_a_ctrl_c])
-    assert result.stop_reason == "interrupted" and result.history["epoch"][-1] == 3
-    assert not loops.CTRL_C.is_set()
-    assert dp.train(net, X, T, method=method, epochs=5, seed=0).stop_reason == "max epochs"

@@ -1,6 +1,6 @@
 """The loops of one restart: step rules epoch by epoch in Python, whole chunks of epochs compiled,
 and SciPy's minimize; each records every epoch in the restart's bookkeeping (``training._Run``)
-and stops on its rules, on Ctrl-C, or at the epoch limit.
+and stops on its rules, on Ctrl-C (KeyboardInterrupt), or at the epoch limit.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
-import threading
 import time
 
 import numpy as np
@@ -44,7 +42,6 @@ def compiled_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
-            _check_ctrl_c()
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
@@ -97,7 +94,6 @@ def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     try:
         save()
         while run.stop_reason is None and run.epoch < config.epochs:
-            _check_ctrl_c()
             w_new, state_new = optimizer.epoch(problem.fun, w, state, rng)
             run.epoch += 1
             run.record(w_new, moved=w_new is not w)
@@ -119,39 +115,6 @@ def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
         run.stop_reason = "interrupted"
         save()
     return w
-
-
-CTRL_C = threading.Event()
-
-
-@contextlib.contextmanager
-def ctrl_c_remembered():
-    """In the main thread, Ctrl-C also sets a flag that the loops check after every epoch.
-
-    The KeyboardInterrupt that Ctrl-C raises can be lost when it lands inside a call into
-    Numba-compiled code (numba/numba#2324); the flag is not, so training stops at the
-    end of that epoch at the latest.
-    """
-    CTRL_C.clear()
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-
-    def handler(signum, frame):
-        CTRL_C.set()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _check_ctrl_c() -> None:
-    if CTRL_C.is_set():
-        CTRL_C.clear()
-        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -193,7 +156,6 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
 
     def callback(intermediate_result):
         nonlocal w
-        _check_ctrl_c()
         w = np.array(intermediate_result.x)
         run.epoch += 1
         if run.record(w) or run.due():

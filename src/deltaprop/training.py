@@ -23,7 +23,7 @@ import numpy as np
 from . import backprop
 from . import compiled as fastpath
 from .files import atomic_write
-from .loops import compiled_loop, ctrl_c_remembered, scipy_loop, step_loop
+from .loops import compiled_loop, scipy_loop, step_loop
 from .network import Network
 from .optimize import METHODS, SCIPY_METHODS, STOCHASTIC_METHODS
 from .validation import check_data
@@ -697,8 +697,7 @@ def train(
          _restart_path(resume, r, restarts), bool(progress) and restarts == 1, fast, bool(compiled))
         for r in range(restarts)
     ]
-    with ctrl_c_remembered():
-        outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
+    outcomes = _run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
     return _result(net, config, outcomes, Xv is not None)
 
 
