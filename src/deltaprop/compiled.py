@@ -21,10 +21,12 @@ Three kernels evaluate E and its gradient on a set of rows, chosen by shape:
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
 No kernel uses ``fastmath``: every sum is added in an order the source fixes
-(sums over patterns in LANES interleaved partial sums, which the compiler
-vectorises as they stand), so the machine code may vary with inlining or
-with the compiler's mood and the results stay bit for bit the same, in every
-process. NaN and inf pass through, so divergence is seen.
+(sums over patterns by ``_fold``, whose halving loops the compiler vectorises
+as they stand) and multiply-adds are explicit ``_fma`` calls, so however the
+compiler inlines and vectorises, a process that compiles the kernels and one
+that loads them from the cache give the same bits. (With fastmath they
+differed in the last bit, and restarts in worker processes stopped equalling
+local ones.) NaN and inf pass through, so divergence is seen.
 """
 
 from __future__ import annotations
@@ -115,8 +117,8 @@ if nb is not None:
         """Work arrays of like's dtype for evaluations on up to ``rows`` rows at a time: A, Z, Delta of
         shape (units, rows padded to LANES) for the column kernel or (rows, units) for the BLAS one;
         a, z, d for one row; and a work row for the column kernel's sums, or a gradient-sized
-        vector for the BLAS kernel's chunks. The kernels
-        write every entry before they read it, so none is cleared (clearing megabytes is not free)."""
+        vector for the BLAS kernel's chunks. The kernels write every entry before they read it,
+        so none is cleared (clearing megabytes on every call cost more than the steps)."""
         units = np.sum(sizes)
         shape = (units, (rows + LANES - 1) // LANES * LANES) if small else (rows, units)
         return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
