@@ -406,32 +406,18 @@ if nb is not None:
 
     @nb.njit(inline="always", **JIT)
     def _add_bias_activate(code, A, b, Z, n, S, hidden):
-        """A += b and, for a hidden layer, Z = h(A), in one pass over the (n, S) block (PRML 5.48, 5.49)."""
+        """A += b and, for a hidden layer, Z = h(A), over the (n, S) block (PRML 5.48, 5.49)."""
         for r in range(n):
             for j in range(S):
                 A[r, j] += b[j]
-        if not hidden:
-            return
-        if code == 1:
-            for r in range(n):
-                for j in range(S):
-                    Z[r, j] = _tanh(A[r, j])
-        else:
-            for r in range(n):
-                for j in range(S):
-                    Z[r, j] = _h1(code, A[r, j])
+            if hidden:
+                _activate(code, A, Z, r, S)
 
     @nb.njit(inline="always", **JIT)
     def _times_dh_block(code, A, Z, D, n, S):
         """D *= h'(A) over the (n, S) block (PRML 5.56)."""
-        if code == 1:
-            for r in range(n):
-                for j in range(S):
-                    D[r, j] *= 1.0 - Z[r, j] * Z[r, j]
-        else:
-            for r in range(n):
-                for j in range(S):
-                    D[r, j] *= _dh1(code, A[r, j], Z[r, j])
+        for r in range(n):
+            _times_dh(code, A, Z, D, r, S)
 
     @nb.njit(**JIT)
     def _blas_chunk(w, X, T, rows, sizes, acts, out, g, Af, Zf, Df):

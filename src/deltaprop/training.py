@@ -171,21 +171,34 @@ class Objective:
         self.running = [0.0, 0.0]
         return E, objective
 
+    def _remembered(self, w: np.ndarray) -> Optional[tuple]:
+        """What the last ``full`` gave, if it was at w."""
+        if self._last is not None and (self._last[0] is w or np.array_equal(self._last[0], w)):
+            return self._last[1]
+        return None
+
     def value(self, w: np.ndarray) -> tuple[float, float]:
         """(E, E + penalty) on all the data: a forward pass, or nothing if the last ``full`` was at w."""
-        if self._last is not None and (self._last[0] is w or np.array_equal(self._last[0], w)):
-            return self._last[1][:2]
+        if (known := self._remembered(w)) is not None:
+            return known[:2]
         E = float(backprop.error(self.net, w, self.X, self.T))
         return E, (E + self.penalty(w) if self.weight_decay else E)
 
     def full(self, w: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(E, E + penalty, gradient of E + penalty) on all the data; the last call is remembered."""
-        if self._last is not None and (self._last[0] is w or np.array_equal(self._last[0], w)):
-            return self._last[1]
+        if (known := self._remembered(w)) is not None:
+            return known
         if self._kernel is not None:
             out = self._kernel(w)
-            self._last = (w.copy(), out)
-            return out
+        else:
+            E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
+            E = float(E)
+            if self.weight_decay:
+                out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
+            else:
+                out = (E, E, g)
+        self._last = (w.copy(), out)
+        return out
         E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
         E = float(E)
         if self.weight_decay:
