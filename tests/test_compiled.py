@@ -87,8 +87,10 @@ def test_the_python_loop_runs_where_the_fast_path_does_not_apply(tmp_path):
         assert dp.train(network, X, T, epochs=3, seed=0, **kwargs).engine != "compiled", kwargs
     assert dp.train(skip, X, T, method="scg", epochs=3, seed=0).engine == "python"  # the kernels know chains only
     assert dp.train(net, X, T, method="scg", epochs=3, seed=0).engine == "compiled evaluation"
-    assert dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=3, seed=0).engine == "python"
+    assert dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=3, seed=0).engine == "buffered"
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0).engine == "compiled"
+    assert dp.train(net, X, T, method="sgd", epochs=3, seed=0, compiled=False).engine == "python"
+    assert dp.train(skip, X, T, method="sgd", epochs=3, seed=0).engine == "python"
 
 
 def test_float32_data_trains_in_float32():
@@ -99,16 +101,17 @@ def test_float32_data_trains_in_float32():
 
 
 @pytest.mark.parametrize("output, K", [("linear", 2), ("logistic", 2), ("softmax", 3)])
-def test_wide_layers_take_the_matrix_product_kernel_and_agree_too(output, K):
+def test_wide_layers_take_the_buffered_matrix_products_and_agree_too(output, K):
     from deltaprop import compiled
 
     net = dp.mlp([3, 30, 30, K], hidden="tanh", output=output)
-    assert 30 * 30 > compiled.SMALL_WEIGHTS and not compiled.kernel_spec(net)[3]
+    assert 30 * 30 > compiled.SMALL_WEIGHTS and not compiled.small(net)
     X, T = data(output, K, N=50)
-    for method, options in (("gd", {}), ("sgd", {"batch_size": 9}), ("adam", {"batch_size": 16})):
+    for method, options in (("gd", {}), ("sgd", {"batch_size": 9}), ("momentum", {"batch_size": 9}),
+                            ("adam", {"batch_size": 16}), ("scg", {})):
         kwargs = dict(method=method, epochs=10, seed=2, weight_decay=0.1, **options)
         slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
-        assert fast.engine == "compiled"
+        assert fast.engine == "buffered" and slow.engine == "python"
         np.testing.assert_allclose(fast.w, slow.w, rtol=1e-10, atol=1e-10 * np.abs(slow.w).max())
         np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-10)
 
@@ -120,12 +123,12 @@ def test_compiled_evaluation_gives_the_python_engines_error_and_gradient(method)
 
     for output, K in (("linear", 2), ("logistic", 2), ("softmax", 3)):
         for widths in ((5, 4), (30, 30)):
-            assert compiled.kernel_spec(dp.mlp([3, *widths, K]))[3] == (widths == (5, 4))
             net = dp.mlp([3, *widths, K], hidden="softplus", output=output)
             X, T = data(output, K)
             w = net.init(seed=1) + 0.1
             fast, slow = Objective(net, X, T, 0.3, compiled=True), Objective(net, X, T, 0.3)
-            assert fast._kernel is not None and slow._kernel is None
+            assert (fast._kernel is not None) == compiled.small(net) == (widths == (5, 4))
+            assert slow._kernel is None and slow._buffers is None
             for a, b in zip(fast.full(w), slow.full(w)):
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     net, X, T = seed_example(0)

@@ -1,22 +1,22 @@
 """The compiled fast path: whole epochs of gd, sgd, momentum and adam in one Numba call.
 
 For a layered network (``mlp``: each layer fed by the one before, no masks)
-the Python engine pays its per-call overheads (namespace lookups, views,
-dictionaries) at every step; here the forward pass, backpropagation
+with small layers (at most ``SMALL_WEIGHTS`` weights between any two), the
+Python engine's per-call overheads (namespace lookups, views, dictionaries)
+cost more than its arithmetic; here the forward pass, backpropagation
 (PRML 5.53-5.56), the step rule and the per-epoch bookkeeping run as compiled
 code. ``dp.train`` chooses this path by itself where it applies (see
 ``applies``) and gives the same result as the Python engine to rounding; the
-tests check both agree to 1e-10.
+tests check both agree to 1e-10. Wider layers are matrix products, which
+NumPy's BLAS does best: they go through ``deltaprop.buffered``.
 
-Three kernels evaluate E and its gradient on a set of rows, chosen by shape:
+Two kernels evaluate E and its gradient on a set of rows:
 
-- ``_evaluate_columns`` for small layers (at most ``SMALL_WEIGHTS`` weights between two) and
-  several rows: each unit's activations over the rows lie side by side, so
-  every loop over patterns is a vector loop; tanh is ``_tanh``, written so
-  that the compiler vectorises it.
-- ``_evaluate_rows`` for small layers and one or a few rows: one pattern at a
-  time in scalar loops, no allocation.
-- ``_evaluate_blas`` for wide layers: matrix products through BLAS.
+- ``_evaluate_columns`` for several rows: each unit's activations over the
+  rows lie side by side, so every loop over patterns is a vector loop; tanh
+  is ``_tanh``, written so that the compiler vectorises it.
+- ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
+  loops, no allocation.
 
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
@@ -48,7 +48,6 @@ OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
 SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
-BLAS_CHUNK = 1024  # rows per matrix product when the BLAS kernel evaluates all the data
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
 
@@ -65,7 +64,7 @@ def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) ->
         return False
     if config.snapshots or config.early_stopping:
         return False
-    return layered(net)
+    return small(net)
 
 
 def layered(net) -> bool:
@@ -75,27 +74,32 @@ def layered(net) -> bool:
     return chain and all(c.mask is None for c in net.connections)
 
 
+def small(net) -> bool:
+    """A layered network with at most ``SMALL_WEIGHTS`` weights between any two layers: the kernels' networks."""
+    sizes = np.array([layer.size for layer in net.layers.values()])
+    return layered(net) and bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
+
+
 def kernel_spec(net) -> tuple:
-    """What the kernels need of a layered network: layer sizes, hidden activation codes, output code, small or not."""
+    """What the kernels need of a layered network: layer sizes, hidden activation codes, output code."""
     names = list(net.layers)
     sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
     acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
-    small = bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
-    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name], small
+    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name]
 
 
 def evaluator(net, X, T, weight_decay, decay_mask):
     """A compiled ``w -> (E, E + penalty, gradient)`` on all of (X, T), or None where the kernels do not apply."""
-    if nb is None or not layered(net) or X.dtype != np.float64 or T.dtype != np.float64:
+    if nb is None or not small(net) or X.dtype != np.float64 or T.dtype != np.float64:
         return None
-    sizes, acts, out, small = kernel_spec(net)
+    sizes, acts, out = kernel_spec(net)
     X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
     rows = np.arange(X.shape[0])
-    work = _work(sizes, small, X.shape[0] if small else min(X.shape[0], BLAS_CHUNK), np.empty(net.n_params))
+    work = _work(sizes, X.shape[0], np.empty(net.n_params))
 
     def evaluate(w):
         g = np.empty(net.n_params)
-        E, objective = _evaluate(small, np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
+        E, objective = _evaluate(np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
                                  float(weight_decay), decay_mask, 1.0, g, *work)
         return float(E), float(objective), g
 
@@ -113,17 +117,16 @@ def tanh(x) -> np.ndarray:
 if nb is not None:
 
     @nb.njit(**JIT)
-    def _work(sizes, small, rows, like):
-        """Work arrays of like's dtype for evaluations on up to ``rows`` rows at a time: A, Z, Delta of
-        shape (units, rows padded to LANES) for the column kernel or (rows, units) for the BLAS one;
-        a, z, d for one row; and a work row for the column kernel's sums, or a gradient-sized
-        vector for the BLAS kernel's chunks. The kernels write every entry before they read it,
-        so none is cleared (clearing megabytes on every call cost more than the steps)."""
+    def _work(sizes, rows, like):
+        """Work arrays of like's dtype for evaluations on up to ``rows`` rows: A, Z, Delta of shape
+        (units, rows padded to LANES) for the column kernel; a, z, d for one row; and a work row
+        for the column kernel's sums. The kernels write every entry before they read it, so none
+        is cleared (clearing megabytes on every call cost more than the steps)."""
         units = np.sum(sizes)
-        shape = (units, (rows + LANES - 1) // LANES * LANES) if small else (rows, units)
+        shape = (units, (rows + LANES - 1) // LANES * LANES)
         return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
                 np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
-                np.empty(shape[1] if small else like.size, like.dtype))
+                np.empty(shape[1], like.dtype))
 
     @intrinsic
     def _fma(typingctx, a, b, c):
@@ -157,7 +160,7 @@ if nb is not None:
         z = ax * ax
         P = _fma(_fma(_fma(z + 990.0, z, 135135.0), z, 4729725.0), z, 34459425.0)
         Q = _fma(_fma(_fma(_fma(45.0, z, 13860.0), z, 945945.0), z, 16216200.0), z, 34459425.0)
-        small = ax * P / Q
+        pade = ax * P / Q
         y = 2.0 * ax
         k = np.floor(_fma(y, INV_LN2, 0.5))
         r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, y))
@@ -166,7 +169,7 @@ if nb is not None:
                   1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
             p = _fma(p, r, c)
         e = p * np.float64(np.int64(1) << np.int64(k))
-        t = small if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
+        t = pade if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
         return t if x >= 0.0 else -t
 
     @nb.njit(**JIT)
@@ -404,116 +407,16 @@ if nb is not None:
                         d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
         return E, _decay(w, lam, decay, share, g, E)
 
-    @nb.njit(inline="always", **JIT)
-    def _add_bias_activate(code, A, b, Z, n, S, hidden):
-        """A += b and, for a hidden layer, Z = h(A), over the (n, S) block (PRML 5.48, 5.49)."""
-        for r in range(n):
-            for j in range(S):
-                A[r, j] += b[j]
-            if hidden:
-                _activate(code, A, Z, r, S)
-
-    @nb.njit(inline="always", **JIT)
-    def _times_dh_block(code, A, Z, D, n, S):
-        """D *= h'(A) over the (n, S) block (PRML 5.56)."""
-        for r in range(n):
-            _times_dh(code, A, Z, D, r, S)
-
     @nb.njit(**JIT)
-    def _blas_chunk(w, X, T, rows, sizes, acts, out, g, Af, Zf, Df):
-        """E on X[rows] and its gradient into g, each layer's sums as one matrix product into a
-        preallocated block of the flat work arrays Af, Zf, Df (PRML 5.48-5.56). Allocates nothing."""
-        L = len(sizes) - 1
-        n = rows.size
-        D0 = sizes[0]
-        Z0 = Zf[: n * D0].reshape(n, D0)
-        for r in range(n):
-            for i in range(D0):
-                Z0[r, i] = X[rows[r], i]
-        for l in range(1, L + 1):
-            m, S = sizes[l - 1], sizes[l]
-            o, u0, u1 = _place(sizes, l)
-            Zin = Zf[n * u0 : n * u0 + n * m].reshape(n, m)
-            Al = Af[n * u1 : n * u1 + n * S].reshape(n, S)
-            np.dot(Zin, w[o : o + S * m].reshape(S, m).T, Al)
-            _add_bias_activate(acts[l - 1] if l < L else 0, Al, w[o + S * m : o + S * m + S],
-                               Zf[n * u1 : n * u1 + n * S].reshape(n, S), n, S, l < L)
-        u, K = _place(sizes, L)[2], sizes[L]
-        A = Af[n * u : n * u + n * K].reshape(n, K)
-        D = Df[n * u : n * u + n * K].reshape(n, K)
-        E = 0.0
-        for r in range(n):
-            t = rows[r]
-            if out == 0:
-                for k in range(K):
-                    d = A[r, k] - T[t, k]
-                    D[r, k] = d  # PRML 5.54
-                    E += 0.5 * d * d
-            elif out == 1:
-                for k in range(K):
-                    ak, tk = A[r, k], T[t, k]
-                    e = math.exp(-abs(ak))
-                    D[r, k] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
-                    E += max(ak, 0.0) + math.log1p(e) - tk * ak
-            else:
-                mx = A[r, 0]
-                for k in range(1, K):
-                    mx = max(mx, A[r, k])
-                tot = 0.0
-                for k in range(K):
-                    tot += math.exp(A[r, k] - mx)
-                lse = mx + math.log(tot)
-                for k in range(K):
-                    tk = T[t, k]
-                    D[r, k] = math.exp(A[r, k] - lse) - tk
-                    E += tk * (lse - A[r, k])
-        for l in range(L, 0, -1):
-            m, S = sizes[l - 1], sizes[l]
-            o, u0, u1 = _place(sizes, l)
-            Dl = Df[n * u1 : n * u1 + n * S].reshape(n, S)
-            Zin = Zf[n * u0 : n * u0 + n * m].reshape(n, m)
-            np.dot(Dl.T, Zin, g[o : o + S * m].reshape(S, m))  # PRML 5.53
-            gb = g[o + S * m : o + S * m + S]
-            gb[:] = 0.0
-            for r in range(n):
-                for j in range(S):
-                    gb[j] += Dl[r, j]
-            if l > 1:
-                Dprev = Df[n * u0 : n * u0 + n * m].reshape(n, m)
-                np.dot(Dl, w[o : o + S * m].reshape(S, m), Dprev)
-                _times_dh_block(acts[l - 2], Af[n * u0 : n * u0 + n * m].reshape(n, m),
-                                Zf[n * u0 : n * u0 + n * m].reshape(n, m), Dprev, n, m)  # PRML 5.56
-        return E
-
-    @nb.njit(**JIT)
-    def _evaluate_blas(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp):
-        """As _evaluate_columns, for wide layers: matrix products through BLAS on chunks of
-        rows (as many as the work arrays A, Z, Dl, of shape (chunk, units), hold)."""
-        chunk = A.shape[0]
-        Af, Zf, Df = A.reshape(-1), Z.reshape(-1), Dl.reshape(-1)
-        E = 0.0
-        for start in range(0, rows.size, chunk):
-            stop = min(rows.size, start + chunk)
-            if start == 0:
-                E += _blas_chunk(w, X, T, rows[start:stop], sizes, acts, out, g, Af, Zf, Df)
-            else:
-                E += _blas_chunk(w, X, T, rows[start:stop], sizes, acts, out, gtmp, Af, Zf, Df)
-                for i in range(g.size):
-                    g[i] += gtmp[i]
-        return E, _decay(w, lam, decay, share, g, E)
-
-    @nb.njit(**JIT)
-    def _evaluate(small, w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, gtmp):
-        """The kernel for this shape: columns or rows for small layers, BLAS for wide ones."""
-        if small and rows.size >= COLUMNS_FROM:
-            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp)
-        if small:
-            return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
-        return _evaluate_blas(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, gtmp)
+    def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, R):
+        """The kernel for this many rows: columns for several, one pattern at a time for a few."""
+        if rows.size >= COLUMNS_FROM:
+            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R)
+        return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
 
     @nb.njit(**JIT)
     def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, small, exact):
+                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
         """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
 
         ``exact``: record E(w), its objective and gradient norm on all the data at the end of
@@ -527,11 +430,11 @@ if nb is not None:
         N = X.shape[0]
         P = w.size
         g = np.empty(P, dtype=w.dtype)
-        A, Z, Dl, a, z, d, gtmp = _work(sizes, small, N if small else min(N, max(batch, BLAS_CHUNK)), w)
+        A, Z, Dl, a, z, d, R = _work(sizes, N, w)
         everyone = np.arange(N)
         full = batch >= N
         if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-            _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, gtmp)
+            _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
         for e in range(perms.shape[0]):
             E_run, obj_run = 0.0, 0.0
             for k in range(1 if full else (N + batch - 1) // batch):
@@ -539,7 +442,7 @@ if nb is not None:
                 if not full:
                     idx = perms[e, k * batch : min(N, (k + 1) * batch)]
                     n = idx.size
-                    E_b, obj_b = _evaluate(small, w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, gtmp)
+                    E_b, obj_b = _evaluate(w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, R)
                     E_run += E_b
                     obj_run += obj_b
                 scale = 1.0 / n  # steps use the batch mean gradient
@@ -560,7 +463,7 @@ if nb is not None:
                         v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
                         w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
             if full or exact:
-                E, objective = _evaluate(small, w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, gtmp)
+                E, objective = _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
                 gn = 0.0
                 for i in range(P):
                     gn += g[i] * g[i]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from . import compiled as fastpath
-from .optimize import SCIPY_METHODS, make_optimizer
+from .optimize import SCIPY_METHODS, Adam, make_optimizer
 
 
 def _split_state(state: dict) -> tuple[dict, dict]:
@@ -31,8 +31,9 @@ def _join_state(arrays: dict, scalars: dict) -> dict:
 def compiled_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     """gd, sgd, momentum and adam with whole chunks of epochs in compiled code (deltaprop.compiled)."""
     N = problem.N
-    sizes, acts, out, small = fastpath.kernel_spec(problem.net)
+    sizes, acts, out = fastpath.kernel_spec(problem.net)
     batch = N if config.method == "gd" else config.batch_size
+    adam = Adam(config.learning_rate, batch, N)  # for its constants: the kernel's Adam is this one
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
@@ -48,8 +49,8 @@ def compiled_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             start, seconds0 = time.perf_counter(), logged["seconds"][-1][-1]
             done, t, prev, best, code = fastpath.run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
-                config.momentum, config.nesterov, 0.9, 0.999, 1e-8, problem.weight_decay, problem.decay_mask, batch,
-                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, small, config.history == "exact")
+                config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay, problem.decay_mask, batch,
+                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, config.history == "exact")
             elapsed = time.perf_counter() - start
             epochs = np.arange(run.epoch + 1, run.epoch + done + 1)
             for key, values in (("epoch", epochs), ("error", E_h[:done]), ("validation_error", np.full(done, math.nan)),

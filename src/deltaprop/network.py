@@ -14,6 +14,7 @@ weight vector), which ``unpack`` cuts into named zero-copy views.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -62,7 +63,7 @@ class Block:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
 
 class Network:

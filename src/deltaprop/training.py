@@ -22,6 +22,7 @@ import numpy as np
 
 from . import backprop
 from . import compiled as fastpath
+from .buffered import CHUNK, Buffers
 from .files import atomic_write
 from .loops import compiled_loop, scipy_loop, step_loop
 from .network import Network
@@ -103,8 +104,10 @@ class TrainResult:
         With ``train(..., snapshots=K)``: ``epoch`` (k,) and ``w`` (k,
         n_params), weight vectors spread over the best restart's run.
     engine : str
-        "compiled" if whole epochs ran compiled, "compiled evaluation" if
-        the whole-data error and gradient did, else "python".
+        "compiled" if whole epochs ran compiled (``deltaprop.compiled``),
+        "compiled evaluation" if the whole-data error and gradient did,
+        "buffered" if every evaluation ran as matrix products into buffers
+        allocated once (``deltaprop.buffered``), else "python".
     """
 
     w: np.ndarray
@@ -146,8 +149,19 @@ class Objective:
             self.decay_mask[b.offset : b.offset + b.size] = 1.0
         self._last: Optional[tuple] = None
         self.running = [0.0, 0.0]  # sums of the batch errors and objectives since the last reset
-        # for a layered float64 network, whole-data evaluations go through the compiled kernel
+        # the fast paths of a layered network: whole-data evaluations through the compiled kernel where
+        # its layers are small (float64), every other evaluation through matrix products into buffers
         self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
+        self._buffers = Buffers(net, min(self.N, CHUNK), X.dtype) if compiled and fastpath.layered(net) else None
+        self._g = np.empty(net.n_params, X.dtype) if self._buffers else None  # the batch gradient, overwritten per batch
+
+    def _error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: Optional[np.ndarray] = None):
+        """(E, gradient) on (X, T): through the buffers (into g, or a new array) where there are any."""
+        if self._buffers is None:
+            E, g = backprop.error_and_gradient(self.net, w, X, T)
+            return float(E), g
+        g = np.empty_like(self._g) if g is None else g
+        return self._buffers.error_and_gradient(w, X, T, g), g
 
     def penalty(self, w: np.ndarray) -> float:
         v = w * self.decay_mask
@@ -156,13 +170,13 @@ class Objective:
     def fun(self, w: np.ndarray, batch: Optional[np.ndarray]) -> tuple[float, np.ndarray]:
         if batch is None:
             return self.full(w)[1:]
-        E, g = backprop.error_and_gradient(self.net, w, self.X[batch], self.T[batch])
-        E, share = float(E), len(batch) / self.N
+        E, g = self._error_and_gradient(w, self.X[batch], self.T[batch], self._g)
+        share = len(batch) / self.N
         objective = E + share * self.penalty(w) if self.weight_decay else E
         self.running[0] += E
         self.running[1] += objective
         if self.weight_decay:
-            return objective, g + (share * self.weight_decay) * (w * self.decay_mask)
+            g += (share * self.weight_decay) * (w * self.decay_mask)
         return objective, g
 
     def take_running(self) -> tuple[float, float]:
@@ -181,7 +195,10 @@ class Objective:
         """(E, E + penalty) on all the data: a forward pass, or nothing if the last ``full`` was at w."""
         if (known := self._remembered(w)) is not None:
             return known[:2]
-        E = float(backprop.error(self.net, w, self.X, self.T))
+        if self._buffers is not None:
+            E = self._buffers.error(w, self.X, self.T)
+        else:
+            E = float(backprop.error(self.net, w, self.X, self.T))
         return E, (E + self.penalty(w) if self.weight_decay else E)
 
     def full(self, w: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -191,8 +208,7 @@ class Objective:
         if self._kernel is not None:
             out = self._kernel(w)
         else:
-            E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
-            E = float(E)
+            E, g = self._error_and_gradient(w, self.X, self.T)
             if self.weight_decay:
                 out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
             else:
@@ -551,7 +567,8 @@ def _train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.S
             "validation_error": run.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
             "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
             "snapshots": run.spread_snapshots(final_w), "engine": ("compiled" if loop is compiled_loop
-                                                           else "compiled evaluation" if problem._kernel else "python")}
+                                                           else "compiled evaluation" if problem._kernel
+                                                           else "buffered" if problem._buffers else "python")}
 
 
 # -- the public entry point --------------------------------------------------
@@ -665,12 +682,15 @@ def train(
         ``tol`` go by that sum. Full-batch methods record exact values
         either way, at no extra cost.
     compiled : bool
-        Use the compiled fast path (:mod:`deltaprop.compiled`) where it
-        applies: a layered float64 network trained by gd, sgd, momentum or
-        adam with no validation, callbacks, checkpoints or snapshots runs
-        whole epochs compiled; for other methods and options, the same
-        network's whole-data error and gradient are compiled. Same result as
-        the Python engine, to rounding; False runs the Python engine alone.
+        Use the fast paths for a layered network (each layer fed by the one
+        before, no masks). Small layers (at most 800 weights between two),
+        float64: trained by gd, sgd, momentum or adam with no validation,
+        callbacks, checkpoints or snapshots, whole epochs run compiled
+        (:mod:`deltaprop.compiled`); otherwise the whole-data error and
+        gradient are compiled. Wider layers, or float32: every evaluation is
+        matrix products into buffers allocated once
+        (:mod:`deltaprop.buffered`). Same result as the Python engine, to
+        rounding; False runs the Python engine alone.
 
     Returns
     -------

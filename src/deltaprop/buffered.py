@@ -1,0 +1,136 @@
+"""Backpropagation through wide layers: NumPy matrix products into buffers allocated once.
+
+For a layered network whose layers are too wide for the compiled loops
+(``deltaprop.compiled``), E and its gradient are matrix products, and what
+costs beyond them is allocating, filling and freeing the arrays that hold a,
+z and delta at every step. Here those arrays are allocated once per
+``Buffers`` and every product and activation writes into them (``out=``); the
+gradient is written straight into the views of a flat vector. The equations
+and their order are those of ``deltaprop.backprop`` (PRML 5.48-5.57), so the
+result equals the Python engine's to rounding (tested).
+
+Data larger than ``CHUNK`` rows is taken in chunks of that many rows, so the
+buffers stay the size of one chunk whatever N is.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from scipy.special import expit
+
+from .errors import ERROR_FOR_OUTPUT
+
+CHUNK = 1024  # rows per pass when the whole data is evaluated
+
+
+def _h_into(name: str, a: np.ndarray, z: np.ndarray) -> None:
+    """z = h(a) for a hidden layer (PRML 5.49), written into z."""
+    if name == "tanh":
+        np.tanh(a, out=z)
+    elif name == "logistic":
+        expit(a, out=z)
+    elif name == "relu":
+        np.maximum(a, 0, out=z)
+    elif name == "softplus":
+        np.logaddexp(a, 0, out=z)
+    else:
+        np.copyto(z, a)
+
+
+def _times_h_prime(name: str, a: np.ndarray, z: np.ndarray, delta: np.ndarray, tmp: np.ndarray) -> None:
+    """delta *= h'(a) in place (PRML 5.56), with z = h(a) where the derivative uses it; tmp is scratch."""
+    if name == "tanh":
+        np.multiply(z, z, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)  # 1 - z^2 (PRML 5.60)
+    elif name == "logistic":
+        np.subtract(1.0, z, out=tmp)
+        tmp *= z  # z (1 - z)
+    elif name == "relu":
+        np.greater(a, 0, out=tmp)
+    elif name == "softplus":
+        expit(a, out=tmp)
+    else:
+        return
+    delta *= tmp
+
+
+class Buffers:
+    """E and dE/dw of a layered network on rows of (X, T), computed in buffers for ``rows`` rows at a time.
+
+    Parameters
+    ----------
+    net : Network
+        A layered network (``deltaprop.compiled.layered``).
+    rows : int
+        The most rows one pass takes; more are taken in passes of this many.
+    dtype : NumPy dtype
+        The dtype of w, X and T.
+    """
+
+    def __init__(self, net, rows: int, dtype):
+        names = list(net.layers)
+        blocks = {b.name: b for b in net.blocks}
+        self.net, self.rows = net, rows
+        self.layers = []  # (src, dst, h, where W[dst<-src] lies in w, its shape, where b[dst] lies)
+        for src, dst in zip(names[:-1], names[1:]):
+            W, b = blocks[f"W[{dst}<-{src}]"], blocks[f"b[{dst}]"]
+            self.layers.append((src, dst, net.layers[dst].activation, slice(W.offset, W.offset + W.size), W.shape,
+                                slice(b.offset, b.offset + b.size)))
+        self.a = {dst: np.empty((rows, net.layers[dst].size), dtype) for _, dst, *_ in self.layers}
+        self.z = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
+        self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
+        self.scratch = np.empty(rows * max(a.shape[1] for a in self.a.values()), dtype)
+        self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
+
+    def error(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> float:
+        """E(w) on all rows of (X, T) (PRML 5.44): forward passes only."""
+        E = 0.0
+        for start in range(0, X.shape[0], self.rows):
+            _, a_out = self._forward(w, X[start : start + self.rows])
+            E += self._error(a_out, T[start : start + self.rows])
+        return E
+
+    def error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
+        """E(w) on all rows of (X, T), and its gradient written into g (laid out as w)."""
+        E = self._pass(w, X[: self.rows], T[: self.rows], g)
+        if X.shape[0] > self.rows:
+            if self.g_chunk is None:
+                self.g_chunk = np.empty_like(g)
+            for start in range(self.rows, X.shape[0], self.rows):
+                E += self._pass(w, X[start : start + self.rows], T[start : start + self.rows], self.g_chunk)
+                g += self.g_chunk
+        return E
+
+    def _forward(self, w: np.ndarray, X: np.ndarray) -> tuple[dict, np.ndarray]:
+        """z of every layer but the output, and the output's a, for at most ``rows`` rows (PRML 5.48, 5.49)."""
+        n = X.shape[0]
+        z = {self.net.input: X}
+        for src, dst, h, W, shape, b in self.layers:
+            a = self.a[dst][:n]
+            np.matmul(z[src], w[W].reshape(shape).T, out=a)
+            a += w[b]
+            if dst in self.z:
+                z[dst] = self.z[dst][:n]
+                _h_into(h.name, a, z[dst])
+        return z, a
+
+    def _error(self, a_out: np.ndarray, T: np.ndarray) -> float:
+        return float(np.sum(ERROR_FOR_OUTPUT[self.layers[-1][2].name](np, a_out, T)))
+
+    def _pass(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
+        """E over at most ``rows`` rows, and its gradient into g by backpropagation (PRML 5.53-5.57)."""
+        z, a_out = self._forward(w, X)
+        delta = self.layers[-1][2].h(np, a_out) - T  # PRML 5.54
+        for src, dst, _, W, shape, b in reversed(self.layers):
+            np.matmul(delta.T, z[src], out=g[W].reshape(shape))  # PRML 5.53
+            np.sum(delta, axis=0, out=g[b])
+            if src in self.delta:
+                sent_back = self.delta[src][: X.shape[0]]
+                np.matmul(delta, w[W].reshape(shape), out=sent_back)
+                a = self.a[src][: X.shape[0]]
+                _times_h_prime(self.net.layers[src].activation.name, a, z[src], sent_back,
+                               self.scratch[: a.size].reshape(a.shape))  # PRML 5.56
+                delta = sent_back
+        return self._error(a_out, T)

@@ -1,0 +1,55 @@
+"""Matrix products into buffers (deltaprop.buffered) give the Python engine's E and gradient, chunk by chunk."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop import backprop
+from deltaprop.buffered import Buffers
+
+HIDDEN = ["linear", "tanh", "logistic", "relu", "softplus"]
+OUTPUTS = [("linear", 2), ("logistic", 3), ("softmax", 4)]
+
+
+def data(K, N, D=5, seed=0):
+    rng = np.random.default_rng(seed)
+    T = rng.random((N, K))
+    return rng.standard_normal((N, D)), T / T.sum(axis=1, keepdims=True)  # probabilities: fit for every output
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("output, K", OUTPUTS)
+@pytest.mark.parametrize("N, rows", [(37, 64), (37, 16), (1, 8)])
+def test_buffers_give_the_engines_error_and_gradient(hidden, output, K, N, rows):
+    net = dp.mlp([5, 7, 6, K], hidden=hidden, output=output)
+    X, T = data(K, N)
+    w = net.init(seed=1) + 0.05  # nonzero biases, and relu units on both sides of the kink
+    E, g = backprop.error_and_gradient(net, w, X, T)
+    buffers = Buffers(net, rows, np.float64)
+    g_buffered = np.full_like(w, np.nan)
+    for _ in range(2):  # a second call reuses the buffers and must not see the first
+        assert buffers.error_and_gradient(w, X, T, g_buffered) == pytest.approx(float(E), rel=1e-13)
+        np.testing.assert_allclose(g_buffered, g, rtol=1e-12, atol=1e-14 * np.abs(g).max())
+    assert buffers.error(w, X, T) == pytest.approx(float(backprop.error(net, w, X, T)), rel=1e-13)
+
+
+def test_buffers_keep_float32_in_float32():
+    net = dp.mlp([5, 40, 3], output="softmax")
+    X, T = (a.astype(np.float32) for a in data(3, 50))
+    w = net.init(seed=0).astype(np.float32)
+    g = np.empty_like(w)
+    E = Buffers(net, 32, np.float32).error_and_gradient(w, X, T, g)
+    E64, g64 = backprop.error_and_gradient(net, w.astype(np.float64), X.astype(np.float64), T.astype(np.float64))
+    assert g.dtype == np.float32
+    assert E == pytest.approx(float(E64), rel=1e-5)
+    np.testing.assert_allclose(g, g64, rtol=1e-3, atol=1e-5 * np.abs(g64).max())
+
+
+def test_training_on_float32_data_through_the_buffers_follows_the_python_engine():
+    net = dp.mlp([5, 40, 40, 3], output="softmax")
+    X, T = (a.astype(np.float32) for a in data(3, 60))
+    kwargs = dict(method="adam", batch_size=16, epochs=5, seed=0, weight_decay=0.01)
+    fast, slow = dp.train(net, X, T, **kwargs), dp.train(net, X, T, compiled=False, **kwargs)
+    assert (fast.engine, slow.engine) == ("buffered", "python") and fast.w.dtype == np.float32
+    np.testing.assert_allclose(fast.w, slow.w, rtol=1e-4, atol=1e-5)
+    assert fast.error == pytest.approx(slow.error, rel=1e-5)
