@@ -45,8 +45,9 @@ def _batches(rng: np.random.Generator, N: int, batch_size: int):
 class StepRule:
     """A first-order rule: one pass over the data per epoch, one step per mini-batch.
 
-    Subclasses define ``step(w, g, state)``, which moves w and the state's
-    arrays in place by the mean gradient g of one batch (and may overwrite g):
+    Subclasses define ``step(w, g, state, scale)``, which moves w and the
+    state's arrays in place by the mean gradient ``scale * g`` of one batch
+    (g summed over its n patterns, scale = 1/n; g may be overwritten):
     ``epoch`` hands them copies made once per epoch, so that a step on a large
     network allocates nothing.
     """
@@ -66,10 +67,8 @@ class StepRule:
         for batch in _batches(rng, self.N, self.batch_size):
             _, g = fun(w, batch)
             if batch is None:
-                g = g / self.N  # fun may keep this gradient: scale a copy
-            else:
-                g *= 1.0 / len(batch)
-            self.step(w, g, state)
+                g = g.copy()  # fun may keep this gradient
+            self.step(w, g, state, 1.0 / (self.N if batch is None else len(batch)))
         return w, state
 
 
@@ -78,8 +77,8 @@ class GradientDescent(StepRule):
 
     name = "sgd"
 
-    def step(self, w, g, state):
-        g *= self.learning_rate
+    def step(self, w, g, state, scale):
+        g *= self.learning_rate * scale
         w -= g
 
 
@@ -99,9 +98,9 @@ class Momentum(StepRule):
     def start(self, fun, w):
         return {"v": np.zeros_like(w)}
 
-    def step(self, w, g, state):
+    def step(self, w, g, state, scale):
         v = state["v"]
-        g *= self.learning_rate
+        g *= self.learning_rate * scale
         v *= self.momentum
         v -= g
         if self.nesterov:
@@ -122,9 +121,10 @@ class Adam(StepRule):
     def start(self, fun, w):
         return {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
 
-    def step(self, w, g, state):
+    def step(self, w, g, state, scale):
         t = state["t"] = state["t"] + 1
         m, v = state["m"], state["v"]
+        g *= scale
         m *= self.beta1
         m += (1 - self.beta1) * g
         v *= self.beta2
