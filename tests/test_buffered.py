@@ -53,3 +53,14 @@ def test_training_on_float32_data_through_the_buffers_follows_the_python_engine(
     assert (fast.engine, slow.engine) == ("buffered", "python") and fast.w.dtype == np.float32
     np.testing.assert_allclose(fast.w, slow.w, rtol=1e-4, atol=1e-5)
     assert fast.error == pytest.approx(slow.error, rel=1e-5)
+
+
+def test_validation_error_and_exact_history_through_the_buffers_equal_the_python_engines():
+    net = dp.mlp([5, 40, 30, 2])
+    X, T = data(2, 2100)  # more rows than one chunk of the buffers
+    kwargs = dict(method="sgd", batch_size=64, epochs=3, seed=0, validation=0.2, history="exact")
+    fast, slow = dp.train(net, X, T, **kwargs), dp.train(net, X, T, compiled=False, **kwargs)
+    assert (fast.engine, slow.engine) == ("buffered", "python")
+    for key in ("error", "validation_error", "grad_norm"):
+        np.testing.assert_allclose(fast.history[key], slow.history[key], rtol=1e-10)
+    assert fast.validation_error == pytest.approx(slow.validation_error, rel=1e-10)

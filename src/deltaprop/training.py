@@ -195,11 +195,14 @@ class Objective:
         """(E, E + penalty) on all the data: a forward pass, or nothing if the last ``full`` was at w."""
         if (known := self._remembered(w)) is not None:
             return known[:2]
-        if self._buffers is not None:
-            E = self._buffers.error(w, self.X, self.T)
-        else:
-            E = float(backprop.error(self.net, w, self.X, self.T))
+        E = self.error_on(w, self.X, self.T)
         return E, (E + self.penalty(w) if self.weight_decay else E)
+
+    def error_on(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> float:
+        """E(w) on (X, T), these data or others (validation): forward passes only, through the buffers if any."""
+        if self._buffers is not None:
+            return self._buffers.error(w, X, T)
+        return float(backprop.error(self.net, w, X, T))
 
     def full(self, w: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(E, E + penalty, gradient of E + penalty) on all the data; the last call is remembered."""
@@ -213,14 +216,6 @@ class Objective:
                 out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
             else:
                 out = (E, E, g)
-        self._last = (w.copy(), out)
-        return out
-        E, g = backprop.error_and_gradient(self.net, w, self.X, self.T)
-        E = float(E)
-        if self.weight_decay:
-            out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
-        else:
-            out = (E, E, g)
         self._last = (w.copy(), out)
         return out
 
@@ -421,7 +416,7 @@ class _Run:
     def validation_error(self, w) -> Optional[float]:
         if self.val is None:
             return None
-        return float(backprop.error(self.problem.net, w, *self.val))
+        return self.problem.error_on(w, *self.val)
 
     def record(self, w: np.ndarray, moved: bool = True) -> bool:
         """Log epoch ``self.epoch`` at w; return True when training should stop.
