@@ -87,10 +87,29 @@ def test_the_python_loop_runs_where_the_fast_path_does_not_apply(tmp_path):
         assert dp.train(network, X, T, epochs=3, seed=0, **kwargs).engine != "compiled", kwargs
     assert dp.train(skip, X, T, method="scg", epochs=3, seed=0).engine == "python"  # the kernels know chains only
     assert dp.train(net, X, T, method="scg", epochs=3, seed=0).engine == "compiled evaluation"
-    assert dp.train(net, X.astype(np.float32), T.astype(np.float32), method="sgd", epochs=3, seed=0).engine == "buffered"
+    X32, T32 = X.astype(np.float32), T.astype(np.float32)
+    assert dp.train(net, X32, T32, method="sgd", epochs=3, seed=0).engine == "compiled"
+    assert dp.train(net, X32, T32, method="scg", epochs=3, seed=0).engine == "buffered"  # the kernel evaluates float64
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0).engine == "compiled"
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0, compiled=False).engine == "python"
     assert dp.train(skip, X, T, method="sgd", epochs=3, seed=0).engine == "python"
+
+
+@pytest.mark.parametrize("method, options", [
+    ("gd", {"learning_rate": 0.05}),
+    ("sgd", {"batch_size": 7}),
+    ("sgd", {"batch_size": 1}),
+    ("momentum", {"batch_size": 8, "nesterov": True}),
+    ("adam", {"batch_size": 16, "learning_rate": 0.01}),
+])
+def test_float32_runs_compiled_in_float32_and_follows_the_python_loop(method, options):
+    net, X, T = seed_example(0)
+    X, T = X.astype(np.float32), T.astype(np.float32)
+    kwargs = dict(method=method, epochs=50, seed=0, weight_decay=0.1, **options)
+    fast, slow = dp.train(net, X, T, **kwargs), dp.train(net, X, T, compiled=False, **kwargs)
+    assert (fast.engine, slow.engine) == ("compiled", "python") and fast.w.dtype == slow.w.dtype == np.float32
+    np.testing.assert_allclose(fast.w, slow.w, rtol=1e-4, atol=1e-5 * np.abs(slow.w).max())
+    np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-4)
 
 
 def test_float32_data_trains_in_float32():
@@ -100,14 +119,15 @@ def test_float32_data_trains_in_float32():
     assert dp.train(net, X, T, method="sgd", epochs=5, seed=0).w.dtype == np.float64
 
 
+@pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("output, K", [("linear", 2), ("logistic", 2), ("softmax", 3)])
-def test_wide_layers_take_the_buffered_matrix_products_and_agree_too(output, K):
+def test_wide_layers_take_the_buffered_matrix_products_and_agree_too(hidden, output, K):
     from deltaprop import compiled
 
-    net = dp.mlp([3, 30, 30, K], hidden="tanh", output=output)
+    net = dp.mlp([3, 30, 30, K], hidden=hidden, output=output)
     assert 30 * 30 > compiled.SMALL_WEIGHTS and not compiled.small(net)
     X, T = data(output, K, N=50)
-    for method, options in (("gd", {}), ("sgd", {"batch_size": 9}), ("momentum", {"batch_size": 9}),
+    for method, options in (("gd", {"learning_rate": 0.02}), ("sgd", {"batch_size": 9}), ("momentum", {"batch_size": 9}),
                             ("adam", {"batch_size": 16}), ("scg", {})):
         kwargs = dict(method=method, epochs=10, seed=2, weight_decay=0.1, **options)
         slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)

@@ -604,7 +604,8 @@ def train(
     ----------
     net : Network
     X, T : arrays of shape (N, D) and (N, K)
-        NumPy arrays (or anything NumPy can convert); training runs in float64.
+        NumPy arrays (or anything NumPy can convert). Training runs in float32
+        when X and T are both float32, else in float64.
     method : str
         ``"lbfgs"`` (default), ``"bfgs"``, ``"cg"`` (SciPy), ``"scg"``
         (scaled conjugate gradients), ``"gd"`` (batch gradient descent),
@@ -678,14 +679,15 @@ def train(
         either way, at no extra cost.
     compiled : bool
         Use the fast paths for a layered network (each layer fed by the one
-        before, no masks). Small layers (at most 800 weights between two),
-        float64: trained by gd, sgd, momentum or adam with no validation,
-        callbacks, checkpoints or snapshots, whole epochs run compiled
-        (:mod:`deltaprop.compiled`); otherwise the whole-data error and
-        gradient are compiled. Wider layers, or float32: every evaluation is
-        matrix products into buffers allocated once
-        (:mod:`deltaprop.buffered`). Same result as the Python engine, to
-        rounding; False runs the Python engine alone.
+        before, no masks). Small layers (at most 800 weights between two):
+        trained by gd, sgd, momentum or adam with no validation, callbacks,
+        checkpoints or snapshots, whole epochs run compiled
+        (:mod:`deltaprop.compiled`), in the data's dtype; otherwise the
+        whole-data error and gradient are compiled (float64). Wider layers,
+        and whatever the compiled path leaves: every evaluation is matrix
+        products into buffers allocated once (:mod:`deltaprop.buffered`).
+        Same result as the Python engine, to rounding; False runs the Python
+        engine alone.
 
     Returns
     -------
@@ -717,7 +719,7 @@ def train(
             checkpoint = resume
     if progress is None:
         progress = sys.stderr.isatty()
-    fast = compiled and X.dtype == np.float64 and fastpath.applies(net, config, Xv is not None, callbacks, checkpoint, resume)
+    fast = compiled and fastpath.applies(net, config, Xv is not None, callbacks, checkpoint, resume)
     val = None if Xv is None else (Xv, Tv)
 
     jobs = [
