@@ -1,6 +1,6 @@
 """Time deltaprop against its peers on the same networks, in one interleaved run.
 
-    python benchmarks/run.py [--quick] [--repeats R] [--out benchmarks/RESULTS.md]
+    python benchmarks/run.py [--quick] [--repeats R] [--only W2,W5] [--one-core] [--out benchmarks/RESULTS.md]
     python benchmarks/run.py --device cuda [--out benchmarks/GPU.md]
 
 Workloads (the same math in every row: same initial weights, same data order,
@@ -18,6 +18,8 @@ faked): a hand-written NumPy loop (the floor), PyTorch eager, JAX (a jitted
 step called from Python, and the whole loop in one jit), scikit-learn's
 MLPRegressor. Repeats are interleaved (every implementation once, then again)
 and the table gives medians, with each row's time relative to deltaprop's.
+``--one-core`` runs everything on one core with one thread (BLAS, XLA, PyTorch),
+where two-thread matrix products do not switch between speeds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import importlib.util
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -423,11 +426,29 @@ def _cpu() -> str:
         return platform.machine()
 
 
+def _one_core() -> None:
+    """Pin this process to one core and give every library one thread: NumPy's OpenBLAS now, XLA and
+    PyTorch through their settings before they first run (both are imported only when their rows run)."""
+    from threadpoolctl import threadpool_limits
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ["OMP_NUM_THREADS"] = "1"
+    _one_core.limits = threadpool_limits(1)  # held for the life of the process
+    if HAVE["torch"]:
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and 3 repeats: under a minute")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown tables here")
+    parser.add_argument("--only", default=None, help="comma-separated workloads to run, e.g. W2,W5 (default: all)")
+    parser.add_argument("--one-core", action="store_true",
+                        help="pin to one core, one thread for BLAS, XLA and PyTorch (steadier two-thread-free timings)")
     parser.add_argument("--device", default=None,
                         help="time W2 and W4 on this PyTorch device (cuda, or cpu to try it) instead of the CPU suite")
     args = parser.parse_args()
@@ -440,11 +461,17 @@ def main() -> None:
         if args.out:
             args.out.write_text(f"# Benchmarks on {args.device}\n\n" + "\n".join(rows) + "\n")
         return
-    lines = [f"Machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    if args.one_core:
+        _one_core()
+    only = {w.strip().upper() for w in args.only.split(",")} if args.only else None
+    lines = [f"Machine: {_cpu()}, {'pinned to one core, one thread' if args.one_core else f'{os.cpu_count()} cores'}, "
+             f"Python {platform.python_version()}, "
              f"NumPy {np.__version__}, deltaprop {dp.__version__}"
              + "".join(f", {m} {__import__(m).__version__}" for m in ("torch", "jax", "sklearn") if HAVE[m]),
              f"Missing peers: {', '.join(m for m, ok in HAVE.items() if not ok) or 'none'}", ""]
     for p in problems(args.quick):
+        if only is not None and p.name.split(":")[0] not in only:
+            continue
         runs = {name: [] for name, need, _ in PEERS if not need or HAVE[need]}
         compile_times = {}
         for _ in range(repeats):  # interleaved: every implementation once per round
@@ -472,13 +499,15 @@ def main() -> None:
                          f"{'yes' if agrees else 'NO'} |")
         lines.append("")
         print("\n".join(lines[-(len(runs) + 4):]), flush=True)
-    lines += ["### W5: whole fits", "", "| workload | implementation | median time | notes |", "|---|---|---|---|"]
-    lines += w5(args.quick, repeats)
-    print("\n".join(lines[-8:]))
+    if only is None or "W5" in only:
+        lines += ["### W5: whole fits", "", "| workload | implementation | median time | notes |", "|---|---|---|---|"]
+        lines += w5(args.quick, repeats)
+        print("\n".join(lines[-8:]))
     lines += ["", NOTE]
     text = "\n".join(lines) + "\n"
     if args.out:
-        args.out.write_text("# Benchmarks\n\n`python benchmarks/run.py --out benchmarks/RESULTS.md`\n\n" + text)
+        command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
+        args.out.write_text(f"# Benchmarks\n\n`{command}`\n\n" + text)
 
 
 if __name__ == "__main__":
