@@ -147,13 +147,15 @@ class Network:
         rng = np.random.default_rng(seed)
         fan_in = {name: np.zeros(self.layers[name].size) for name in self.incoming}
         for c in self.connections:
-            present = self._present(c)
-            fan_in[c.dst] += present.sum(axis=1)
+            fan_in[c.dst] += self.layers[c.src].size if c.mask is None else c.mask.sum(axis=1)
         scale = np.zeros(self.n_params)
         for c in self.connections:
             std = 1.0 / np.sqrt(np.maximum(fan_in[c.dst], 1.0))
             b = self._block(c.name)
-            scale[b.offset : b.offset + b.size] = (std[:, None] * self._present(c)).ravel()
+            if c.mask is None:
+                scale[b.offset : b.offset + b.size] = np.repeat(std, self.layers[c.src].size)
+            else:
+                scale[b.offset : b.offset + b.size] = (std[:, None] * c.mask).ravel()
         return np.where(scale > 0, rng.standard_normal(self.n_params) * scale, 0.0)
 
     def unpack(self, w: Array) -> dict[str, Array]:
