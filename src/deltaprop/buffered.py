@@ -1,9 +1,10 @@
 """Backpropagation through wide layers: NumPy matrix products into buffers allocated once.
 
-For a layered network whose layers are too wide for the compiled loops
-(``deltaprop.compiled``), E and its gradient are matrix products, and what
-costs beyond them is allocating, filling and freeing the arrays that hold a,
-z and delta at every step. Here those arrays are allocated once per
+For a layered network wherever the compiled loops (``deltaprop.compiled``) do
+not run (wide layers above all, and options that need Python between epochs),
+E and its gradient are matrix products, and what costs beyond them is
+allocating, filling and freeing the arrays that hold a, z and delta at every
+step. Here those arrays are allocated once per
 ``Buffers`` and every product and activation writes into them (``out=``); the
 gradient is written straight into the views of a flat vector. The equations
 and their order are those of ``deltaprop.backprop`` (PRML 5.48-5.57), so the
