@@ -29,3 +29,12 @@ def test_device_mode_runs_the_engine_on_torch_tensors():
     for workload in {w for w, _ in losses}:
         ours, theirs = losses[(workload, "deltaprop engine")], losses[(workload, "PyTorch eager")]
         assert abs(ours - theirs) <= 1e-4 * abs(theirs)
+
+
+def test_gpu_check_runs_the_engine_on_torch_tensors_and_agrees_with_numpy():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = [l for l in result.stdout.splitlines() if l.startswith("PyTorch ")]
+    assert len(lines) == 5 * 3 * 2 * 2 and all(l.endswith(" ok") for l in lines)
+    assert result.stdout.rstrip().endswith("60 cases, 0 disagree")
