@@ -163,20 +163,26 @@ class Objective:
         g = np.empty_like(self._g) if g is None else g
         return self._buffers.error_and_gradient(w, X, T, g), g
 
-    def penalty(self, w: np.ndarray) -> float:
+    def _decay(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """lambda/2 sum w^2 over the weights (PRML 5.112), and those weights with the biases zeroed."""
         v = w * self.decay_mask
-        return 0.5 * self.weight_decay * float(v @ v)
+        return 0.5 * self.weight_decay * float(v @ v), v
+
+    def penalty(self, w: np.ndarray) -> float:
+        return self._decay(w)[0]
 
     def fun(self, w: np.ndarray, batch: Optional[np.ndarray]) -> tuple[float, np.ndarray]:
         if batch is None:
             return self.full(w)[1:]
         E, g = self._error_and_gradient(w, self.X[batch], self.T[batch], self._g)
-        share = len(batch) / self.N
-        objective = E + share * self.penalty(w) if self.weight_decay else E
+        objective = E
+        if self.weight_decay:
+            share = len(batch) / self.N
+            penalty, v = self._decay(w)
+            objective = E + share * penalty
+            g += (share * self.weight_decay) * v
         self.running[0] += E
         self.running[1] += objective
-        if self.weight_decay:
-            g += (share * self.weight_decay) * (w * self.decay_mask)
         return objective, g
 
     def take_running(self) -> tuple[float, float]:
@@ -213,7 +219,8 @@ class Objective:
         else:
             E, g = self._error_and_gradient(w, self.X, self.T)
             if self.weight_decay:
-                out = (E, E + self.penalty(w), g + self.weight_decay * (w * self.decay_mask))
+                penalty, v = self._decay(w)
+                out = (E, E + penalty, g + self.weight_decay * v)
             else:
                 out = (E, E, g)
         self._last = (w.copy(), out)
