@@ -34,7 +34,7 @@ PUBLISHED = {  # test RMSE and LL: PBP (Hernandez-Lobato and Adams 2015), MC dro
     "energy": ((1.80, -2.04), (1.66, -1.99)),
     "yacht": ((1.02, -1.63), (1.11, -1.55)),
 }
-WEIGHT_DECAYS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+WEIGHT_DECAYS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 def read_ints(path: Path) -> np.ndarray:
