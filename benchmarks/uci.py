@@ -54,7 +54,10 @@ def regressor(n_hidden: int, weight_decay: float, seed: int, restarts: int) -> d
 
 
 def validation_parts(train: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(fit rows, validation rows) pairs: the last 20% of the training rows if folds == 1, else K contiguous folds."""
+    """(fit rows, validation rows) pairs: the last 20% of the training rows if folds == 1, else K contiguous folds.
+
+    Contiguous in the order of the split file, which the published splits list shuffled, so the folds are random.
+    """
     if folds == 1:
         cut = int(round(0.8 * len(train)))
         return [(train[:cut], train[cut:])]
