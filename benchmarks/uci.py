@@ -65,9 +65,10 @@ def validation_parts(train: np.ndarray, folds: int) -> list[tuple[np.ndarray, np
     return [(np.concatenate(parts[:i] + parts[i + 1:]), parts[i]) for i in range(folds)]
 
 
-def validation_residuals(X, t, parts, *network) -> np.ndarray:
+def validation_residuals(X, t, parts, n_hidden: int, weight_decay: float, seed: int, restarts: int) -> np.ndarray:
     """Residuals t - y on every validation row, each predicted by a network fitted without it."""
-    return np.concatenate([t[val] - regressor(*network).fit(X[fit], t[fit]).predict(X[val]) for fit, val in parts])
+    return np.concatenate([t[val] - regressor(n_hidden, weight_decay, seed, restarts).fit(X[fit], t[fit]).predict(X[val])
+                           for fit, val in parts])
 
 
 def run_split(folder: Path, data: np.ndarray, k: int, restarts: int, folds: int, jobs: int) -> dict:

@@ -153,7 +153,7 @@ class Objective:
         # its layers are small (float64), every other evaluation through matrix products into buffers
         self._kernel = fastpath.evaluator(net, X, T, weight_decay, self.decay_mask) if compiled else None
         self._buffers = Buffers(net, min(self.N, CHUNK), X.dtype) if compiled and fastpath.layered(net) else None
-        self._g = np.empty(net.n_params, X.dtype) if self._buffers else None  # the batch gradient, overwritten per batch
+        self._g = np.empty(net.n_params, X.dtype) if self._buffers is not None else None  # the batch gradient, overwritten per batch
 
     def _error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: Optional[np.ndarray] = None):
         """(E, gradient) on (X, T): through the buffers (into g, or a new array) where there are any."""
