@@ -64,3 +64,16 @@ def test_validation_error_and_exact_history_through_the_buffers_equal_the_python
     for key in ("error", "validation_error", "grad_norm"):
         np.testing.assert_allclose(fast.history[key], slow.history[key], rtol=1e-10)
     assert fast.validation_error == pytest.approx(slow.validation_error, rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_gradient_descent_step_moves_w_in_place_by_the_scaled_gradient(dtype):
+    from deltaprop.optimize import GradientDescent
+
+    rng = np.random.default_rng(0)
+    w, g = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
+    expected = w - dtype(0.3 * 0.125) * g
+    GradientDescent(0.3, 8, 100).step(w, g.copy(), {}, 0.125)  # w is changed where it lies
+    assert w.dtype == dtype
+    np.testing.assert_allclose(w, expected, rtol=0, atol=4 * np.finfo(dtype).eps * np.abs(expected).max())
+

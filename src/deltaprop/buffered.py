@@ -4,9 +4,12 @@ For a layered network wherever the compiled loops (``deltaprop.compiled``) do
 not run (wide layers above all, and options that need Python between epochs),
 E and its gradient are matrix products, and what costs beyond them is
 allocating, filling and freeing the arrays that hold a, z and delta at every
-step. Here those arrays are allocated once per
-``Buffers`` and every product and activation writes into them (``out=``); the
-gradient is written straight into the views of a flat vector. The equations
+step, and passing over them once per NumPy call. Here those arrays are
+allocated once per ``Buffers`` and every product and activation writes into
+them (``out=``); the gradient is written straight into the views of a flat
+vector. The output deltas with E, and each hidden layer's h' with its bias
+gradient, are single compiled passes (``deltaprop.compiled``); tanh stays
+NumPy's, which is vectorised. The equations
 and their order are those of ``deltaprop.backprop`` (PRML 5.48-5.57), so the
 result equals the Python engine's to rounding (tested).
 
@@ -21,7 +24,7 @@ from typing import Optional
 import numpy as np
 from scipy.special import expit
 
-from .errors import ERROR_FOR_OUTPUT
+from .compiled import ACTIVATION_CODES, OUTPUT_CODES, output_deltas, times_h_prime_and_sum
 
 CHUNK = 1024  # rows per pass when the whole data is evaluated
 
@@ -38,23 +41,6 @@ def _h_into(name: str, a: np.ndarray, z: np.ndarray) -> None:
         np.logaddexp(a, 0, out=z)
     else:
         np.copyto(z, a)
-
-
-def _times_h_prime(name: str, a: np.ndarray, z: np.ndarray, delta: np.ndarray, tmp: np.ndarray) -> None:
-    """delta *= h'(a) in place (PRML 5.56), with z = h(a) where the derivative uses it; tmp is scratch."""
-    if name == "tanh":
-        np.multiply(z, z, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)  # 1 - z^2 (PRML 5.60)
-    elif name == "logistic":
-        np.subtract(1.0, z, out=tmp)
-        tmp *= z  # z (1 - z)
-    elif name == "relu":
-        np.greater(a, 0, out=tmp)
-    elif name == "softplus":
-        expit(a, out=tmp)
-    else:
-        return
-    delta *= tmp
 
 
 class Buffers:
@@ -81,8 +67,9 @@ class Buffers:
                                 slice(b.offset, b.offset + b.size)))
         self.a = {dst: np.empty((rows, net.layers[dst].size), dtype) for _, dst, *_ in self.layers}
         self.z = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
-        self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
-        self.scratch = np.empty(rows * max(a.shape[1] for a in self.a.values()), dtype)
+        self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers}
+        self.bias = {dst: b for _, dst, *_, b in self.layers}
+        self.out = OUTPUT_CODES[self.layers[-1][2].name]
         self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
 
     def error(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> float:
@@ -118,20 +105,22 @@ class Buffers:
         return z, a
 
     def _error(self, a_out: np.ndarray, T: np.ndarray) -> float:
-        return float(np.sum(ERROR_FOR_OUTPUT[self.layers[-1][2].name](np, a_out, T)))
+        """E on these rows (PRML 5.44); the output deltas are left in their buffer."""
+        return output_deltas(self.out, a_out, T, self.delta[self.layers[-1][1]][: a_out.shape[0]])
 
     def _pass(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
         """E over at most ``rows`` rows, and its gradient into g by backpropagation (PRML 5.53-5.57)."""
+        n = X.shape[0]
         z, a_out = self._forward(w, X)
-        delta = self.layers[-1][2].h(np, a_out) - T  # PRML 5.54
+        E = self._error(a_out, T)  # and delta_k = y_k - t_k (PRML 5.54)
+        delta = self.delta[self.layers[-1][1]][:n]
+        np.sum(delta, axis=0, out=g[self.layers[-1][5]])
         for src, dst, _, W, shape, b in reversed(self.layers):
             np.matmul(delta.T, z[src], out=g[W].reshape(shape))  # PRML 5.53
-            np.sum(delta, axis=0, out=g[b])
-            if src in self.delta:
-                sent_back = self.delta[src][: X.shape[0]]
+            if src in self.z:
+                sent_back = self.delta[src][:n]
                 np.matmul(delta, w[W].reshape(shape), out=sent_back)
-                a = self.a[src][: X.shape[0]]
-                _times_h_prime(self.net.layers[src].activation.name, a, z[src], sent_back,
-                               self.scratch[: a.size].reshape(a.shape))  # PRML 5.56
+                times_h_prime_and_sum(ACTIVATION_CODES[self.net.layers[src].activation.name], self.a[src][:n],
+                                      z[src], sent_back, g[self.bias[src]])  # PRML 5.56, and src's bias gradient
                 delta = sent_back
-        return self._error(a_out, T)
+        return E

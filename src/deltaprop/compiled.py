@@ -18,6 +18,13 @@ Two kernels evaluate E and its gradient on a set of rows:
 - ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
   loops, no allocation.
 
+Three small kernels serve ``deltaprop.buffered``, whose matrix products stay
+NumPy's: ``output_deltas`` (delta_k = y_k - t_k and E in one pass),
+``times_h_prime_and_sum`` (a hidden layer's deltas and bias gradient in one
+pass), and ``subtract_scaled`` (the gradient-descent step in one pass, used
+by ``deltaprop.optimize``); each replaces two to five NumPy calls that each
+pass over the array.
+
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
 No kernel uses ``fastmath``: every sum is added in an order the source fixes
@@ -35,13 +42,10 @@ import math
 
 import numpy as np
 
-try:
-    import numba as nb
-    from llvmlite import ir
-    from numba.core import types
-    from numba.extending import intrinsic
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps the engine importable without it
-    nb = None
+import numba as nb
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
 OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
@@ -60,7 +64,7 @@ INV_LN2 = 1.4426950408889634
 def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) -> bool:
     """True where the fast path gives what the Python loop gives: a layered network, a step rule,
     and nothing that needs Python between epochs (validation, callbacks, checkpoints, snapshots)."""
-    if nb is None or config.method not in METHOD_CODES or has_validation or callbacks or checkpoint or resume:
+    if config.method not in METHOD_CODES or has_validation or callbacks or checkpoint or resume:
         return False
     if config.snapshots or config.early_stopping:
         return False
@@ -90,7 +94,7 @@ def kernel_spec(net) -> tuple:
 
 def evaluator(net, X, T, weight_decay, decay_mask):
     """A compiled ``w -> (E, E + penalty, gradient)`` on all of (X, T), or None where the kernels do not apply."""
-    if nb is None or not small(net) or X.dtype != np.float64 or T.dtype != np.float64:
+    if not small(net) or X.dtype != np.float64 or T.dtype != np.float64:
         return None
     sizes, acts, out = kernel_spec(net)
     X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
@@ -114,369 +118,425 @@ def tanh(x) -> np.ndarray:
     return out
 
 
-if nb is not None:
+@nb.njit(**JIT)
+def _work(sizes, rows, like):
+    """Work arrays of like's dtype for evaluations on up to ``rows`` rows: A, Z, Delta of shape
+    (units, rows padded to LANES) for the column kernel; a, z, d for one row; and a work row
+    for the column kernel's sums. The kernels write every entry before they read it, so none
+    is cleared (clearing megabytes on every call cost more than the steps)."""
+    units = np.sum(sizes)
+    shape = (units, (rows + LANES - 1) // LANES * LANES)
+    return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
+            np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
+            np.empty(shape[1], like.dtype))
 
-    @nb.njit(**JIT)
-    def _work(sizes, rows, like):
-        """Work arrays of like's dtype for evaluations on up to ``rows`` rows: A, Z, Delta of shape
-        (units, rows padded to LANES) for the column kernel; a, z, d for one row; and a work row
-        for the column kernel's sums. The kernels write every entry before they read it, so none
-        is cleared (clearing megabytes on every call cost more than the steps)."""
-        units = np.sum(sizes)
-        shape = (units, (rows + LANES - 1) // LANES * LANES)
-        return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
-                np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
-                np.empty(shape[1], like.dtype))
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's fma): as fast as fastmath's contraction, but explicit, so
+    the same in every compilation."""
+    if not all(isinstance(t, types.Float) for t in (a, b, c)):
+        return None
 
-    @intrinsic
-    def _fma(typingctx, a, b, c):
-        """a * b + c rounded once (LLVM's fma): as fast as fastmath's contraction, but explicit, so
-        the same in every compilation."""
-        if not all(isinstance(t, types.Float) for t in (a, b, c)):
-            return None
+    def codegen(context, builder, signature, args):
+        x, y, z = (context.cast(builder, v, t, types.float64) for v, t in zip(args, signature.args))
+        f64 = ir.DoubleType()
+        fma = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
+        return builder.call(fma, [x, y, z])
 
-        def codegen(context, builder, signature, args):
-            x, y, z = (context.cast(builder, v, t, types.float64) for v, t in zip(args, signature.args))
-            f64 = ir.DoubleType()
-            fma = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
-            return builder.call(fma, [x, y, z])
+    return types.float64(a, b, c), codegen
 
-        return types.float64(a, b, c), codegen
+@nb.njit(inline="always", **JIT)
+def _tanh(x):
+    """tanh x to within 3 units in the last place of float64, in arithmetic a compiler can vectorise.
 
-    @nb.njit(inline="always", **JIT)
-    def _tanh(x):
-        """tanh x to within 3 units in the last place of float64, in arithmetic a compiler can vectorise.
+    |x| <= 1: Lambert's continued fraction x/(1 + x^2/(3 + x^2/(5 + ...))) cut after 8
+    levels, the Pade approximant x P(x^2)/Q(x^2), relative error below 3e-17.
+    |x| > 1: tanh|x| = 1 - 2/(exp(2|x|) + 1), where exp(y) = 2^k exp(r), r = y - k ln 2 in
+    [-ln2/2, ln2/2], exp(r) by its Taylor polynomial to r^13 (error below 5e-18) and 2^k
+    exact from the bits of k. tanh rounds to 1 beyond |x| = 19.1, so |x| is capped at 20.
+    A NaN stays NaN.
+    """
+    ax = abs(x)
+    if ax > 20.0:
+        ax = 20.0
+    z = ax * ax
+    P = _fma(_fma(_fma(z + 990.0, z, 135135.0), z, 4729725.0), z, 34459425.0)
+    Q = _fma(_fma(_fma(_fma(45.0, z, 13860.0), z, 945945.0), z, 16216200.0), z, 34459425.0)
+    pade = ax * P / Q
+    y = 2.0 * ax
+    k = np.floor(_fma(y, INV_LN2, 0.5))
+    r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, y))
+    p = 1.0 / 6227020800.0
+    for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+              1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
+        p = _fma(p, r, c)
+    e = p * np.float64(np.int64(1) << np.int64(k))
+    t = pade if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
+    return t if x >= 0.0 else -t
 
-        |x| <= 1: Lambert's continued fraction x/(1 + x^2/(3 + x^2/(5 + ...))) cut after 8
-        levels, the Pade approximant x P(x^2)/Q(x^2), relative error below 3e-17.
-        |x| > 1: tanh|x| = 1 - 2/(exp(2|x|) + 1), where exp(y) = 2^k exp(r), r = y - k ln 2 in
-        [-ln2/2, ln2/2], exp(r) by its Taylor polynomial to r^13 (error below 5e-18) and 2^k
-        exact from the bits of k. tanh rounds to 1 beyond |x| = 19.1, so |x| is capped at 20.
-        A NaN stays NaN.
-        """
-        ax = abs(x)
-        if ax > 20.0:
-            ax = 20.0
-        z = ax * ax
-        P = _fma(_fma(_fma(z + 990.0, z, 135135.0), z, 4729725.0), z, 34459425.0)
-        Q = _fma(_fma(_fma(_fma(45.0, z, 13860.0), z, 945945.0), z, 16216200.0), z, 34459425.0)
-        pade = ax * P / Q
-        y = 2.0 * ax
-        k = np.floor(_fma(y, INV_LN2, 0.5))
-        r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, y))
-        p = 1.0 / 6227020800.0
-        for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                  1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
-            p = _fma(p, r, c)
-        e = p * np.float64(np.int64(1) << np.int64(k))
-        t = pade if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
-        return t if x >= 0.0 else -t
+@nb.njit(**JIT)
+def _tanh_loop(x, out):
+    for i in range(x.size):
+        out[i] = _tanh(x[i])
 
-    @nb.njit(**JIT)
-    def _tanh_loop(x, out):
-        for i in range(x.size):
-            out[i] = _tanh(x[i])
-
-    @nb.njit(inline="always", **JIT)
-    def _h1(code, a):
-        if code == 0:
-            return a
-        if code == 1:
-            return _tanh(a)
-        if code == 2:
-            e = math.exp(-abs(a))
-            return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
-        if code == 3:
-            return a if a > 0 else 0.0
-        return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-
-    @nb.njit(inline="always", **JIT)
-    def _dh1(code, a, z):
-        if code == 0:
-            return 1.0
-        if code == 1:
-            return 1.0 - z * z  # PRML 5.60
-        if code == 2:
-            return z * (1.0 - z)
-        if code == 3:
-            return 1.0 if a > 0 else 0.0
+@nb.njit(inline="always", **JIT)
+def _h1(code, a):
+    if code == 0:
+        return a
+    if code == 1:
+        return _tanh(a)
+    if code == 2:
         e = math.exp(-abs(a))
         return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+    if code == 3:
+        return a if a > 0 else 0.0
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
 
-    # Rows of 2-d work arrays are indexed in place, never sliced: a view costs a reference count.
+@nb.njit(inline="always", **JIT)
+def _dh1(code, a, z):
+    if code == 0:
+        return 1.0
+    if code == 1:
+        return 1.0 - z * z  # PRML 5.60
+    if code == 2:
+        return z * (1.0 - z)
+    if code == 3:
+        return 1.0 if a > 0 else 0.0
+    e = math.exp(-abs(a))
+    return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
 
-    @nb.njit(inline="always", **JIT)
-    def _activate(code, A, Z, u, n):
-        """Z[u, :n] = h(A[u, :n]); the activation chosen once, outside the vector loop (PRML 5.49)."""
-        if code == 1:
+# Rows of 2-d work arrays are indexed in place, never sliced: a view costs a reference count.
+
+@nb.njit(inline="always", **JIT)
+def _activate(code, A, Z, u, n):
+    """Z[u, :n] = h(A[u, :n]); the activation chosen once, outside the vector loop (PRML 5.49)."""
+    if code == 1:
+        for c in range(n):
+            Z[u, c] = _tanh(A[u, c])
+    else:
+        for c in range(n):
+            Z[u, c] = _h1(code, A[u, c])
+
+@nb.njit(inline="always", **JIT)
+def _times_dh(code, A, Z, Dl, u, n):
+    """Dl[u, :n] *= h'(A[u, :n]) (PRML 5.56)."""
+    if code == 1:
+        for c in range(n):
+            Dl[u, c] *= 1.0 - Z[u, c] * Z[u, c]
+    else:
+        for c in range(n):
+            Dl[u, c] *= _dh1(code, A[u, c], Z[u, c])
+
+@nb.njit(inline="always", **JIT)
+def _decay(w, lam, decay, share, g, E):
+    """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
+    if lam == 0.0:
+        return E
+    reg = 0.0
+    for i in range(w.size):
+        v = w[i] * decay[i]
+        reg += v * v
+        g[i] += share * lam * v
+    return E + share * 0.5 * lam * reg
+
+@nb.njit(inline="always", **JIT)
+def _place(sizes, l):
+    """Layer l's first weight in w, and the first unit of layers l - 1 and l among all units (no allocation)."""
+    o, u0 = 0, 0
+    for k in range(1, l):
+        o += sizes[k] * sizes[k - 1] + sizes[k]
+        u0 += sizes[k - 1]
+    return o, u0, u0 + sizes[l - 1]
+
+@nb.njit(inline="always", **JIT)
+def _fold(R, n):
+    """sum(R[:n]) for n a multiple of LANES, by folding the upper part onto the lower until
+    LANES values are left: an order fixed by n alone, and every fold a vector loop."""
+    width = n
+    while width > LANES:
+        h = (width + 2 * LANES - 1) // (2 * LANES) * LANES  # the smallest multiple of LANES >= width / 2
+        for c in range(width - h):
+            R[c] += R[c + h]
+        width = h
+    return ((R[0] + R[1]) + (R[2] + R[3])) + ((R[4] + R[5]) + (R[6] + R[7]))
+
+@nb.njit(**JIT)
+def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R):
+    """E (data term) and E + share * lam/2 |w|^2 on X[rows]; g receives the latter's gradient.
+
+    Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
+    columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
+    patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
+    are set to 0, so that no loop has a scalar remainder. R is a work row for the sums.
+    """
+    L = len(sizes) - 1
+    N = rows.size
+    n = (N + LANES - 1) // LANES * LANES
+    for i in range(sizes[0]):
+        for c in range(N):
+            Z[i, c] = X[rows[c], i]
+        for c in range(N, n):
+            Z[i, c] = 0.0
+    for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+        m, S = sizes[l - 1], sizes[l]
+        o, u0, u1 = _place(sizes, l)
+        for j in range(S):
+            b, wj0 = w[o + S * m + j], w[o + j * m]
             for c in range(n):
-                Z[u, c] = _tanh(A[u, c])
-        else:
-            for c in range(n):
-                Z[u, c] = _h1(code, A[u, c])
-
-    @nb.njit(inline="always", **JIT)
-    def _times_dh(code, A, Z, Dl, u, n):
-        """Dl[u, :n] *= h'(A[u, :n]) (PRML 5.56)."""
-        if code == 1:
-            for c in range(n):
-                Dl[u, c] *= 1.0 - Z[u, c] * Z[u, c]
-        else:
-            for c in range(n):
-                Dl[u, c] *= _dh1(code, A[u, c], Z[u, c])
-
-    @nb.njit(inline="always", **JIT)
-    def _decay(w, lam, decay, share, g, E):
-        """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
-        if lam == 0.0:
-            return E
-        reg = 0.0
-        for i in range(w.size):
-            v = w[i] * decay[i]
-            reg += v * v
-            g[i] += share * lam * v
-        return E + share * 0.5 * lam * reg
-
-    @nb.njit(inline="always", **JIT)
-    def _place(sizes, l):
-        """Layer l's first weight in w, and the first unit of layers l - 1 and l among all units (no allocation)."""
-        o, u0 = 0, 0
-        for k in range(1, l):
-            o += sizes[k] * sizes[k - 1] + sizes[k]
-            u0 += sizes[k - 1]
-        return o, u0, u0 + sizes[l - 1]
-
-    @nb.njit(inline="always", **JIT)
-    def _fold(R, n):
-        """sum(R[:n]) for n a multiple of LANES, by folding the upper part onto the lower until
-        LANES values are left: an order fixed by n alone, and every fold a vector loop."""
-        width = n
-        while width > LANES:
-            h = (width + 2 * LANES - 1) // (2 * LANES) * LANES  # the smallest multiple of LANES >= width / 2
-            for c in range(width - h):
-                R[c] += R[c + h]
-            width = h
-        return ((R[0] + R[1]) + (R[2] + R[3])) + ((R[4] + R[5]) + (R[6] + R[7]))
-
-    @nb.njit(**JIT)
-    def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R):
-        """E (data term) and E + share * lam/2 |w|^2 on X[rows]; g receives the latter's gradient.
-
-        Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
-        columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
-        patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
-        are set to 0, so that no loop has a scalar remainder. R is a work row for the sums.
-        """
-        L = len(sizes) - 1
-        N = rows.size
-        n = (N + LANES - 1) // LANES * LANES
-        for i in range(sizes[0]):
-            for c in range(N):
-                Z[i, c] = X[rows[c], i]
-            for c in range(N, n):
-                Z[i, c] = 0.0
-        for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
-            m, S = sizes[l - 1], sizes[l]
-            o, u0, u1 = _place(sizes, l)
-            for j in range(S):
-                b, wj0 = w[o + S * m + j], w[o + j * m]
+                A[u1 + j, c] = _fma(wj0, Z[u0, c], b)
+            for i in range(1, m):
+                wji = w[o + j * m + i]
                 for c in range(n):
-                    A[u1 + j, c] = _fma(wj0, Z[u0, c], b)
-                for i in range(1, m):
+                    A[u1 + j, c] = _fma(wji, Z[u0 + i, c], A[u1 + j, c])
+            if l < L:
+                _activate(acts[l - 1], A, Z, u1 + j, n)
+    u, K = _place(sizes, L)[2], sizes[L]
+    E = 0.0
+    if out == 0:
+        for k in range(K):
+            for c in range(N):
+                r = A[u + k, c] - T[rows[c], k]
+                Dl[u + k, c] = r  # PRML 5.54
+                E += 0.5 * r * r
+    elif out == 1:
+        for k in range(K):
+            for c in range(N):
+                ak, tk = A[u + k, c], T[rows[c], k]
+                e = math.exp(-abs(ak))
+                Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
+                E += max(ak, 0.0) + math.log1p(e) - tk * ak
+    else:
+        for c in range(N):
+            mx = A[u, c]
+            for k in range(1, K):
+                mx = max(mx, A[u + k, c])
+            tot = 0.0
+            for k in range(K):
+                Z[u + k, c] = math.exp(A[u + k, c] - mx)
+                tot += Z[u + k, c]
+            lse = mx + math.log(tot)
+            for k in range(K):
+                tk = T[rows[c], k]
+                Dl[u + k, c] = Z[u + k, c] / tot - tk
+                E += tk * (lse - A[u + k, c])
+    for k in range(K):
+        for c in range(N, n):
+            Dl[u + k, c] = 0.0
+    for l in range(L, 0, -1):
+        m, S = sizes[l - 1], sizes[l]
+        o, u0, u1 = _place(sizes, l)
+        for j in range(S):
+            for c in range(n):
+                R[c] = Dl[u1 + j, c]
+            g[o + S * m + j] = _fold(R, n)
+            for i in range(m):
+                for c in range(n):
+                    R[c] = Dl[u1 + j, c] * Z[u0 + i, c]
+                g[o + j * m + i] = _fold(R, n)  # PRML 5.53
+        if l > 1:
+            for i in range(m):
+                w0i = w[o + i]
+                for c in range(n):
+                    Dl[u0 + i, c] = w0i * Dl[u1, c]
+                for j in range(1, S):
                     wji = w[o + j * m + i]
                     for c in range(n):
-                        A[u1 + j, c] = _fma(wji, Z[u0 + i, c], A[u1 + j, c])
+                        Dl[u0 + i, c] = _fma(wji, Dl[u1 + j, c], Dl[u0 + i, c])
+                _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
+    return E, _decay(w, lam, decay, share, g, E)
+
+@nb.njit(**JIT)
+def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+    """As _evaluate_columns, one pattern at a time in scalar loops: no allocation, no BLAS call.
+
+    ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
+    """
+    L = len(sizes) - 1
+    g[:] = 0.0
+    E = 0.0
+    K = sizes[L]
+    for r in range(rows.size):
+        n = rows[r]
+        for i in range(sizes[0]):
+            z[i] = X[n, i]
+        for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+            m = sizes[l - 1]
+            o, u0, u1 = _place(sizes, l)
+            for j in range(sizes[l]):
+                s = w[o + sizes[l] * m + j]
+                for i in range(m):
+                    s += w[o + j * m + i] * z[u0 + i]
+                a[u1 + j] = s
                 if l < L:
-                    _activate(acts[l - 1], A, Z, u1 + j, n)
-        u, K = _place(sizes, L)[2], sizes[L]
-        E = 0.0
+                    z[u1 + j] = _h1(acts[l - 1], s)
+        u = _place(sizes, L)[2]
         if out == 0:
             for k in range(K):
-                for c in range(N):
-                    r = A[u + k, c] - T[rows[c], k]
-                    Dl[u + k, c] = r  # PRML 5.54
-                    E += 0.5 * r * r
+                z[u + k] = a[u + k]
+                E += 0.5 * (a[u + k] - T[n, k]) ** 2
         elif out == 1:
             for k in range(K):
-                for c in range(N):
-                    ak, tk = A[u + k, c], T[rows[c], k]
-                    e = math.exp(-abs(ak))
-                    Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
-                    E += max(ak, 0.0) + math.log1p(e) - tk * ak
+                ak = a[u + k]
+                z[u + k] = _h1(2, ak)
+                E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
         else:
-            for c in range(N):
-                mx = A[u, c]
-                for k in range(1, K):
-                    mx = max(mx, A[u + k, c])
-                tot = 0.0
-                for k in range(K):
-                    Z[u + k, c] = math.exp(A[u + k, c] - mx)
-                    tot += Z[u + k, c]
-                lse = mx + math.log(tot)
-                for k in range(K):
-                    tk = T[rows[c], k]
-                    Dl[u + k, c] = Z[u + k, c] / tot - tk
-                    E += tk * (lse - A[u + k, c])
+            mx = a[u]
+            for k in range(1, K):
+                mx = max(mx, a[u + k])
+            tot = 0.0
+            for k in range(K):
+                z[u + k] = math.exp(a[u + k] - mx)
+                tot += z[u + k]
+            lse = mx + math.log(tot)
+            for k in range(K):
+                z[u + k] /= tot
+                E += T[n, k] * (lse - a[u + k])
         for k in range(K):
-            for c in range(N, n):
-                Dl[u + k, c] = 0.0
+            d[u + k] = z[u + k] - T[n, k]  # PRML 5.54
         for l in range(L, 0, -1):
-            m, S = sizes[l - 1], sizes[l]
+            m = sizes[l - 1]
             o, u0, u1 = _place(sizes, l)
-            for j in range(S):
-                for c in range(n):
-                    R[c] = Dl[u1 + j, c]
-                g[o + S * m + j] = _fold(R, n)
+            for j in range(sizes[l]):
+                dj = d[u1 + j]
+                g[o + sizes[l] * m + j] += dj
                 for i in range(m):
-                    for c in range(n):
-                        R[c] = Dl[u1 + j, c] * Z[u0 + i, c]
-                    g[o + j * m + i] = _fold(R, n)  # PRML 5.53
+                    g[o + j * m + i] += dj * z[u0 + i]  # PRML 5.53
             if l > 1:
                 for i in range(m):
-                    w0i = w[o + i]
-                    for c in range(n):
-                        Dl[u0 + i, c] = w0i * Dl[u1, c]
-                    for j in range(1, S):
-                        wji = w[o + j * m + i]
-                        for c in range(n):
-                            Dl[u0 + i, c] = _fma(wji, Dl[u1 + j, c], Dl[u0 + i, c])
-                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
-        return E, _decay(w, lam, decay, share, g, E)
+                    s = 0.0
+                    for j in range(sizes[l]):
+                        s += w[o + j * m + i] * d[u1 + j]
+                    d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
+    return E, _decay(w, lam, decay, share, g, E)
 
-    @nb.njit(**JIT)
-    def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
-        """As _evaluate_columns, one pattern at a time in scalar loops: no allocation, no BLAS call.
+@nb.njit(**JIT)
+def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, R):
+    """The kernel for this many rows: columns for several, one pattern at a time for a few."""
+    if rows.size >= COLUMNS_FROM:
+        return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R)
+    return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
 
-        ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
-        """
-        L = len(sizes) - 1
-        g[:] = 0.0
-        E = 0.0
-        K = sizes[L]
-        for r in range(rows.size):
-            n = rows[r]
-            for i in range(sizes[0]):
-                z[i] = X[n, i]
-            for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
-                m = sizes[l - 1]
-                o, u0, u1 = _place(sizes, l)
-                for j in range(sizes[l]):
-                    s = w[o + sizes[l] * m + j]
-                    for i in range(m):
-                        s += w[o + j * m + i] * z[u0 + i]
-                    a[u1 + j] = s
-                    if l < L:
-                        z[u1 + j] = _h1(acts[l - 1], s)
-            u = _place(sizes, L)[2]
-            if out == 0:
-                for k in range(K):
-                    z[u + k] = a[u + k]
-                    E += 0.5 * (a[u + k] - T[n, k]) ** 2
-            elif out == 1:
-                for k in range(K):
-                    ak = a[u + k]
-                    z[u + k] = _h1(2, ak)
-                    E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
-            else:
-                mx = a[u]
-                for k in range(1, K):
-                    mx = max(mx, a[u + k])
-                tot = 0.0
-                for k in range(K):
-                    z[u + k] = math.exp(a[u + k] - mx)
-                    tot += z[u + k]
-                lse = mx + math.log(tot)
-                for k in range(K):
-                    z[u + k] /= tot
-                    E += T[n, k] * (lse - a[u + k])
-            for k in range(K):
-                d[u + k] = z[u + k] - T[n, k]  # PRML 5.54
-            for l in range(L, 0, -1):
-                m = sizes[l - 1]
-                o, u0, u1 = _place(sizes, l)
-                for j in range(sizes[l]):
-                    dj = d[u1 + j]
-                    g[o + sizes[l] * m + j] += dj
-                    for i in range(m):
-                        g[o + j * m + i] += dj * z[u0 + i]  # PRML 5.53
-                if l > 1:
-                    for i in range(m):
-                        s = 0.0
-                        for j in range(sizes[l]):
-                            s += w[o + j * m + i] * d[u1 + j]
-                        d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
-        return E, _decay(w, lam, decay, share, g, E)
+# -- elementwise passes of deltaprop.buffered's matrix-product engine: rows are patterns there
 
-    @nb.njit(**JIT)
-    def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, R):
-        """The kernel for this many rows: columns for several, one pattern at a time for a few."""
-        if rows.size >= COLUMNS_FROM:
-            return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R)
-        return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
+@nb.njit(**JIT)
+def output_deltas(out, A, T, D):
+    """D = y - t (PRML 5.54) from rows of output pre-activations A, and E on those rows (PRML 5.44),
+    in one pass: the error functions of ``deltaprop.errors``, from a, never from y."""
+    E = 0.0
+    for r in range(A.shape[0]):
+        if out == 0:
+            for k in range(A.shape[1]):
+                d = A[r, k] - T[r, k]
+                D[r, k] = d
+                E += 0.5 * d * d
+        elif out == 1:
+            for k in range(A.shape[1]):
+                ak, tk = A[r, k], T[r, k]
+                e = math.exp(-abs(ak))
+                D[r, k] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
+                E += max(ak, 0.0) + math.log1p(e) - tk * ak
+        else:
+            mx = A[r, 0]
+            for k in range(1, A.shape[1]):
+                mx = max(mx, A[r, k])
+            tot = 0.0
+            for k in range(A.shape[1]):
+                e = math.exp(A[r, k] - mx)
+                D[r, k] = e
+                tot += e
+            lse = mx + math.log(tot)
+            for k in range(A.shape[1]):
+                tk = T[r, k]
+                D[r, k] = D[r, k] / tot - tk
+                E += tk * (lse - A[r, k])
+    return E
 
-    @nb.njit(**JIT)
-    def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-                   perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
-        """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
+@nb.njit(**JIT)
+def times_h_prime_and_sum(code, A, Z, D, gb):
+    """D *= h'(A) (PRML 5.56), and gb = the sum of D's rows, the layer's bias gradient (PRML 5.53
+    with z_0 = 1), in one pass; the sum is kept in float64 whatever D's dtype."""
+    total = np.zeros(D.shape[1])
+    for r in range(D.shape[0]):
+        if code == 1:
+            for j in range(D.shape[1]):
+                D[r, j] *= 1.0 - Z[r, j] * Z[r, j]  # PRML 5.60
+                total[j] += D[r, j]
+        else:
+            for j in range(D.shape[1]):
+                D[r, j] *= _dh1(code, A[r, j], Z[r, j])
+                total[j] += D[r, j]
+    for j in range(D.shape[1]):
+        gb[j] = total[j]
 
-        ``exact``: record E(w), its objective and gradient norm on all the data at the end of
-        each epoch (one more pass where the batches are smaller than N); otherwise the sums
-        of the epoch's batch errors, each at the weights its step started from, and NaN for
-        the gradient norm. Full-batch epochs are exact either way, at no extra cost.
+@nb.njit(**JIT)
+def subtract_scaled(w, c, g):
+    """w -= c g in one pass over both (a gradient-descent step, PRML 5.41)."""
+    for i in range(w.size):
+        w[i] -= c * g[i]
 
-        Returns (epochs done, adam step count, previous objective, best objective, stop code):
-        stop code 0 ran them all, 1 converged (tol), 2 diverged.
-        """
-        N = X.shape[0]
-        P = w.size
-        g = np.empty(P, dtype=w.dtype)
-        A, Z, Dl, a, z, d, R = _work(sizes, N, w)
-        everyone = np.arange(N)
-        full = batch >= N
-        if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-            _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
-        for e in range(perms.shape[0]):
-            E_run, obj_run = 0.0, 0.0
-            for k in range(1 if full else (N + batch - 1) // batch):
-                n = N
-                if not full:
-                    idx = perms[e, k * batch : min(N, (k + 1) * batch)]
-                    n = idx.size
-                    E_b, obj_b = _evaluate(w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, R)
-                    E_run += E_b
-                    obj_run += obj_b
-                scale = 1.0 / n  # steps use the batch mean gradient
-                if method == 0:
-                    for i in range(P):
-                        w[i] -= lr * (g[i] * scale)
-                elif method == 1:
-                    for i in range(P):
-                        gi = g[i] * scale
-                        v[i] = mu * v[i] - lr * gi
-                        w[i] += mu * v[i] - lr * gi if nesterov else v[i]
-                else:
-                    t += 1
-                    c1, c2 = 1.0 - beta1**t, 1.0 - beta2**t
-                    for i in range(P):
-                        gi = g[i] * scale
-                        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
-                        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
-                        w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
-            if full or exact:
-                E, objective = _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
-                gn = 0.0
+@nb.njit(**JIT)
+def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
+               perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
+    """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
+
+    ``exact``: record E(w), its objective and gradient norm on all the data at the end of
+    each epoch (one more pass where the batches are smaller than N); otherwise the sums
+    of the epoch's batch errors, each at the weights its step started from, and NaN for
+    the gradient norm. Full-batch epochs are exact either way, at no extra cost.
+
+    Returns (epochs done, adam step count, previous objective, best objective, stop code):
+    stop code 0 ran them all, 1 converged (tol), 2 diverged.
+    """
+    N = X.shape[0]
+    P = w.size
+    g = np.empty(P, dtype=w.dtype)
+    A, Z, Dl, a, z, d, R = _work(sizes, N, w)
+    everyone = np.arange(N)
+    full = batch >= N
+    if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
+        _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
+    for e in range(perms.shape[0]):
+        E_run, obj_run = 0.0, 0.0
+        for k in range(1 if full else (N + batch - 1) // batch):
+            n = N
+            if not full:
+                idx = perms[e, k * batch : min(N, (k + 1) * batch)]
+                n = idx.size
+                E_b, obj_b = _evaluate(w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, R)
+                E_run += E_b
+                obj_run += obj_b
+            scale = 1.0 / n  # steps use the batch mean gradient
+            if method == 0:
                 for i in range(P):
-                    gn += g[i] * g[i]
-                E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(gn)
+                    w[i] -= lr * (g[i] * scale)
+            elif method == 1:
+                for i in range(P):
+                    gi = g[i] * scale
+                    v[i] = mu * v[i] - lr * gi
+                    w[i] += mu * v[i] - lr * gi if nesterov else v[i]
             else:
-                objective = obj_run
-                E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
-            if not math.isfinite(objective):
-                return e + 1, t, prev, best, 2
-            if objective < best:
-                best = objective
-                best_w[:] = w
-            if tol > 0.0 and abs(prev - objective) / max(abs(prev), 1e-300) < tol:
-                return e + 1, t, objective, best, 1
-            prev = objective
-        return perms.shape[0], t, prev, best, 0
+                t += 1
+                c1, c2 = 1.0 - beta1**t, 1.0 - beta2**t
+                for i in range(P):
+                    gi = g[i] * scale
+                    m[i] = beta1 * m[i] + (1.0 - beta1) * gi
+                    v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
+                    w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+        if full or exact:
+            E, objective = _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
+            gn = 0.0
+            for i in range(P):
+                gn += g[i] * g[i]
+            E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(gn)
+        else:
+            objective = obj_run
+            E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
+        if not math.isfinite(objective):
+            return e + 1, t, prev, best, 2
+        if objective < best:
+            best = objective
+            best_w[:] = w
+        if tol > 0.0 and abs(prev - objective) / max(abs(prev), 1e-300) < tol:
+            return e + 1, t, objective, best, 1
+        prev = objective
+    return perms.shape[0], t, prev, best, 0

@@ -31,6 +31,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .compiled import subtract_scaled
+
 Fun = Callable[[np.ndarray, Optional[np.ndarray]], tuple]
 
 
@@ -78,8 +80,7 @@ class GradientDescent(StepRule):
     name = "sgd"
 
     def step(self, w, g, state, scale):
-        g *= self.learning_rate * scale
-        w -= g
+        subtract_scaled(w, w.dtype.type(self.learning_rate * scale), g)  # in w's precision, as NumPy would
 
 
 class Momentum(StepRule):
