@@ -70,6 +70,7 @@ class Buffers:
         self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers}
         self.bias = {dst: b for _, dst, *_, b in self.layers}
         self.out = OUTPUT_CODES[self.layers[-1][2].name]
+        self.gb_out = np.empty(net.layers[names[-1]].size, dtype)  # the output deltas' sum where no gradient is wanted
         self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
 
     def error(self, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> float:
@@ -77,7 +78,7 @@ class Buffers:
         E = 0.0
         for start in range(0, X.shape[0], self.rows):
             _, a_out = self._forward(w, X[start : start + self.rows])
-            E += self._error(a_out, T[start : start + self.rows])
+            E += self._error(a_out, T[start : start + self.rows], self.gb_out)
         return E
 
     def error_and_gradient(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
@@ -104,17 +105,16 @@ class Buffers:
                 _h_into(h.name, a, z[dst])
         return z, a
 
-    def _error(self, a_out: np.ndarray, T: np.ndarray) -> float:
-        """E on these rows (PRML 5.44); the output deltas are left in their buffer."""
-        return output_deltas(self.out, a_out, T, self.delta[self.layers[-1][1]][: a_out.shape[0]])
+    def _error(self, a_out: np.ndarray, T: np.ndarray, gb: np.ndarray) -> float:
+        """E on these rows (PRML 5.44); the output deltas are left in their buffer and their sum in gb."""
+        return output_deltas(self.out, a_out, T, self.delta[self.layers[-1][1]][: a_out.shape[0]], gb)
 
     def _pass(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
         """E over at most ``rows`` rows, and its gradient into g by backpropagation (PRML 5.53-5.57)."""
         n = X.shape[0]
         z, a_out = self._forward(w, X)
-        E = self._error(a_out, T)  # and delta_k = y_k - t_k (PRML 5.54)
+        E = self._error(a_out, T, g[self.layers[-1][5]])  # and delta_k = y_k - t_k (PRML 5.54)
         delta = self.delta[self.layers[-1][1]][:n]
-        np.sum(delta, axis=0, out=g[self.layers[-1][5]])
         for src, dst, _, W, shape, b in reversed(self.layers):
             np.matmul(delta.T, z[src], out=g[W].reshape(shape))  # PRML 5.53
             if src in self.z:

@@ -419,10 +419,12 @@ def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a
 # -- elementwise passes of deltaprop.buffered's matrix-product engine: rows are patterns there
 
 @nb.njit(**JIT)
-def output_deltas(out, A, T, D):
+def output_deltas(out, A, T, D, gb):
     """D = y - t (PRML 5.54) from rows of output pre-activations A, and E on those rows (PRML 5.44),
-    in one pass: the error functions of ``deltaprop.errors``, from a, never from y."""
+    in one pass: the error functions of ``deltaprop.errors``, from a, never from y. gb receives the
+    sum of D's rows, the output biases' gradient (PRML 5.53 with z_0 = 1)."""
     E = 0.0
+    total = np.zeros(D.shape[1])
     for r in range(A.shape[0]):
         if out == 0:
             for k in range(A.shape[1]):
@@ -449,6 +451,10 @@ def output_deltas(out, A, T, D):
                 tk = T[r, k]
                 D[r, k] = D[r, k] / tot - tk
                 E += tk * (lse - A[r, k])
+        for k in range(A.shape[1]):
+            total[k] += D[r, k]
+    for k in range(A.shape[1]):
+        gb[k] = total[k]
     return E
 
 @nb.njit(**JIT)
@@ -459,7 +465,8 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
     for r in range(D.shape[0]):
         if code == 1:
             for j in range(D.shape[1]):
-                D[r, j] *= 1.0 - Z[r, j] * Z[r, j]  # PRML 5.60
+                d = D[r, j]
+                D[r, j] = d - d * (Z[r, j] * Z[r, j])  # d (1 - z^2) (PRML 5.60), in D's precision
                 total[j] += D[r, j]
         else:
             for j in range(D.shape[1]):
