@@ -76,4 +76,3 @@ def test_a_gradient_descent_step_moves_w_in_place_by_the_scaled_gradient(dtype):
     GradientDescent(0.3, 8, 100).step(w, g.copy(), {}, 0.125)  # w is changed where it lies
     assert w.dtype == dtype
     np.testing.assert_allclose(w, expected, rtol=0, atol=4 * np.finfo(dtype).eps * np.abs(expected).max())
-
