@@ -66,13 +66,38 @@ def test_validation_error_and_exact_history_through_the_buffers_equal_the_python
     assert fast.validation_error == pytest.approx(slow.validation_error, rel=1e-10)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_gradient_descent_step_moves_w_in_place_by_the_scaled_gradient(dtype):
-    from deltaprop.optimize import GradientDescent
+def _reference_steps(rule, w, g, state, lr, scale):
+    """The step rules written out in NumPy, one operation at a time, as the oracle for the compiled ones."""
+    g = g * scale
+    if rule == "sgd":
+        return w - lr * g, state
+    if rule in ("momentum", "nesterov"):
+        v = 0.9 * state["v"] - lr * g
+        return (w + 0.9 * v - lr * g if rule == "nesterov" else w + v), {"v": v}
+    t = state["t"] + 1
+    m, v = 0.9 * state["m"] + 0.1 * g, 0.999 * state["v"] + 0.001 * g * g
+    m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + 1e-8), {"m": m, "v": v, "t": t}
 
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
+def test_the_compiled_step_rules_follow_their_equations_over_steps(rule, dtype):
+    from deltaprop.optimize import make_optimizer
+
+    opt = make_optimizer("momentum" if rule == "nesterov" else rule, 100, 0.3, 8,
+                         **({"momentum": 0.9, "nesterov": rule == "nesterov"} if rule in ("momentum", "nesterov") else {}))
     rng = np.random.default_rng(0)
-    w, g = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
-    expected = w - dtype(0.3 * 0.125) * g
-    GradientDescent(0.3, 8, 100).step(w, g.copy(), {}, 0.125)  # w is changed where it lies
+    w = rng.standard_normal(1001).astype(dtype)
+    state = opt.start(None, w)
+    expected, expected_state = w.astype(np.float64), {k: (v.astype(np.float64) if isinstance(v, np.ndarray) else v)
+                                                      for k, v in state.items()}
+    for _ in range(3):
+        g = rng.standard_normal(1001).astype(dtype)
+        g_before = g.copy()
+        opt.step(w, g, state, 0.125)  # w and the state change where they lie
+        expected, expected_state = _reference_steps(rule, expected, g.astype(np.float64), expected_state, 0.3, 0.125)
+        np.testing.assert_array_equal(g, g_before)  # the gradient is only read
     assert w.dtype == dtype
-    np.testing.assert_allclose(w, expected, rtol=0, atol=4 * np.finfo(dtype).eps * np.abs(expected).max())
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(w, expected, rtol=0, atol=tol * np.abs(expected).max())

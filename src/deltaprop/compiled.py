@@ -21,9 +21,11 @@ Two kernels evaluate E and its gradient on a set of rows:
 Three small kernels serve ``deltaprop.buffered``, whose matrix products stay
 NumPy's: ``output_deltas`` (delta_k = y_k - t_k and E in one pass),
 ``times_h_prime_and_sum`` (a hidden layer's deltas and bias gradient in one
-pass), and ``subtract_scaled`` (the gradient-descent step in one pass, used
-by ``deltaprop.optimize``); each replaces two to five NumPy calls that each
-pass over the array.
+pass); each replaces two to five NumPy calls that each pass over the array.
+The step rules of ``gd``, ``sgd``, ``momentum`` and ``adam`` are kernels too
+(``gd_step``, ``momentum_step``, ``adam_step``), one pass over w, g and the
+rule's state, which ``run_epochs`` inlines and ``deltaprop.optimize`` calls:
+Adam in NumPy took about twelve passes and four temporary arrays.
 
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
@@ -475,11 +477,36 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
     for j in range(D.shape[1]):
         gb[j] = total[j]
 
-@nb.njit(**JIT)
-def subtract_scaled(w, c, g):
-    """w -= c g in one pass over both (a gradient-descent step, PRML 5.41)."""
+# -- the step rules, each one pass over w, g and the rule's state: run_epochs inlines them, and
+# deltaprop.optimize calls them on whole vectors (g summed over a batch, scale = 1/n; g is read only)
+
+
+@nb.njit(inline="always", **JIT)
+def gd_step(w, g, lr, scale):
+    """w <- w - eta g / n (PRML 5.41; 5.43 for one pattern)."""
     for i in range(w.size):
-        w[i] -= c * g[i]
+        w[i] -= lr * (g[i] * scale)
+
+
+@nb.njit(inline="always", **JIT)
+def momentum_step(w, g, v, lr, scale, mu, nesterov):
+    """v <- mu v - eta g / n;  w <- w + v, or w <- w + mu v - eta g / n (Nesterov)."""
+    for i in range(w.size):
+        gi = g[i] * scale
+        v[i] = mu * v[i] - lr * gi
+        w[i] += mu * v[i] - lr * gi if nesterov else v[i]
+
+
+@nb.njit(inline="always", **JIT)
+def adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t):
+    """Adam's step number t (Kingma and Ba 2015): the moments m and v, and w, with bias correction."""
+    step = lr / (1.0 - beta1**t)  # eta m_hat / (sqrt(v_hat) + eps) = step m / (sqrt(v) / root + eps)
+    root = math.sqrt(1.0 - beta2**t)
+    for i in range(w.size):
+        gi = g[i] * scale
+        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
+        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        w[i] -= step * m[i] / (math.sqrt(v[i]) / root + eps)
 
 @nb.njit(**JIT)
 def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
@@ -514,21 +541,12 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
                 obj_run += obj_b
             scale = 1.0 / n  # steps use the batch mean gradient
             if method == 0:
-                for i in range(P):
-                    w[i] -= lr * (g[i] * scale)
+                gd_step(w, g, lr, scale)
             elif method == 1:
-                for i in range(P):
-                    gi = g[i] * scale
-                    v[i] = mu * v[i] - lr * gi
-                    w[i] += mu * v[i] - lr * gi if nesterov else v[i]
+                momentum_step(w, g, v, lr, scale, mu, nesterov)
             else:
                 t += 1
-                c1, c2 = 1.0 - beta1**t, 1.0 - beta2**t
-                for i in range(P):
-                    gi = g[i] * scale
-                    m[i] = beta1 * m[i] + (1.0 - beta1) * gi
-                    v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
-                    w[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+                adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
         if full or exact:
             E, objective = _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
             gn = 0.0

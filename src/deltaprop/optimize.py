@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .compiled import subtract_scaled
+from .compiled import adam_step, gd_step, momentum_step
 
 Fun = Callable[[np.ndarray, Optional[np.ndarray]], tuple]
 
@@ -49,9 +49,9 @@ class StepRule:
 
     Subclasses define ``step(w, g, state, scale)``, which moves w and the
     state's arrays in place by the mean gradient ``scale * g`` of one batch
-    (g summed over its n patterns, scale = 1/n; g may be overwritten):
-    ``epoch`` hands them copies made once per epoch, so that a step on a large
-    network allocates nothing.
+    (g summed over its n patterns, scale = 1/n; g is only read), in one
+    compiled pass (``deltaprop.compiled``): ``epoch`` hands them copies made
+    once per epoch, so that a step on a large network allocates nothing.
     """
 
     name = "step rule"
@@ -68,8 +68,6 @@ class StepRule:
         state = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
         for batch in _batches(rng, self.N, self.batch_size):
             _, g = fun(w, batch)
-            if batch is None:
-                g = g.copy()  # fun may keep this gradient
             self.step(w, g, state, 1.0 / (self.N if batch is None else len(batch)))
         return w, state
 
@@ -80,7 +78,7 @@ class GradientDescent(StepRule):
     name = "sgd"
 
     def step(self, w, g, state, scale):
-        subtract_scaled(w, w.dtype.type(self.learning_rate * scale), g)  # in w's precision, as NumPy would
+        gd_step(w, g, self.learning_rate, scale)
 
 
 class Momentum(StepRule):
@@ -100,14 +98,7 @@ class Momentum(StepRule):
         return {"v": np.zeros_like(w)}
 
     def step(self, w, g, state, scale):
-        v = state["v"]
-        g *= self.learning_rate * scale
-        v *= self.momentum
-        v -= g
-        if self.nesterov:
-            w += self.momentum * v - g
-        else:
-            w += v
+        momentum_step(w, g, state["v"], self.learning_rate, scale, self.momentum, self.nesterov)
 
 
 class Adam(StepRule):
@@ -123,15 +114,8 @@ class Adam(StepRule):
         return {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
 
     def step(self, w, g, state, scale):
-        t = state["t"] = state["t"] + 1
-        m, v = state["m"], state["v"]
-        g *= scale
-        m *= self.beta1
-        m += (1 - self.beta1) * g
-        v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        m_hat, v_hat = m / (1 - self.beta1**t), v / (1 - self.beta2**t)
-        w -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        state["t"] += 1
+        adam_step(w, g, state["m"], state["v"], self.learning_rate, scale, self.beta1, self.beta2, self.eps, state["t"])
 
 
 class ScaledConjugateGradients:
