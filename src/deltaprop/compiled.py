@@ -132,6 +132,7 @@ def _work(sizes, rows, like):
             np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
             np.empty(shape[1], like.dtype))
 
+
 @intrinsic
 def _fma(typingctx, a, b, c):
     """a * b + c rounded once (LLVM's fma): as fast as fastmath's contraction, but explicit, so
@@ -146,6 +147,7 @@ def _fma(typingctx, a, b, c):
         return builder.call(fma, [x, y, z])
 
     return types.float64(a, b, c), codegen
+
 
 @nb.njit(inline="always", **JIT)
 def _tanh(x):
@@ -176,10 +178,12 @@ def _tanh(x):
     t = pade if ax <= 1.0 else 1.0 - 2.0 / (e + 1.0)
     return t if x >= 0.0 else -t
 
+
 @nb.njit(**JIT)
 def _tanh_loop(x, out):
     for i in range(x.size):
         out[i] = _tanh(x[i])
+
 
 @nb.njit(inline="always", **JIT)
 def _h1(code, a):
@@ -194,6 +198,7 @@ def _h1(code, a):
         return a if a > 0 else 0.0
     return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
 
+
 @nb.njit(inline="always", **JIT)
 def _dh1(code, a, z):
     if code == 0:
@@ -207,7 +212,9 @@ def _dh1(code, a, z):
     e = math.exp(-abs(a))
     return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
 
+
 # Rows of 2-d work arrays are indexed in place, never sliced: a view costs a reference count.
+
 
 @nb.njit(inline="always", **JIT)
 def _activate(code, A, Z, u, n):
@@ -219,6 +226,7 @@ def _activate(code, A, Z, u, n):
         for c in range(n):
             Z[u, c] = _h1(code, A[u, c])
 
+
 @nb.njit(inline="always", **JIT)
 def _times_dh(code, A, Z, Dl, u, n):
     """Dl[u, :n] *= h'(A[u, :n]) (PRML 5.56)."""
@@ -228,6 +236,7 @@ def _times_dh(code, A, Z, Dl, u, n):
     else:
         for c in range(n):
             Dl[u, c] *= _dh1(code, A[u, c], Z[u, c])
+
 
 @nb.njit(inline="always", **JIT)
 def _decay(w, lam, decay, share, g, E):
@@ -241,6 +250,7 @@ def _decay(w, lam, decay, share, g, E):
         g[i] += share * lam * v
     return E + share * 0.5 * lam * reg
 
+
 @nb.njit(inline="always", **JIT)
 def _place(sizes, l):
     """Layer l's first weight in w, and the first unit of layers l - 1 and l among all units (no allocation)."""
@@ -249,6 +259,7 @@ def _place(sizes, l):
         o += sizes[k] * sizes[k - 1] + sizes[k]
         u0 += sizes[k - 1]
     return o, u0, u0 + sizes[l - 1]
+
 
 @nb.njit(inline="always", **JIT)
 def _fold(R, n):
@@ -261,6 +272,7 @@ def _fold(R, n):
             R[c] += R[c + h]
         width = h
     return ((R[0] + R[1]) + (R[2] + R[3])) + ((R[4] + R[5]) + (R[6] + R[7]))
+
 
 @nb.njit(**JIT)
 def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R):
@@ -347,6 +359,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, 
                 _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
     return E, _decay(w, lam, decay, share, g, E)
 
+
 @nb.njit(**JIT)
 def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
     """As _evaluate_columns, one pattern at a time in scalar loops: no allocation, no BLAS call.
@@ -411,6 +424,7 @@ def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, 
                     d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
     return E, _decay(w, lam, decay, share, g, E)
 
+
 @nb.njit(**JIT)
 def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, R):
     """The kernel for this many rows: columns for several, one pattern at a time for a few."""
@@ -418,7 +432,9 @@ def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a
         return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R)
     return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
 
+
 # -- elementwise passes of deltaprop.buffered's matrix-product engine: rows are patterns there
+
 
 @nb.njit(**JIT)
 def output_deltas(out, A, T, D, gb):
@@ -459,6 +475,7 @@ def output_deltas(out, A, T, D, gb):
         gb[k] = total[k]
     return E
 
+
 @nb.njit(**JIT)
 def times_h_prime_and_sum(code, A, Z, D, gb):
     """D *= h'(A) (PRML 5.56), and gb = the sum of D's rows, the layer's bias gradient (PRML 5.53
@@ -476,6 +493,7 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
                 total[j] += D[r, j]
     for j in range(D.shape[1]):
         gb[j] = total[j]
+
 
 # -- the step rules, each one pass over w, g and the rule's state: run_epochs inlines them, and
 # deltaprop.optimize calls them on whole vectors (g summed over a batch, scale = 1/n; g is read only)
@@ -507,6 +525,7 @@ def adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t):
         m[i] = beta1 * m[i] + (1.0 - beta1) * gi
         v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
         w[i] -= step * m[i] / (math.sqrt(v[i]) / root + eps)
+
 
 @nb.njit(**JIT)
 def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
