@@ -517,14 +517,21 @@ def momentum_step(w, g, v, lr, scale, mu, nesterov):
 
 @nb.njit(inline="always", **JIT)
 def adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t):
-    """Adam's step number t (Kingma and Ba 2015): the moments m and v, and w, with bias correction."""
-    step = lr / (1.0 - beta1**t)  # eta m_hat / (sqrt(v_hat) + eps) = step m / (sqrt(v) / root + eps)
-    root = math.sqrt(1.0 - beta2**t)
+    """Adam's step number t (Kingma and Ba 2015): the moments m and v, and w, with bias correction.
+
+    eta m_hat / (sqrt(v_hat) + eps) is taken as step m / (sqrt(v) r + eps), step = eta / (1 - beta1^t)
+    and r = 1 / sqrt(1 - beta2^t): one division and one square root per weight, in w's precision
+    (the constants pass through an array of w's dtype), so float32 runs as float32 vectors.
+    """
+    k = np.empty(8, w.dtype)
+    k[0], k[1], k[2], k[3] = scale, beta1, 1.0 - beta1, beta2
+    k[4], k[5], k[6], k[7] = 1.0 - beta2, lr / (1.0 - beta1**t), 1.0 / math.sqrt(1.0 - beta2**t), eps
+    s, b1, c1, b2, c2, step, r, e = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
     for i in range(w.size):
-        gi = g[i] * scale
-        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
-        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        w[i] -= step * m[i] / (math.sqrt(v[i]) / root + eps)
+        gi = g[i] * s
+        m[i] = b1 * m[i] + c1 * gi
+        v[i] = b2 * v[i] + c2 * gi * gi
+        w[i] -= step * m[i] / (math.sqrt(v[i]) * r + e)
 
 
 @nb.njit(**JIT)
