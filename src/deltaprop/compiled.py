@@ -18,10 +18,11 @@ Two kernels evaluate E and its gradient on a set of rows:
 - ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
   loops, no allocation.
 
-Three small kernels serve ``deltaprop.buffered``, whose matrix products stay
-NumPy's: ``output_deltas`` (delta_k = y_k - t_k and E in one pass),
-``times_h_prime_and_sum`` (a hidden layer's deltas and bias gradient in one
-pass); each replaces two to five NumPy calls that each pass over the array.
+Two small kernels serve ``deltaprop.buffered``, whose matrix products stay
+NumPy's: ``output_deltas`` (delta_k = y_k - t_k, E and the output biases'
+gradient in one pass) and ``times_h_prime_and_sum`` (a hidden layer's deltas
+and bias gradient in one pass); each replaces two to five NumPy calls that
+each pass over the array.
 The step rules of ``gd``, ``sgd``, ``momentum`` and ``adam`` are kernels too
 (``gd_step``, ``momentum_step``, ``adam_step``), one pass over w, g and the
 rule's state, which ``run_epochs`` inlines and ``deltaprop.optimize`` calls:
