@@ -69,7 +69,8 @@ class Buffers:
         self.z = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
         self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers}
         self.bias = {dst: b for _, dst, *_, b in self.layers}
-        self.out = OUTPUT_CODES[self.layers[-1][2].name]
+        self.h_code = {dst: ACTIVATION_CODES[h.name] for _, dst, h, *_ in self.layers[:-1]}
+        self.output, self.output_code = names[-1], OUTPUT_CODES[self.layers[-1][2].name]
         self.gb_out = np.empty(net.layers[names[-1]].size, dtype)  # the output deltas' sum where no gradient is wanted
         self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
 
@@ -107,20 +108,20 @@ class Buffers:
 
     def _error(self, a_out: np.ndarray, T: np.ndarray, gb: np.ndarray) -> float:
         """E on these rows (PRML 5.44); the output deltas are left in their buffer and their sum in gb."""
-        return output_deltas(self.out, a_out, T, self.delta[self.layers[-1][1]][: a_out.shape[0]], gb)
+        return output_deltas(self.output_code, a_out, T, self.delta[self.output][: a_out.shape[0]], gb)
 
     def _pass(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
         """E over at most ``rows`` rows, and its gradient into g by backpropagation (PRML 5.53-5.57)."""
         n = X.shape[0]
         z, a_out = self._forward(w, X)
-        E = self._error(a_out, T, g[self.layers[-1][5]])  # and delta_k = y_k - t_k (PRML 5.54)
-        delta = self.delta[self.layers[-1][1]][:n]
+        E = self._error(a_out, T, g[self.bias[self.output]])  # and delta_k = y_k - t_k (PRML 5.54)
+        delta = self.delta[self.output][:n]
         for src, dst, _, W, shape, b in reversed(self.layers):
             np.matmul(delta.T, z[src], out=g[W].reshape(shape))  # PRML 5.53
             if src in self.z:
                 sent_back = self.delta[src][:n]
                 np.matmul(delta, w[W].reshape(shape), out=sent_back)
-                times_h_prime_and_sum(ACTIVATION_CODES[self.net.layers[src].activation.name], self.a[src][:n],
-                                      z[src], sent_back, g[self.bias[src]])  # PRML 5.56, and src's bias gradient
+                times_h_prime_and_sum(self.h_code[src], self.a[src][:n], z[src], sent_back,
+                                      g[self.bias[src]])  # PRML 5.56, and src's bias gradient
                 delta = sent_back
         return E
