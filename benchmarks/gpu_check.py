@@ -4,7 +4,7 @@
 
 For every hidden activation and output kind, on a layered network and on one
 with a skip-layer connection and a mask, E(w) and dE/dw are computed by the
-same engine code (``deltaprop.backprop``, which uses only the array namespace
+same engine code (``deltaprop.engine.backprop``, which uses only the array namespace
 of its inputs) on NumPy arrays and on each library's arrays on ``device``, in
 float64 (agreement to 1e-10 relative) and float32 (1e-4). PyTorch is checked
 on any device (``--device cpu`` runs here); CuPy only where it is installed

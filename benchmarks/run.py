@@ -360,7 +360,7 @@ def device_rows(device: str, quick: bool, repeats: int) -> list[str]:
     (error_and_gradient and an SGD step, the array namespace rule of DESIGN.md) against PyTorch eager."""
     import torch
 
-    from deltaprop import backprop
+    from deltaprop.engine import backprop
 
     rows = [f"| workload | implementation | median ms/step on {device} | relative to deltaprop | final loss E |", "|---|---|---|---|---|"]
     specs = [("W2: 784-512-512-10 tanh, batch 256", [784, 512, 512, 10], 256),

@@ -10,3 +10,8 @@ settings.register_profile(
     "ci", max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# The helpers beside this file (networks.py) are importable from the tests in every folder.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))

@@ -130,3 +130,29 @@ def test_bad_parameters_and_data_get_clear_errors():
         dp.NetworkRegressor().fit(np.full((10, 2), np.nan), y)
     with pytest.raises(ValueError, match="learning_rate does not apply to method 'lbfgs'"):
         dp.NetworkRegressor(learning_rate=0.1).fit(X, y)
+
+
+def test_estimators_say_what_their_network_sees_and_score_the_likelihood(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, (60, 2))
+    y = X[:, 0] - 2 * X[:, 1] + rng.normal(0, 0.5, 60)
+    reg = dp.NetworkRegressor(hidden=(4,), restarts=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(reg.network_inputs(X).mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(reg.network_inputs(X).std(0), 1, rtol=1e-12)
+    np.testing.assert_allclose(reg.network_targets(y)[:, 0], (y - y.mean()) / y.std(), rtol=1e-12)
+    with pytest.raises(ValueError, match="holds 2 target columns; the model has 1 outputs"):
+        reg.network_targets(np.c_[y, y])
+    beta, r = reg.beta_, reg.predict(X) - y
+    assert reg.negative_log_likelihood(X, y) == pytest.approx(
+        np.mean(0.5 * beta * r**2 - 0.5 * np.log(beta) + 0.5 * np.log(2 * np.pi)), rel=1e-12)
+    assert reg.weight_decay_ == 10.0
+    reg.save(tmp_path / "r.safetensors")
+    assert dp.load(tmp_path / "r.safetensors").weight_decay_ == 10.0
+
+    labels = np.where(X[:, 0] > 5, "up", "down")
+    clf = dp.NetworkClassifier(hidden=(3,), restarts=1, weight_decay=0.5, random_state=0).fit(X, labels)
+    np.testing.assert_array_equal(clf.encode_labels(["up", "down"]), [1, 0])
+    np.testing.assert_array_equal(clf.network_targets(["up", "down"]), [[1.0], [0.0]])
+    with pytest.raises(ValueError, match="holds the label 'sideways', which the model never saw; its classes are down, up"):
+        clf.encode_labels(["up", "sideways"])
+    assert clf.weight_decay_ == 0.5

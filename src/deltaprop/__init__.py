@@ -7,11 +7,8 @@ as the equations of Bishop's PRML chapter 5.
 >>> E, g = net.error_and_gradient(w, X, T)     # E(w) and dE/dw by backpropagation  # doctest: +SKIP
 """
 
-from .activations import ACTIVATIONS, Activation
-from .backprop import Trace
-from .derivatives import GradientCheck, central_differences, gradient_check
-from .likelihood import negative_log_likelihood, noise_precision, predictive
-from .network import Connection, Layer, Network, mlp
+from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, mlp
+from .numerics import GradientCheck, central_differences, gradient_check, negative_log_likelihood, noise_precision, predictive
 from .training import Restart, TrainingWarning, TrainResult, TrainState, train
 
 __version__ = "0.1.0"
@@ -20,7 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "NetworkRegressor": "estimators",
     "NetworkClassifier": "estimators",
-    "load": "io",
+    "load": "estimators",
     "load_network": "io",
     "save_network": "io",
     "ModelFileError": "io",

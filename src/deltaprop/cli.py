@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .derivatives import gradient_check
+from .numerics import gradient_check
 from .examples import FIGURE_5_3, seed_example
 from .files import write_text
-from .network import mlp
+from .engine.network import mlp
 from .optimize import METHODS
-from .training import train
+from .training import on_scheduler, train
 
 app = typer.Typer(
     help="Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5).",
@@ -160,10 +160,11 @@ def _numbers(text: str, option: str) -> list[float]:
 
 
 def _load(model: Path):
+    from .estimators import from_model_file
     from .io import ModelFile
 
     f = ModelFile(model)
-    return f, f.estimator()
+    return f, from_model_file(f)
 
 
 def _model_columns(f, est) -> tuple[list[str], list[str]]:
@@ -171,20 +172,22 @@ def _model_columns(f, est) -> tuple[list[str], list[str]]:
     return features, list(f.user.get("targets") or ["y"])
 
 
-def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
-    """Targets as the network sees them: standardised values, or 0/1 and 1-of-K codes of the labels."""
-    from .tables import DataError, labels, numeric
+def _in_file(path: Path, column: str, fn, values):
+    """fn(values), its ValueError told as one about the file's column."""
+    from .tables import DataError
 
-    if hasattr(est, "classes_"):
-        y = labels(df, targets[0], path)
-        index = {str(c): k for k, c in enumerate(est.classes_)}
-        unknown = [v for v in y if str(v) not in index]
-        if unknown:
-            raise DataError(f"{path}: column {targets[0]!r} holds the label {unknown[0]!r}, which the model never saw; "
-                            f"its classes are {', '.join(str(c) for c in est.classes_)}")
-        k = np.array([index[str(v)] for v in y])
-        return k[:, None].astype(float) if est.network_.K == 1 else np.eye(est.network_.K)[k]
-    return (numeric(df, targets, path, "target") - est.y_mean_) / est.y_scale_
+    try:
+        return fn(values)
+    except ValueError as exc:
+        raise DataError(f"{path}: column {column!r} {exc}") from None
+
+
+def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
+    """The targets of a data file as the network sees them (``est.network_targets``)."""
+    from .tables import labels, numeric
+
+    y = labels(df, targets[0], path) if hasattr(est, "classes_") else numeric(df, targets, path, "target")
+    return _in_file(path, targets[0], est.network_targets, y)
 
 
 @app.command()
@@ -252,13 +255,7 @@ def fit(
                     early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs, snapshots=snapshots,
                     progress=sys.stderr.isatty() if progress is None else progress)
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if scheduler:
-            import joblib
-            from distributed import Client
-
-            stack.enter_context(Client(scheduler))
-            stack.enter_context(joblib.parallel_config(backend="dask"))
+    with on_scheduler(scheduler) if scheduler else contextlib.nullcontext():
         est.fit(X, y)
     seconds = time.perf_counter() - start
     est.save(output, metadata={"features": inputs, "targets": targets, "data": str(data)})
@@ -268,7 +265,7 @@ def fit(
     table.add_row("data", escape(f"N = {X.shape[0]} rows; {len(inputs)} features: {', '.join(inputs)}"))
     table.add_row("target", escape(", ".join(targets)) + (f" ({len(est.classes_)} classes)" if classify else ""))
     table.add_row("network", escape(repr(est.network_)))
-    table.add_row("method", f"{method}, best of {restarts} restarts, weight decay {est._default_weight_decay if weight_decay is None else weight_decay:g}")
+    table.add_row("method", f"{method}, best of {restarts} restarts, weight decay {est.weight_decay_:g}")
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
@@ -343,9 +340,7 @@ def evaluate(
     out = _console()
     table = Table("measure", "value", title=escape(f"{model} on {data} (N = {len(X)})"))
     if hasattr(est, "classes_"):
-        y = labels(df, targets[0], data)
-        _targets(est, df, targets, data)  # refuses labels the model never saw
-        y = np.array([est.classes_[[str(c) for c in est.classes_].index(str(v))] for v in y], dtype=est.classes_.dtype)
+        y = est.classes_[_in_file(data, targets[0], est.encode_labels, labels(df, targets[0], data))]
         table.add_row("accuracy", f"{np.mean(est.predict(X) == y):.6g}")
         table.add_row("log-loss (mean NLL per pattern)", f"{log_loss(y, est.predict_proba(X), labels=est.classes_):.6g}")
     else:
@@ -353,10 +348,8 @@ def evaluate(
         if T.shape[1] != est.network_.K:
             raise _Failure(f"the model has {est.network_.K} outputs but --target names {T.shape[1]} columns")
         Y = est.predict(X).reshape(T.shape)
-        beta = np.atleast_1d(est.beta_)
-        nll = 0.5 * np.log(2 * np.pi / beta) + 0.5 * beta * (Y - T) ** 2  # -ln N(t | y, 1/beta) (PRML 5.16)
         table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in np.sqrt(np.mean((Y - T) ** 2, axis=0))))
-        table.add_row("mean NLL per pattern", f"{nll.sum(axis=1).mean():.6g}")
+        table.add_row("mean NLL per pattern", f"{est.negative_log_likelihood(X, T):.6g}")
         table.add_row("R^2", f"{r2_score(T, Y):.6g}")
     out.print(table)
 
@@ -377,7 +370,7 @@ def trace(
     if len(x) != est.n_features_in_:
         raise typer.BadParameter(f"the model takes {est.n_features_in_} inputs ({', '.join(features)}); got {len(x)}", param_hint="--input")
     net, w = est.network_, est.w_
-    xs = (x - est.x_mean_) / est.x_scale_
+    xs = est.network_inputs(x[None, :])[0]
     if target is None:
         t = net.forward(w, xs[None, :])[0]
     elif hasattr(est, "classes_"):
@@ -386,7 +379,7 @@ def trace(
         values = _numbers(target, "--target")
         if len(values) != net.K:
             raise typer.BadParameter(f"the model has {net.K} outputs; got {len(values)} targets", param_hint="--target")
-        t = (np.array(values) - est.y_mean_) / est.y_scale_
+        t = est.network_targets(np.array([values]))[0]
     out = _console()
     if est.standardize:
         out.print(f"inputs standardised with the training statistics: x = ({', '.join(f'{v:g}' for v in x)}) -> "
@@ -410,7 +403,7 @@ def gradcheck(
     f, est = _load(model)
     features, targets = _model_columns(f, est)
     df = read_table(data).iloc[:rows]
-    X = (numeric(df, features, data, "feature") - est.x_mean_) / est.x_scale_
+    X = est.network_inputs(numeric(df, features, data, "feature"))
     T = _targets(est, df, targets, data)
     check = gradient_check(est.network_, est.w_, X, T)
     verdict = "PASS" if check.max_relative_difference <= tol else "FAIL"
@@ -425,6 +418,7 @@ def gradcheck(
 @_fail_on_bad_input
 def info(model: Path = typer.Argument(..., help="A model file written by deltaprop fit or dp.save_network.")) -> None:
     """Show a model file's architecture, parameters and training summary."""
+    from .estimators import from_model_file
     from .io import ModelFile
 
     f = ModelFile(model)
@@ -440,7 +434,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
         if f.user:
             out.print(f"metadata: {f.user}", markup=False)
         return
-    est = f.estimator()
+    est = from_model_file(f)
     features, targets = _model_columns(f, est)
     summary = Table("", "", show_header=False, title="training")
     summary.add_row("features", escape(", ".join(features)))
@@ -507,6 +501,7 @@ def explain(
     output: Path = typer.Option(Path("backprop.html"), "--output", "-o", help="The HTML file to write."),
 ) -> None:
     """Write one self-contained HTML page of backpropagation in action for this model."""
+    from .estimators import from_model_file
     from .io import ModelFile
     from .tables import labels, numeric, read_table
     from .viz import explain_html
@@ -523,7 +518,7 @@ def explain(
             X, T = values[:, : net.D], values[:, net.D :]
         html = explain_html(net, w, X=X, T=T, title=f"Backpropagation in action: {model.name}")
     else:
-        est = f.estimator()
+        est = from_model_file(f)
         features, targets = _model_columns(f, est)
         X = T = None
         if data is not None:

@@ -1,4 +1,5 @@
-"""scikit-learn estimators: a layered network trained by ``deltaprop.train``.
+"""scikit-learn estimators: a layered network trained by ``deltaprop.train``, with its scaling,
+target encoding, model file (``save``, ``load``) and the quantities the command line prints.
 
 ``NetworkRegressor`` has linear outputs with the sum-of-squares error and
 gives a predictive standard deviation from beta_ML (PRML 5.16);
@@ -8,6 +9,7 @@ outputs for more, with the cross-entropy error (PRML 5.21, 5.24).
 
 from __future__ import annotations
 
+import json
 from numbers import Integral, Real
 from typing import Any, Optional
 
@@ -18,8 +20,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .activations import ACTIVATIONS
-from .network import mlp
+from .engine.activations import ACTIVATIONS
+from .engine.network import mlp
+from .io import ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
+from .numerics import gaussian_nll
 from .optimize import METHODS
 from .training import train
 
@@ -108,10 +112,11 @@ class _NetworkEstimator(BaseEstimator):
         if not isinstance(seed, (int, np.integer)) and seed is not None:
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
         self.network_ = mlp(sizes, hidden=self.activation, output=output)
+        self.weight_decay_ = self._default_weight_decay if self.weight_decay is None else float(self.weight_decay)
         result = train(
             self.network_, (X - self.x_mean_) / self.x_scale_, T, method=self.method, max_iter=self.max_iter,
             learning_rate=self.learning_rate, batch_size=self._batch_size(X.shape[0], validation),
-            weight_decay=self._default_weight_decay if self.weight_decay is None else self.weight_decay, restarts=self.restarts, validation=validation,
+            weight_decay=self.weight_decay_, restarts=self.restarts, validation=validation,
             early_stopping=self.early_stopping, seed=seed, n_jobs=self.n_jobs, progress=self.progress,
             snapshots=self.snapshots,
         )
@@ -132,16 +137,43 @@ class _NetworkEstimator(BaseEstimator):
         n_train = N - (int(round(validation * N)) if validation else 0)
         return min(self.batch_size, n_train)
 
-    def _outputs(self, X) -> np.ndarray:
+    def network_inputs(self, X) -> np.ndarray:
+        """X as the network sees it: standardised with the training statistics, (n_samples, D)."""
         check_is_fitted(self, "w_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self.network_.forward(self.w_, (X - self.x_mean_) / self.x_scale_)
+        return (X - self.x_mean_) / self.x_scale_
+
+    def _outputs(self, X) -> np.ndarray:
+        inputs = self.network_inputs(X)  # checks that the estimator is fitted
+        return self.network_.forward(self.w_, inputs)
 
     def save(self, path, metadata: Optional[dict] = None) -> None:
-        """Write the fitted estimator to ``path`` as a safetensors model file (see :mod:`deltaprop.io`)."""
-        from .io import save_estimator
+        """Write the fitted estimator to ``path`` as a safetensors model file (see :mod:`deltaprop.io`).
 
-        save_estimator(self, path, metadata)
+        ``metadata`` is any JSON-able dict kept with it (the command line keeps the column names there).
+        """
+        check_is_fitted(self, "w_")
+        net = self.network_
+        tensors = network_tensors(net, np.asarray(self.w_, dtype=np.float64))
+        tensors.update(x_mean=self.x_mean_, x_scale=self.x_scale_)
+        if len(self.snapshots_["epoch"]):
+            tensors["snapshots"] = np.asarray(self.snapshots_["w"], dtype=np.float64)
+        info: dict = {"n_features_in": self.n_features_in_,
+                      "feature_names": list(getattr(self, "feature_names_in_", [])) or None}
+        tensors, info = self._save_fitted(tensors, info)
+        params = self.get_params()
+        if not (params["random_state"] is None or isinstance(params["random_state"], (int, np.integer))):
+            params["random_state"] = None
+        training = {**self.training_, "history": self.history_, "restart_errors": self.restart_errors_,
+                    "n_iter": self.n_iter_, "snapshot_epochs": self.snapshots_["epoch"]}
+        write_model(path, tensors, {
+            "kind": type(self).__name__,
+            "architecture": json.dumps(network_to_dict(net)),
+            "params": json.dumps(jsonable(params)),
+            "estimator": json.dumps(jsonable(info)),
+            "training": json.dumps(jsonable(training)),
+            "user": json.dumps(jsonable(metadata or {})),
+        })
 
 
 class NetworkRegressor(RegressorMixin, _NetworkEstimator):
@@ -206,6 +238,8 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         ``epoch`` (k,) and ``w`` (k, n_params): weights spread over training.
     restart_errors_ : ndarray of shape (restarts,)
         The final training error of each restart.
+    weight_decay_ : float
+        The weight decay lambda that training used.
     training_ : dict
         The training summary: method, error, penalty, beta (in
         standardised units), validation_error, stop_reason, restarts,
@@ -234,6 +268,31 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         beta = self.training_["beta"] / self.y_scale_**2  # 1/beta scales as the targets' variance
         self.beta_ = float(beta[0]) if self._single_output else beta
         return self
+
+    def network_targets(self, y) -> np.ndarray:
+        """y as the network sees it: standardised with the training statistics, (n_samples, K)."""
+        check_is_fitted(self, "w_")
+        T = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if T.shape[1] != self.network_.K:
+            raise ValueError(f"holds {T.shape[1]} target columns; the model has {self.network_.K} outputs")
+        return (T - self.y_mean_) / self.y_scale_
+
+    def negative_log_likelihood(self, X, y) -> float:
+        """The mean over patterns of -ln N(t | y(x, w), 1/beta_ML) in the target units (PRML 5.16)."""
+        Y = np.asarray(self.predict(X), dtype=np.float64).reshape(len(X), -1)
+        T = np.asarray(y, dtype=np.float64).reshape(Y.shape)
+        return float(gaussian_nll(Y, T, np.atleast_1d(self.beta_)).mean())
+
+    def _save_fitted(self, tensors: dict, info: dict) -> tuple[dict, dict]:
+        tensors.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
+        info.update(single_output=bool(self._single_output), beta=self.beta_)
+        return tensors, info
+
+    def _load_fitted(self, f: ModelFile, info: dict) -> None:
+        K = self.network_.K
+        self.y_mean_, self.y_scale_ = f.vector("y_mean", K), f.vector("y_scale", K)
+        self._single_output = bool(info["single_output"])
+        self.beta_ = float(info["beta"]) if self._single_output else np.asarray(info["beta"], dtype=float)
 
     def predict(self, X, return_std: bool = False):
         """The predictive mean y(x, w) and, with ``return_std``, the standard deviation sqrt(1/beta_ML) (PRML 5.16)."""
@@ -276,6 +335,32 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         self._fit_network(X, T, output)
         return self
 
+    def encode_labels(self, y) -> np.ndarray:
+        """The index in ``classes_`` of each label of y (labels compared as text, as a CSV file holds them)."""
+        check_is_fitted(self, "classes_")
+        index = {str(c): k for k, c in enumerate(self.classes_)}
+        unknown = [v for v in np.asarray(y, dtype=object) if str(v) not in index]
+        if unknown:
+            raise ValueError(f"holds the label {unknown[0]!r}, which the model never saw; its classes are "
+                             f"{', '.join(str(c) for c in self.classes_)}")
+        return np.array([index[str(v)] for v in np.asarray(y, dtype=object)], dtype=int)
+
+    def network_targets(self, y) -> np.ndarray:
+        """Labels as the network's targets: 0/1 for one logistic output, 1-of-K rows for softmax (PRML 5.24)."""
+        k = self.encode_labels(y)
+        return k[:, None].astype(float) if self.network_.K == 1 else np.eye(self.network_.K)[k]
+
+    def _save_fitted(self, tensors: dict, info: dict) -> tuple[dict, dict]:
+        info["classes"] = _classes_to_json(self.classes_)
+        return tensors, info
+
+    def _load_fitted(self, f: ModelFile, info: dict) -> None:
+        kind, values = info["classes"]["kind"], info["classes"]["values"]
+        self.classes_ = np.array(values, dtype=object if kind == "str" else None)
+        K = self.network_.K
+        if len(self.classes_) != (2 if K == 1 else K):
+            raise ModelFileError(f"{f.path}: {len(self.classes_)} classes do not fit {K} output units")
+
     def predict_proba(self, X) -> np.ndarray:
         """p(class | x) for each class, columns in the order of ``classes_``."""
         Y = self._outputs(X)
@@ -287,7 +372,49 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-def estimator_class(name: str) -> type:
-    return {"NetworkRegressor": NetworkRegressor, "NetworkClassifier": NetworkClassifier}[name]
+ESTIMATORS = {"NetworkRegressor": NetworkRegressor, "NetworkClassifier": NetworkClassifier}
 
 
+def _classes_to_json(classes: np.ndarray) -> dict:
+    values = classes.tolist()
+    for kind, types in (("bool", (bool,)), ("int", (int,)), ("float", (float,)), ("str", (str,))):
+        if all(isinstance(v, types) and not (kind == "int" and isinstance(v, bool)) for v in values):
+            return {"kind": kind, "values": values}
+    raise ValueError(f"class labels must all be numbers or all strings to be saved; got {values!r}")
+
+
+def from_model_file(f: ModelFile):
+    """The fitted estimator that the model file ``f`` holds."""
+    if f.kind not in ESTIMATORS:
+        raise ModelFileError(f"{f.path} holds a bare network, not an estimator: load it with dp.load_network")
+    params = f.read_json("params")
+    params["hidden"] = tuple(params["hidden"]) if isinstance(params["hidden"], list) else params["hidden"]
+    info, training = f.read_json("estimator"), f.read_json("training")
+    try:
+        est = ESTIMATORS[f.kind](**params)
+    except TypeError as exc:
+        raise ModelFileError(f"{f.path}: its estimator parameters do not fit {f.kind}: {exc}") from None
+    net, D = f.network, f.network.D
+    est.network_, est.w_, est.n_features_in_ = net, f.w, info["n_features_in"]
+    if D != est.n_features_in_:
+        raise ModelFileError(f"{f.path}: the network has {D} inputs but the estimator {est.n_features_in_} features")
+    if info.get("feature_names"):
+        est.feature_names_in_ = np.array(info["feature_names"], dtype=object)
+    est.x_mean_, est.x_scale_ = f.vector("x_mean", D), f.vector("x_scale", D)
+    est._load_fitted(f, info)
+    est.weight_decay_ = est._default_weight_decay if est.weight_decay is None else float(est.weight_decay)
+    est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
+    est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
+    est.n_iter_ = training.pop("n_iter")
+    epochs = np.asarray(training.pop("snapshot_epochs", []), dtype=int)
+    snapshots = f.tensors.get("snapshots", np.zeros((0, net.n_params)))
+    if snapshots.shape != (len(epochs), net.n_params):
+        raise ModelFileError(f"{f.path}: {snapshots.shape[0]} snapshots of weights for {len(epochs)} epochs")
+    est.snapshots_ = {"epoch": epochs, "w": snapshots}
+    est.training_ = training
+    return est
+
+
+def load(path):
+    """Load the fitted NetworkRegressor or NetworkClassifier saved in ``path``."""
+    return from_model_file(ModelFile(path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import mlp
+from .engine.network import mlp
 
 #: The four functions of PRML Figure 5.3. The figure's caption prints sin(x), nearly a
 #: straight line on (-1, 1); the figure itself shows sin(pi x), used here.

@@ -1,4 +1,8 @@
-"""Model files: a network, its weights and, for an estimator, its scalers and labels.
+"""Model files: tensors plus checked JSON metadata, a network and its weights among them.
+
+This module knows no estimator: ``deltaprop.estimators`` decides what an
+estimator's file holds (its scalers, labels, training summary) and builds it
+through ``write_model`` and ``ModelFile``.
 
 The format is safetensors: the flat weight vector w, the connection masks and
 the scalers are tensors; the architecture, the estimator's parameters, the
@@ -19,8 +23,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .engine.network import Network
 from .files import atomic_write
-from .network import Network
 
 FORMAT = "deltaprop-model"
 FORMAT_VERSION = 1
@@ -67,13 +71,13 @@ def _digest(tensors: dict, metadata: dict) -> str:
     return h.hexdigest()
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
+        return [jsonable(v) for v in value.tolist()]
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -84,7 +88,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write(path: Any, tensors: dict, metadata: dict) -> None:
+def write_model(path: Any, tensors: dict, metadata: dict) -> None:
+    """Write ``tensors`` (name -> array) and ``metadata`` (name -> str) to ``path`` atomically, with the
+    format, its version and a SHA-256 digest over everything."""
     from safetensors.numpy import save_file
 
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **metadata}
@@ -98,57 +104,17 @@ def save_network(path: Any, net: Network, w: Any, metadata: Optional[dict] = Non
     w = np.asarray(w, dtype=np.float64)
     if w.shape != (net.n_params,):
         raise ValueError(f"w must be a 1-D array of length n_params = {net.n_params}; got shape {w.shape}")
-    _write(path, _network_tensors(net, w),
+    write_model(path, network_tensors(net, w),
            {"kind": "network", "architecture": json.dumps(network_to_dict(net)),
-            "user": json.dumps(_jsonable(metadata or {}))})
+            "user": json.dumps(jsonable(metadata or {}))})
 
 
-def _network_tensors(net: Network, w: np.ndarray) -> dict:
+def network_tensors(net: Network, w: np.ndarray) -> dict:
     tensors = {"w": w}
     for c in net.connections:
         if c.mask is not None:
             tensors[f"mask:{c.name}"] = c.mask
     return tensors
-
-
-def _classes_to_json(classes: np.ndarray) -> dict:
-    values = classes.tolist()
-    for kind, types in (("bool", (bool,)), ("int", (int,)), ("float", (float,)), ("str", (str,))):
-        if all(isinstance(v, types) and not (kind == "int" and isinstance(v, bool)) for v in values):
-            return {"kind": kind, "values": values}
-    raise ValueError(f"class labels must all be numbers or all strings to be saved; got {values!r}")
-
-
-def save_estimator(est, path: Any, metadata: Optional[dict] = None) -> None:
-    """Write a fitted NetworkRegressor or NetworkClassifier to ``path``."""
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(est, "w_")
-    net = est.network_
-    tensors = _network_tensors(net, np.asarray(est.w_, dtype=np.float64))
-    tensors.update(x_mean=est.x_mean_, x_scale=est.x_scale_)
-    if len(est.snapshots_["epoch"]):
-        tensors["snapshots"] = np.asarray(est.snapshots_["w"], dtype=np.float64)
-    info: dict = {"n_features_in": est.n_features_in_,
-                  "feature_names": list(getattr(est, "feature_names_in_", [])) or None}
-    if hasattr(est, "classes_"):
-        info["classes"] = _classes_to_json(est.classes_)
-    else:
-        tensors.update(y_mean=est.y_mean_, y_scale=est.y_scale_)
-        info.update(single_output=bool(est._single_output), beta=est.beta_)
-    params = est.get_params()
-    if not (params["random_state"] is None or isinstance(params["random_state"], (int, np.integer))):
-        params["random_state"] = None
-    training = {**est.training_, "history": est.history_, "restart_errors": est.restart_errors_, "n_iter": est.n_iter_,
-                "snapshot_epochs": est.snapshots_["epoch"]}
-    _write(path, tensors, {
-        "kind": type(est).__name__,
-        "architecture": json.dumps(network_to_dict(net)),
-        "params": json.dumps(_jsonable(params)),
-        "estimator": json.dumps(_jsonable(info)),
-        "training": json.dumps(_jsonable(training)),
-        "user": json.dumps(_jsonable(metadata or {})),
-    })
 
 
 # -- reading -------------------------------------------------------------------
@@ -161,10 +127,10 @@ class ModelFile:
         self.path = Path(path)
         self.tensors, self.metadata = _read(self.path)
         self.kind = self.metadata.get("kind")
-        self.user = self._json("user") if "user" in self.metadata else {}
+        self.user = self.read_json("user") if "user" in self.metadata else {}
         try:
             masks = {k: v for k, v in self.tensors.items() if k.startswith("mask:")}
-            self.network = network_from_dict(self._json("architecture"), masks)
+            self.network = network_from_dict(self.read_json("architecture"), masks)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{self.path}: the architecture it describes is not a valid network: {exc}") from None
         self.w = self.tensors.get("w")
@@ -174,7 +140,8 @@ class ModelFile:
                 f"{self.path}: the weights have shape {shape}; the architecture needs ({self.network.n_params},) float64"
             )
 
-    def _json(self, key: str) -> Any:
+    def read_json(self, key: str) -> Any:
+        """The metadata entry ``key``, parsed as JSON."""
         try:
             return json.loads(self.metadata[key])
         except KeyError:
@@ -182,48 +149,8 @@ class ModelFile:
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{self.path}: the metadata entry {key!r} is not valid JSON: {exc}") from None
 
-    def estimator(self):
-        """The fitted estimator this file holds."""
-        from .estimators import NetworkClassifier, NetworkRegressor
-
-        classes = {"NetworkRegressor": NetworkRegressor, "NetworkClassifier": NetworkClassifier}
-        if self.kind not in classes:
-            raise ModelFileError(f"{self.path} holds a bare network, not an estimator: load it with dp.load_network")
-        params = self._json("params")
-        params["hidden"] = tuple(params["hidden"]) if isinstance(params["hidden"], list) else params["hidden"]
-        info, training = self._json("estimator"), self._json("training")
-        try:
-            est = classes[self.kind](**params)
-        except TypeError as exc:
-            raise ModelFileError(f"{self.path}: its estimator parameters do not fit {self.kind}: {exc}") from None
-        net, D, K = self.network, self.network.D, self.network.K
-        est.network_, est.w_, est.n_features_in_ = net, self.w, info["n_features_in"]
-        if D != est.n_features_in_:
-            raise ModelFileError(f"{self.path}: the network has {D} inputs but the estimator {est.n_features_in_} features")
-        if info.get("feature_names"):
-            est.feature_names_in_ = np.array(info["feature_names"], dtype=object)
-        est.x_mean_, est.x_scale_ = self._vector("x_mean", D), self._vector("x_scale", D)
-        if self.kind == "NetworkRegressor":
-            est.y_mean_, est.y_scale_ = self._vector("y_mean", K), self._vector("y_scale", K)
-            est._single_output = bool(info["single_output"])
-            est.beta_ = float(info["beta"]) if est._single_output else np.asarray(info["beta"], dtype=float)
-        else:
-            kind, values = info["classes"]["kind"], info["classes"]["values"]
-            est.classes_ = np.array(values, dtype=object if kind == "str" else None)
-            if len(est.classes_) != (2 if K == 1 else K):
-                raise ModelFileError(f"{self.path}: {len(est.classes_)} classes do not fit {K} output units")
-        est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
-        est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
-        est.n_iter_ = training.pop("n_iter")
-        epochs = np.asarray(training.pop("snapshot_epochs", []), dtype=int)
-        snapshots = self.tensors.get("snapshots", np.zeros((0, net.n_params)))
-        if snapshots.shape != (len(epochs), net.n_params):
-            raise ModelFileError(f"{self.path}: {snapshots.shape[0]} snapshots of weights for {len(epochs)} epochs")
-        est.snapshots_ = {"epoch": epochs, "w": snapshots}
-        est.training_ = training
-        return est
-
-    def _vector(self, name: str, size: int) -> np.ndarray:
+    def vector(self, name: str, size: int) -> np.ndarray:
+        """The tensor ``name``, which must be a vector of ``size`` entries."""
         v = self.tensors.get(name)
         if v is None or v.shape != (size,):
             raise ModelFileError(f"{self.path}: tensor {name!r} has shape {None if v is None else v.shape}; expected ({size},)")
@@ -262,11 +189,6 @@ def _read(path: Path) -> tuple[dict, dict]:
     if version is None or version < 1:
         raise ModelFileError(f"{path}: unknown model format version {metadata.get('format_version')!r}")
     return tensors, metadata
-
-
-def load(path: Any):
-    """Load the fitted NetworkRegressor or NetworkClassifier saved in ``path``."""
-    return ModelFile(path).estimator()
 
 
 def load_network(path: Any) -> tuple[Network, np.ndarray]:

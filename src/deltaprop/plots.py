@@ -13,8 +13,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .backprop import forward_pass, weights
-from .network import Network
+from .engine.backprop import forward_pass, weights
+from .engine.network import Network
 
 
 def _axes(ax, figsize=(6.0, 4.0)):

@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..network import Network
+from ..engine.network import Network
 
 MAX_PATTERNS = 200
 

@@ -84,3 +84,17 @@ def test_exact_fit_has_no_finite_beta_ML():
     X = np.array([[0.0], [1.0]])
     with pytest.raises(ValueError, match="beta_ML is infinite"):
         dp.noise_precision(net, w, X, 2 * X + 1)
+
+
+def test_gaussian_nll_per_pattern_sums_to_the_networks_negative_log_likelihood():
+    rng = np.random.default_rng(3)
+    net = dp.mlp([2, 4, 3])
+    w, X = net.init(seed=1), rng.standard_normal((9, 2))
+    T = rng.standard_normal((9, 3))
+    per_pattern = dp.numerics.gaussian_nll(net.forward(w, X), T, 2.5)
+    assert per_pattern.shape == (9,)
+    assert per_pattern.sum() == pytest.approx(dp.negative_log_likelihood(net, w, X, T, beta=2.5), rel=1e-12)
+    beta = np.array([0.5, 2.0, 8.0])  # one precision per output: each column its own Gaussian
+    by_hand = [sum(0.5 * b * (y - t) ** 2 - 0.5 * np.log(b) + 0.5 * np.log(2 * np.pi)
+                   for y, t, b in zip(yn, tn, beta)) for yn, tn in zip(net.forward(w, X), T)]
+    np.testing.assert_allclose(dp.numerics.gaussian_nll(net.forward(w, X), T, beta), by_hand, rtol=1e-12)

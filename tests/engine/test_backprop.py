@@ -6,7 +6,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import deltaprop as dp
-from deltaprop import errors
+from deltaprop.engine import activations, outputs as errors
 from networks import autograd_ops, near_relu_kink, problems, reference
 
 
@@ -93,8 +93,8 @@ def test_errors_are_stable_at_huge_pre_activations():
     np.testing.assert_allclose(bce, [0.0, 2000.0])
     ce = errors.cross_entropy(np, a, t01)
     np.testing.assert_allclose(ce, [0.0, 2000.0])
-    np.testing.assert_allclose(dp.activations.logistic(np, np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(dp.activations.softmax(np, a), [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(activations.logistic(np, np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(activations.softmax(np, a), [[1.0, 0.0], [0.0, 1.0]])
 
 
 @given(st.sampled_from(["logistic", "softmax"]), st.floats(200.0, 1000.0))
@@ -126,3 +126,22 @@ def test_integer_data_is_taken_as_float():
     w = net.init(seed=0)
     X, T = np.array([[1, 2], [3, 4]]), np.array([[1], [0]])
     np.testing.assert_allclose(net.error(w, X, T), net.error(w, X.astype(float), T.astype(float)))
+
+
+def test_each_activations_second_derivative_is_the_derivative_of_its_first():
+    a = np.linspace(-3, 3, 61) + 0.013  # off relu's kink
+    eps = 1e-6
+    for act in activations.ACTIVATIONS.values():
+        if act.output_only:
+            assert act.second_derivative is None
+            continue
+        dh = lambda x: act.derivative(np, x, act.h(np, x))  # noqa: E731
+        numerical = (dh(a + eps) - dh(a - eps)) / (2 * eps)
+        np.testing.assert_allclose(act.second_derivative(np, a, act.h(np, a)), numerical, atol=1e-8, err_msg=act.name)
+
+
+def test_the_tables_give_every_activation_and_output_kind_its_own_code():
+    codes = [a.code for a in activations.ACTIVATIONS.values()]
+    assert len(set(codes)) == len(codes)
+    assert [k.code for k in errors.OUTPUT_KINDS.values()] == [0, 1, 2]
+    assert errors.OUTPUT_ACTIVATIONS == ("linear", "logistic", "softmax")

@@ -1,6 +1,7 @@
-"""The loops of one restart: step rules epoch by epoch in Python, whole chunks of epochs compiled,
-and SciPy's minimize; each records every epoch in the restart's bookkeeping (``training._Run``)
-and stops on its rules, on Ctrl-C (KeyboardInterrupt), or at the epoch limit.
+"""The loops of one restart: step rules epoch by epoch in Python (``step_loop``), whole chunks of
+epochs compiled (``fused_loop``), and SciPy's minimize (``scipy_loop``); each records every epoch in
+the restart's bookkeeping (``restart.Run``) and stops on its rules, on Ctrl-C (KeyboardInterrupt),
+or at the epoch limit. ``choose_loop`` decides which runs, in one place.
 """
 
 from __future__ import annotations
@@ -12,8 +13,23 @@ import time
 
 import numpy as np
 
-from . import compiled as fastpath
-from .optimize import SCIPY_METHODS, Adam, make_optimizer
+from ..optimize import SCIPY_METHODS, Adam, make_optimizer
+
+#: The step rules the fused loop knows, by their codes in ``fused.run_epochs``.
+FUSED_METHODS = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
+
+
+def choose_loop(config, problem, has_validation: bool, callbacks, checkpoint, resume) -> str:
+    """"scipy" for SciPy's methods; "fused" where the fused loop gives what the step loop gives (the
+    compiled backend, a step rule, and nothing that needs Python between epochs: validation,
+    callbacks, checkpoints, snapshots, early stopping); else "steps"."""
+    if config.method in SCIPY_METHODS:
+        return "scipy"
+    python_between_epochs = (has_validation or callbacks or checkpoint or resume or config.snapshots
+                             or config.early_stopping)
+    if problem.engine == "compiled" and config.method in FUSED_METHODS and not python_between_epochs:
+        return "fused"
+    return "steps"
 
 
 def _split_state(state: dict) -> tuple[dict, dict]:
@@ -28,48 +44,40 @@ def _join_state(arrays: dict, scalars: dict) -> dict:
     return state
 
 
-def compiled_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
-    """gd, sgd, momentum and adam with whole chunks of epochs in compiled code (deltaprop.compiled)."""
+def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
+    """gd, sgd, momentum and adam with whole chunks of epochs in one compiled call (``fused.run_epochs``)."""
+    from ..fast.kernels import kernel_spec
+    from .fused import run_epochs
+
     N = problem.N
-    sizes, acts, out = fastpath.kernel_spec(problem.net)
+    sizes, acts, out = kernel_spec(problem.net)
     batch = N if config.method == "gd" else config.batch_size
     adam = Adam(config.learning_rate, batch, N)  # for its constants: the kernel's Adam is this one
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
-    best_w, best = w.copy(), run.best_score
+    best_w = w.copy()
     prev = math.nan if run.prev_objective is None else run.prev_objective
     chunk = 1
-    logged = {key: [np.asarray(values, dtype=float)] for key, values in run.history.items()}  # arrays, one per chunk
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
-            start, seconds0 = time.perf_counter(), logged["seconds"][-1][-1]
-            done, t, prev, best, code = fastpath.run_epochs(
-                w, problem.X, problem.T, sizes, acts, out, fastpath.METHOD_CODES[config.method], config.learning_rate,
-                config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay, problem.decay_mask, batch,
-                perms, v, m, t, config.tol, prev, best_w, best, E_h, obj_h, gn_h, config.history == "exact")
+            start, seconds0 = time.perf_counter(), run.history["seconds"][-1]
+            done, t, prev, best, best_in_chunk, code = run_epochs(
+                w, problem.X, problem.T, sizes, acts, out, FUSED_METHODS[config.method], config.learning_rate,
+                config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay,
+                problem.decay_mask, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score, E_h, obj_h, gn_h,
+                config.history == "exact")
             elapsed = time.perf_counter() - start
-            epochs = np.arange(run.epoch + 1, run.epoch + done + 1)
-            for key, values in (("epoch", epochs), ("error", E_h[:done]), ("validation_error", np.full(done, math.nan)),
-                                ("grad_norm", gn_h[:done]), ("seconds", seconds0 + elapsed * np.arange(1, done + 1) / done)):
-                logged[key].append(values)
-            i = int(np.argmin(np.where(np.isnan(obj_h[:done]), np.inf, obj_h[:done])))
-            if obj_h[i] < run.best_score:
-                run.best_score, run.best_epoch = float(obj_h[i]), run.epoch + i + 1
-            run.epoch += done
-            run.stop_reason = {1: "converged", 2: "diverged"}.get(code)
-            run.progress.update(run.epoch, float(E_h[done - 1]), None)
+            run.record_chunk(done, E_h, obj_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
+                             best_in_chunk, best_w, code)
             chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
-    run.history = {key: np.concatenate(chunks) for key, chunks in logged.items()}
-    if run.best_epoch > 0:
-        run.best_w = best_w
     return w
 
 
@@ -182,3 +190,6 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
         run.stop_reason = "interrupted"
     run.save({"w": w}, {"state": {}})
     return w
+
+
+LOOPS = {"fused": fused_loop, "steps": step_loop, "scipy": scipy_loop}

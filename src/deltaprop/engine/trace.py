@@ -1,4 +1,4 @@
-"""A backpropagation trace as a plain-text table in the seed's notation.
+"""The trace of one pattern's backpropagation, and its plain-text table in the seed's notation.
 
 Units are numbered from 1 within each layer, as in PRML; the bias of unit j
 is the weight w_j0 from the extra unit z_0 = 1.
@@ -6,10 +6,47 @@ is the weight w_j0 from the extra unit z_0 = 1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .backprop import Trace
+    from .network import Network
+
+Array = Any
+
+
+@dataclass
+class Trace:
+    """The messages of backpropagation for one pattern (x, t).
+
+    Attributes
+    ----------
+    network : Network
+    x, t : arrays
+        The pattern, shapes (D,) and (K,).
+    a, z, delta : dict of layer name -> array of shape (size,)
+        Each layer's a_j, z_j = h(a_j) and delta_j = dE_n/da_j; the input
+        layer has only z (z_i = x_i).
+    weights : dict of view name -> array
+        The weights w_ji, shaped as ``network.unpack``.
+    derivatives : dict of view name -> array
+        dE_n/dw_ji = delta_j z_i for every weight, shaped as the weights.
+    error : float
+        E_n for this pattern.
+    """
+
+    network: "Network"
+    x: Array
+    t: Array
+    a: dict[str, Array]
+    z: dict[str, Array]
+    delta: dict[str, Array]
+    weights: dict[str, Array]
+    derivatives: dict[str, Array]
+    error: float
+
+    def __str__(self) -> str:
+        return format_trace(self)
 
 
 def _num(v) -> str:
@@ -54,7 +91,7 @@ def format_trace(tr: "Trace") -> str:
     for j, incoming in net.incoming.items():
         for c in incoming:
             W, dW = tr.weights[c.name], tr.derivatives[c.name]
-            present = net._present(c)
+            present = net.present(c)
             for q in range(W.shape[0]):
                 for i in range(W.shape[1]):
                     if present[q, i]:

@@ -1,17 +1,17 @@
-"""Backpropagation through wide layers: NumPy matrix products into buffers allocated once.
+"""The ``buffered`` backend: backpropagation through wide layers as NumPy matrix products into
+buffers allocated once.
 
-For a layered network wherever the compiled loops (``deltaprop.compiled``) do
-not run (wide layers above all, and options that need Python between epochs),
-E and its gradient are matrix products, and what costs beyond them is
+For a layered network whose layers are too wide for the compiled loops
+(``deltaprop.fast.compiled``), E and its gradient are matrix products, and what costs beyond them is
 allocating, filling and freeing the arrays that hold a, z and delta at every
 step, and passing over them once per NumPy call. Here those arrays are
 allocated once per ``Buffers`` and every product and activation writes into
 them (``out=``); the gradient is written straight into the views of a flat
 vector. The output deltas with E, and each hidden layer's h' with its bias
-gradient, are single compiled passes (``deltaprop.compiled``); tanh stays
-NumPy's, which is vectorised. The equations
-and their order are those of ``deltaprop.backprop`` (PRML 5.48-5.57), so the
-result equals the Python engine's to rounding (tested).
+gradient, are single compiled passes (``deltaprop.fast.kernels``); tanh stays
+NumPy's, which is vectorised. The equations and their order are those of
+``deltaprop.engine.backprop`` (PRML 5.48-5.57), so the result equals the
+reference's to rounding (tested).
 
 Data larger than ``CHUNK`` rows is taken in chunks of that many rows, so the
 buffers stay the size of one chunk whatever N is.
@@ -24,23 +24,20 @@ from typing import Optional
 import numpy as np
 from scipy.special import expit
 
-from .compiled import ACTIVATION_CODES, OUTPUT_CODES, output_deltas, times_h_prime_and_sum
+from ..engine.outputs import OUTPUT_KINDS
+from .kernels import output_deltas, times_h_prime_and_sum
 
 CHUNK = 1024  # rows per pass when the whole data is evaluated
 
 
-def _h_into(name: str, a: np.ndarray, z: np.ndarray) -> None:
-    """z = h(a) for a hidden layer (PRML 5.49), written into z."""
-    if name == "tanh":
-        np.tanh(a, out=z)
-    elif name == "logistic":
-        expit(a, out=z)
-    elif name == "relu":
-        np.maximum(a, 0, out=z)
-    elif name == "softplus":
-        np.logaddexp(a, 0, out=z)
-    else:
-        np.copyto(z, a)
+#: z = h(a) written into z (PRML 5.49), for each hidden activation of the engine's table.
+H_INTO = {
+    "linear": lambda a, z: np.copyto(z, a),
+    "tanh": lambda a, z: np.tanh(a, out=z),
+    "logistic": lambda a, z: expit(a, out=z),
+    "relu": lambda a, z: np.maximum(a, 0, out=z),
+    "softplus": lambda a, z: np.logaddexp(a, 0, out=z),
+}
 
 
 class Buffers:
@@ -49,7 +46,7 @@ class Buffers:
     Parameters
     ----------
     net : Network
-        A layered network (``deltaprop.compiled.layered``).
+        A layered network (``deltaprop.fast.layered``).
     rows : int
         The most rows one pass takes; more are taken in passes of this many.
     dtype : NumPy dtype
@@ -69,8 +66,12 @@ class Buffers:
         self.z = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers[:-1]}
         self.delta = {dst: np.empty_like(self.a[dst]) for _, dst, *_ in self.layers}
         self.bias = {dst: b for _, dst, *_, b in self.layers}
-        self.h_code = {dst: ACTIVATION_CODES[h.name] for _, dst, h, *_ in self.layers[:-1]}
-        self.output, self.output_code = names[-1], OUTPUT_CODES[self.layers[-1][2].name]
+        self.h_code = {dst: h.code for _, dst, h, *_ in self.layers[:-1]}
+        unknown = [h.name for _, _, h, *_ in self.layers[:-1] if h.name not in H_INTO]
+        if unknown:
+            raise ValueError(f"the buffered backend has no h for the activation {unknown[0]!r}")
+        self.h_into = {dst: H_INTO[h.name] for _, dst, h, *_ in self.layers[:-1]}
+        self.output, self.output_code = names[-1], OUTPUT_KINDS[self.layers[-1][2].name].code
         self.gb_out = np.empty(net.layers[names[-1]].size, dtype)  # the output deltas' sum where no gradient is wanted
         self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
 
@@ -103,7 +104,7 @@ class Buffers:
             a += w[b]
             if dst in self.z:
                 z[dst] = self.z[dst][:n]
-                _h_into(h.name, a, z[dst])
+                self.h_into[dst](a, z[dst])
         return z, a
 
     def _error(self, a_out: np.ndarray, T: np.ndarray, gb: np.ndarray) -> float:
@@ -125,3 +126,23 @@ class Buffers:
                                       g[self.bias[src]])  # PRML 5.56, and src's bias gradient
                 delta = sent_back
         return E
+
+
+class BufferedEvaluator:
+    """E and dE/dw of ``net`` on rows of (X, T) through ``Buffers``; see ``deltaprop.fast.evaluator``."""
+
+    backend = "buffered"
+
+    def __init__(self, net, X: np.ndarray, T: np.ndarray):
+        self.X, self.T, self.n_params = X, T, net.n_params
+        self.buffers = Buffers(net, min(X.shape[0], CHUNK), X.dtype)
+
+    def _rows(self, rows) -> tuple:
+        return (self.X, self.T) if rows is None else (self.X[rows], self.T[rows])
+
+    def error(self, w, rows=None) -> float:
+        return self.buffers.error(w, *self._rows(rows))
+
+    def error_and_gradient(self, w, rows=None, g: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
+        g = np.empty(self.n_params, self.X.dtype) if g is None else g
+        return self.buffers.error_and_gradient(w, *self._rows(rows), g), g

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import activations
+from deltaprop.engine import activations
 
 
 def test_gradient_check_passes_a_correct_gradient_and_returns_both_gradients():
@@ -21,7 +21,7 @@ def test_gradient_check_finds_a_wrong_derivative_and_names_the_worst_weight():
     rng = np.random.default_rng(1)
     net = dp.Network({"x": 2, "h": (3, "logistic"), "y": (1, "linear")}, [("x", "h"), ("h", "y")])
     w, X, T = net.init(seed=1) + 0.5, rng.standard_normal((6, 2)), rng.standard_normal((6, 1))
-    wrong = activations.Activation("logistic", activations.logistic, lambda xp, a, z: z)  # sigma' = z: wrong
+    wrong = activations.Activation("logistic", 2, activations.logistic, lambda xp, a, z: z, None)  # sigma' = z: wrong
     object.__setattr__(net.layers["h"], "activation", wrong)
     check = dp.gradient_check(net, w, X, T)
     assert check.max_relative_difference > 1e-2

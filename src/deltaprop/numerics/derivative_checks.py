@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from array_api_compat import array_namespace
 
-from . import backprop, validation
+from ..engine import backprop, checks
 
 if TYPE_CHECKING:
-    from .network import Network
+    from ..engine.network import Network
 
 Array = Any
 
@@ -48,7 +48,7 @@ class GradientCheck(NamedTuple):
 def central_differences(net: "Network", w: Array, X: Array, T: Array, eps: float = 1e-6) -> Array:
     """dE/dw_i = (E(w + eps e_i) - E(w - eps e_i)) / (2 eps) + O(eps^2) for every i (PRML 5.69)."""
     xp = array_namespace(w)
-    w, X, T = validation.check_data(net, w, X, T)
+    w, X, T = checks.check_data(net, w, X, T)
     index = xp.arange(net.n_params)
     d = []
     for i in range(net.n_params):
@@ -65,7 +65,7 @@ def gradient_check(net: "Network", w: Any, X: Any, T: Any, eps: float = 1e-6) ->
     """
     if not eps > 0:
         raise ValueError(f"eps must be a positive step; got {eps}")
-    w, X, T = validation.check_data(net, w, X, T)
+    w, X, T = checks.check_data(net, w, X, T)
     xp = array_namespace(w)
     w, X, T = (xp.astype(v, xp.float64) for v in (w, X, T))
     _, g = backprop.error_and_gradient(net, w, X, T)

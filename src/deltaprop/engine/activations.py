@@ -1,9 +1,12 @@
-"""Activation functions h(a) and their derivatives h'(a).
+"""Activation functions h(a) with their first and second derivatives: the ONE table of them.
 
-Each activation is a pair of functions of the array namespace ``xp``:
-``h(xp, a)`` gives z = h(a), and ``derivative(xp, a, z)`` gives h'(a), using
-z where the book does (tanh' = 1 - z^2, sigma' = z(1 - z)), so the backward
-pass reuses what the forward pass stored.
+Each activation is a triple of functions of the array namespace ``xp``:
+``h(xp, a)`` gives z = h(a), ``derivative(xp, a, z)`` gives h'(a) and
+``second_derivative(xp, a, z)`` gives h''(a), using z where the book does
+(tanh' = 1 - z^2, sigma' = z(1 - z)), so the backward pass reuses what the
+forward pass stored. Each also has an integer ``code``: the compiled kernels
+(``deltaprop.fast.kernels``) take their codes from this table and refuse any
+other.
 
 Softmax couples the units of a layer, so it has no elementwise h'(a); it is
 allowed only on the output layer, where the canonical link makes
@@ -38,6 +41,16 @@ def tanh_derivative(xp, a: Array, z: Array) -> Array:
     return 1.0 - z * z
 
 
+def linear_second_derivative(xp, a: Array, z: Array) -> Array:
+    """h''(a) = 0."""
+    return xp.zeros_like(a)
+
+
+def tanh_second_derivative(xp, a: Array, z: Array) -> Array:
+    """h''(a) = -2 z (1 - z^2), the derivative of 1 - z^2."""
+    return -2.0 * z * (1.0 - z * z)
+
+
 def logistic(xp, a: Array) -> Array:
     """sigma(a) = 1 / (1 + e^-a) (PRML 5.6), without overflow for any a.
 
@@ -53,6 +66,11 @@ def logistic_derivative(xp, a: Array, z: Array) -> Array:
     return z * (1.0 - z)
 
 
+def logistic_second_derivative(xp, a: Array, z: Array) -> Array:
+    """sigma''(a) = z (1 - z) (1 - 2z)."""
+    return z * (1.0 - z) * (1.0 - 2.0 * z)
+
+
 def relu(xp, a: Array) -> Array:
     """h(a) = max(0, a), the rectified linear unit."""
     return xp.where(a > 0, a, xp.zeros_like(a))
@@ -63,6 +81,11 @@ def relu_derivative(xp, a: Array, z: Array) -> Array:
     return xp.astype(a > 0, a.dtype)
 
 
+def relu_second_derivative(xp, a: Array, z: Array) -> Array:
+    """h''(a) = 0 (away from the kink)."""
+    return xp.zeros_like(a)
+
+
 def softplus(xp, a: Array) -> Array:
     """h(a) = ln(1 + e^a), computed as logaddexp(0, a) so that it never overflows."""
     return xp.logaddexp(xp.zeros_like(a), a)
@@ -71,6 +94,12 @@ def softplus(xp, a: Array) -> Array:
 def softplus_derivative(xp, a: Array, z: Array) -> Array:
     """h'(a) = sigma(a), the logistic sigmoid."""
     return logistic(xp, a)
+
+
+def softplus_second_derivative(xp, a: Array, z: Array) -> Array:
+    """h''(a) = sigma(a) (1 - sigma(a))."""
+    s = logistic(xp, a)
+    return s * (1.0 - s)
 
 
 def softmax(xp, a: Array) -> Array:
@@ -85,22 +114,28 @@ def softmax(xp, a: Array) -> Array:
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation function h with its derivative.
+    """An activation function h with its derivatives.
 
     Attributes
     ----------
     name : str
         The name used in ``Network`` layer specifications.
+    code : int
+        Its number in the compiled kernels.
     h : callable
         ``h(xp, a) -> z``.
     derivative : callable or None
         ``derivative(xp, a, z) -> h'(a)``; None for softmax, which is
         output-only.
+    second_derivative : callable or None
+        ``second_derivative(xp, a, z) -> h''(a)``; None for softmax.
     """
 
     name: str
+    code: int
     h: Callable[..., Array]
     derivative: Optional[Callable[..., Array]]
+    second_derivative: Optional[Callable[..., Array]]
 
     @property
     def output_only(self) -> bool:
@@ -113,18 +148,14 @@ class Activation:
 ACTIVATIONS: dict[str, Activation] = {
     act.name: act
     for act in (
-        Activation("linear", linear, linear_derivative),
-        Activation("tanh", tanh, tanh_derivative),
-        Activation("logistic", logistic, logistic_derivative),
-        Activation("relu", relu, relu_derivative),
-        Activation("softplus", softplus, softplus_derivative),
-        Activation("softmax", softmax, None),
+        Activation("linear", 0, linear, linear_derivative, linear_second_derivative),
+        Activation("tanh", 1, tanh, tanh_derivative, tanh_second_derivative),
+        Activation("logistic", 2, logistic, logistic_derivative, logistic_second_derivative),
+        Activation("relu", 3, relu, relu_derivative, relu_second_derivative),
+        Activation("softplus", 4, softplus, softplus_derivative, softplus_second_derivative),
+        Activation("softmax", 5, softmax, None, None),
     )
 }
-
-#: Output activations with their canonical error function: for each pair
-#: the output deltas are delta_k = y_k - t_k (PRML 5.18, 5.54).
-OUTPUT_ACTIVATIONS = ("linear", "logistic", "softmax")
 
 
 def get_activation(name: str) -> Activation:

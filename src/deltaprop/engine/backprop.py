@@ -1,6 +1,6 @@
-"""Forward propagation and error backpropagation (PRML 5.3.1).
+"""Forward propagation and error backpropagation (PRML 5.3.1): the reference engine.
 
-Every function here takes inputs already checked (``validation``); the
+Every function here takes inputs already checked (``checks``); the
 ``Network`` methods check and then call them. Patterns are rows, so a layer's
 a, z and delta are (N, size) arrays and each loop runs over layers, never
 over patterns or units. Only the array namespace of the inputs is used, so
@@ -9,35 +9,25 @@ NumPy, PyTorch and any other array-API library work alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from array_api_compat import array_namespace, device
+from array_api_compat import array_namespace
 
-from .errors import ERROR_FOR_OUTPUT
+from .outputs import OUTPUT_KINDS, deltas
+from .trace import Trace
 
 if TYPE_CHECKING:
-    from .network import Connection, Network
+    from .network import Network
 
 Array = Any
 
 
-def mask(net: "Network", c: "Connection", like: Array) -> Array:
-    """The mask of connection c as 0/1 in the namespace, device and dtype of ``like``, converted once."""
-    key = (c.name, type(like), str(device(like)), str(like.dtype))
-    m = net._masks.get(key)
-    if m is None:
-        xp = array_namespace(like)
-        m = net._masks[key] = xp.astype(xp.asarray(c.mask, device=device(like), copy=True), like.dtype)
-    return m
-
-
 def weights(net: "Network", w: Array) -> dict[str, Array]:
     """The views of w, with absent (masked) weights multiplied by zero."""
-    views = net.unpack(w)
+    views = net.views(w)
     for c in net.connections:
         if c.mask is not None:
-            views[c.name] = views[c.name] * mask(net, c, w)
+            views[c.name] = views[c.name] * net.mask_like(c, w)
     return views
 
 
@@ -75,7 +65,7 @@ def backward_pass(
     of w, shaped as the view.
     """
     xp = array_namespace(T)
-    delta = {net.output: z[net.output] - T}
+    delta = {net.output: deltas(xp, z[net.output], T)}
     sent_back: dict[str, Array] = {}  # sum_k w_kj delta_k, gathered from the layers j feeds
     grads: dict[str, Array] = {}
     for j in reversed(net.incoming):
@@ -84,7 +74,7 @@ def backward_pass(
             delta[j] = h.derivative(xp, a[j], z[j]) * sent_back[j]
         for c in net.incoming[j]:
             grad = delta[j].T @ z[c.src]
-            grads[c.name] = grad if c.mask is None else grad * mask(net, c, grad)
+            grads[c.name] = grad if c.mask is None else grad * net.mask_like(c, grad)
             if c.src != net.input:
                 message = delta[j] @ W[c.name]
                 sent_back[c.src] = message if c.src not in sent_back else sent_back[c.src] + message
@@ -101,7 +91,7 @@ def forward(net: "Network", w: Array, X: Array) -> Array:
 def pattern_errors(net: "Network", a_out: Array, T: Array) -> Array:
     """E_n for each pattern, (N,), from the output pre-activations."""
     xp = array_namespace(a_out)
-    return ERROR_FOR_OUTPUT[net.layers[net.output].activation.name](xp, a_out, T)
+    return OUTPUT_KINDS[net.layers[net.output].activation.name].error(xp, a_out, T)
 
 
 def error(net: "Network", w: Array, X: Array, T: Array) -> Array:
@@ -133,46 +123,10 @@ def pattern_gradients(net: "Network", w: Array, X: Array, T: Array) -> Array:
         for c in incoming:
             outer = delta[j][:, :, None] * z[c.src][:, None, :]
             if c.mask is not None:
-                outer = outer * mask(net, c, w)
+                outer = outer * net.mask_like(c, w)
             rows[c.name] = xp.reshape(outer, (N, -1))
         rows[f"b[{j}]"] = delta[j]
     return xp.concat([rows[b.name] for b in net.blocks], axis=1)
-
-
-@dataclass
-class Trace:
-    """The messages of backpropagation for one pattern (x, t).
-
-    Attributes
-    ----------
-    network : Network
-    x, t : arrays
-        The pattern, shapes (D,) and (K,).
-    a, z, delta : dict of layer name -> array of shape (size,)
-        Each layer's a_j, z_j = h(a_j) and delta_j = dE_n/da_j; the input
-        layer has only z (z_i = x_i).
-    weights : dict of view name -> array
-        The weights w_ji, shaped as ``network.unpack``.
-    derivatives : dict of view name -> array
-        dE_n/dw_ji = delta_j z_i for every weight, shaped as the weights.
-    error : float
-        E_n for this pattern.
-    """
-
-    network: "Network"
-    x: Array
-    t: Array
-    a: dict[str, Array]
-    z: dict[str, Array]
-    delta: dict[str, Array]
-    weights: dict[str, Array]
-    derivatives: dict[str, Array]
-    error: float
-
-    def __str__(self) -> str:
-        from .tracing import format_trace
-
-        return format_trace(self)
 
 
 def trace(net: "Network", w: Array, X: Array, T: Array) -> Trace:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from array_api_compat import array_namespace
 
-from . import backprop, validation
+from ..engine import backprop, checks
 
 if TYPE_CHECKING:
-    from .network import Network
+    from ..engine.network import Network
 
 Array = Any
 
@@ -44,7 +44,7 @@ def noise_precision(net: "Network", w: Any, X: Any, T: Any) -> float:
     5.15 is the case K = 1). Evaluate it at w = w_ML.
     """
     _require_linear(net, "noise_precision")
-    w, X, T = validation.check_data(net, w, X, T)
+    w, X, T = checks.check_data(net, w, X, T)
     N, K = X.shape[0], net.K
     ss = float(_sum_of_squares(net, w, X, T))
     if ss == 0.0:
@@ -64,13 +64,24 @@ def negative_log_likelihood(net: "Network", w: Any, X: Any, T: Any, beta: Option
         if beta is not None:
             raise ValueError("beta is the noise precision of linear outputs; leave it None for logistic and softmax outputs")
         return float(net.error(w, X, T))
-    w, X, T = validation.check_data(net, w, X, T)
+    w, X, T = checks.check_data(net, w, X, T)
     if beta is None:
         beta = noise_precision(net, w, X, T)
     beta = _check_beta(beta)
-    NK = X.shape[0] * net.K
-    ss = float(_sum_of_squares(net, w, X, T))
-    return 0.5 * beta * ss - 0.5 * NK * math.log(beta) + 0.5 * NK * math.log(2.0 * math.pi)
+    return float(gaussian_nll(backprop.forward(net, w, X), T, beta).sum())
+
+
+def gaussian_nll(Y: Any, T: Any, beta: Any) -> Array:
+    """-ln N(t_n | y_n, beta^-1 I) for each pattern, shape (N,) (PRML 5.16):
+    sum_k {beta_k/2 (y_nk - t_nk)^2 - 1/2 ln beta_k + 1/2 ln 2 pi}.
+
+    ``beta`` is one precision or one per output (K,), as an estimator's ``beta_``
+    in target units is.
+    """
+    xp = array_namespace(Y, T)
+    beta = xp.asarray(beta, dtype=Y.dtype)
+    r = Y - T
+    return xp.sum(0.5 * beta * r * r - 0.5 * xp.log(beta) + 0.5 * math.log(2.0 * math.pi), axis=-1)
 
 
 def predictive(net: "Network", w: Any, X: Any, beta: float) -> tuple[Array, Array]:

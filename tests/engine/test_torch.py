@@ -41,4 +41,4 @@ def test_unpack_of_a_torch_vector_gives_views():
     net = dp.mlp([2, 3, 1])
     w = torch.zeros(net.n_params, dtype=torch.float64)
     net.unpack(w)["W[h1<-x]"][1, 0] = 7.0
-    assert w[net._block("W[h1<-x]").offset + 2].item() == 7.0
+    assert w[net.block("W[h1<-x]").offset + 2].item() == 7.0

@@ -1,16 +1,10 @@
-"""The compiled fast path: whole epochs of gd, sgd, momentum and adam in one Numba call.
+"""The compiled kernels: E and dE/dw of a layered network in Numba, for the ``compiled`` backend
+and the fused training loop (``deltaprop.training.fused``), and two elementwise passes for the
+``buffered`` backend.
 
-For a layered network (``mlp``: each layer fed by the one before, no masks)
-with small layers (at most ``SMALL_WEIGHTS`` weights between any two), the
-Python engine's per-call overheads (namespace lookups, views, dictionaries)
-cost more than its arithmetic; here the forward pass, backpropagation
-(PRML 5.53-5.56), the step rule and the per-epoch bookkeeping run as compiled
-code. ``dp.train`` chooses this path by itself where it applies (see
-``applies``) and gives the same result as the Python engine to rounding; the
-tests check both agree to 1e-10. Wider layers are matrix products, which
-NumPy's BLAS does best: they go through ``deltaprop.buffered``.
+This module imports Numba; nothing imports it until a compiled or buffered backend is first used.
 
-Two kernels evaluate E and its gradient on a set of rows:
+Two kernels evaluate E and its gradient on a set of rows (PRML 5.48-5.57):
 
 - ``_evaluate_columns`` for several rows: each unit's activations over the
   rows lie side by side, so every loop over patterns is a vector loop; tanh
@@ -18,15 +12,17 @@ Two kernels evaluate E and its gradient on a set of rows:
 - ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
   loops, no allocation.
 
-Two small kernels serve ``deltaprop.buffered``, whose matrix products stay
+Two small kernels serve ``deltaprop.fast.buffered``, whose matrix products stay
 NumPy's: ``output_deltas`` (delta_k = y_k - t_k, E and the output biases'
 gradient in one pass) and ``times_h_prime_and_sum`` (a hidden layer's deltas
 and bias gradient in one pass); each replaces two to five NumPy calls that
 each pass over the array.
-The step rules of ``gd``, ``sgd``, ``momentum`` and ``adam`` are kernels too
-(``gd_step``, ``momentum_step``, ``adam_step``), one pass over w, g and the
-rule's state, which ``run_epochs`` inlines and ``deltaprop.optimize`` calls:
-Adam in NumPy took about twelve passes and four temporary arrays.
+
+The activation and output codes are those of the engine's tables
+(``deltaprop.engine.activations.ACTIVATIONS``, ``deltaprop.engine.outputs.OUTPUT_KINDS``);
+every kernel checks the codes it is given on entry (``check_codes``) and
+raises on one it does not know, so that no code falls through to another
+function.
 
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
@@ -50,10 +46,15 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-ACTIVATION_CODES = {"linear": 0, "tanh": 1, "logistic": 2, "relu": 3, "softplus": 4}
-OUTPUT_CODES = {"linear": 0, "logistic": 1, "softmax": 2}
-METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
-SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
+from ..engine.activations import ACTIVATIONS
+from ..engine.outputs import OUTPUT_KINDS
+
+# The codes of the engine's tables, as compile-time constants of the kernels.
+LINEAR, TANH, LOGISTIC = ACTIVATIONS["linear"].code, ACTIVATIONS["tanh"].code, ACTIVATIONS["logistic"].code
+RELU, SOFTPLUS = ACTIVATIONS["relu"].code, ACTIVATIONS["softplus"].code
+HIDDEN_CODES = np.array([a.code for a in ACTIVATIONS.values() if not a.output_only], dtype=np.int64)
+SUM_OF_SQUARES, BINARY_CROSS_ENTROPY = OUTPUT_KINDS["linear"].code, OUTPUT_KINDS["logistic"].code
+CROSS_ENTROPY = OUTPUT_KINDS["softmax"].code
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
@@ -64,53 +65,12 @@ LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.4426950408889634
 
 
-def applies(net, config, has_validation: bool, callbacks, checkpoint, resume) -> bool:
-    """True where the fast path gives what the Python loop gives: a layered network, a step rule,
-    and nothing that needs Python between epochs (validation, callbacks, checkpoints, snapshots)."""
-    if config.method not in METHOD_CODES or has_validation or callbacks or checkpoint or resume:
-        return False
-    if config.snapshots or config.early_stopping:
-        return False
-    return small(net)
-
-
-def layered(net) -> bool:
-    """A chain of layers, each fed by the one before, with no masks: the networks the kernels know."""
-    names = list(net.layers)
-    chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
-    return chain and all(c.mask is None for c in net.connections)
-
-
-def small(net) -> bool:
-    """A layered network with at most ``SMALL_WEIGHTS`` weights between any two layers: the kernels' networks."""
-    sizes = np.array([layer.size for layer in net.layers.values()])
-    return layered(net) and bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
-
-
 def kernel_spec(net) -> tuple:
     """What the kernels need of a layered network: layer sizes, hidden activation codes, output code."""
     names = list(net.layers)
     sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
-    acts = np.array([ACTIVATION_CODES[net.layers[n].activation.name] for n in names[1:-1]], dtype=np.int64)
-    return sizes, acts, OUTPUT_CODES[net.layers[net.output].activation.name]
-
-
-def evaluator(net, X, T, weight_decay, decay_mask):
-    """A compiled ``w -> (E, E + penalty, gradient)`` on all of (X, T), or None where the kernels do not apply."""
-    if not small(net) or X.dtype != np.float64 or T.dtype != np.float64:
-        return None
-    sizes, acts, out = kernel_spec(net)
-    X, T = np.ascontiguousarray(X), np.ascontiguousarray(T)
-    rows = np.arange(X.shape[0])
-    work = _work(sizes, X.shape[0], np.empty(net.n_params))
-
-    def evaluate(w):
-        g = np.empty(net.n_params)
-        E, objective = _evaluate(np.ascontiguousarray(w, dtype=np.float64), X, T, rows, sizes, acts, out,
-                                 float(weight_decay), decay_mask, 1.0, g, *work)
-        return float(E), float(objective), g
-
-    return evaluate
+    acts = np.array([net.layers[n].activation.code for n in names[1:-1]], dtype=np.int64)
+    return sizes, acts, OUTPUT_KINDS[net.layers[net.output].activation.name].code
 
 
 def tanh(x) -> np.ndarray:
@@ -122,7 +82,7 @@ def tanh(x) -> np.ndarray:
 
 
 @nb.njit(**JIT)
-def _work(sizes, rows, like):
+def work(sizes, rows, like):
     """Work arrays of like's dtype for evaluations on up to ``rows`` rows: A, Z, Delta of shape
     (units, rows padded to LANES) for the column kernel; a, z, d for one row; and a work row
     for the column kernel's sums. The kernels write every entry before they read it, so none
@@ -186,29 +146,45 @@ def _tanh_loop(x, out):
         out[i] = _tanh(x[i])
 
 
+@nb.njit(**JIT)
+def check_codes(acts, out):
+    """Raise on a hidden activation or output code that the engine's tables do not define."""
+    for code in acts:
+        known = False
+        for c in HIDDEN_CODES:
+            known = known or code == c
+        if not known:
+            raise ValueError("a hidden activation code that the engine's table does not define")
+    if out != SUM_OF_SQUARES and out != BINARY_CROSS_ENTROPY and out != CROSS_ENTROPY:
+        raise ValueError("an output code that the engine's table does not define")
+
+
+# The last branch of each switch below is SOFTPLUS (or CROSS_ENTROPY): check_codes let no other code in.
+
+
 @nb.njit(inline="always", **JIT)
 def _h1(code, a):
-    if code == 0:
+    if code == LINEAR:
         return a
-    if code == 1:
+    if code == TANH:
         return _tanh(a)
-    if code == 2:
+    if code == LOGISTIC:
         e = math.exp(-abs(a))
         return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
-    if code == 3:
+    if code == RELU:
         return a if a > 0 else 0.0
     return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
 
 
 @nb.njit(inline="always", **JIT)
 def _dh1(code, a, z):
-    if code == 0:
+    if code == LINEAR:
         return 1.0
-    if code == 1:
+    if code == TANH:
         return 1.0 - z * z  # PRML 5.60
-    if code == 2:
+    if code == LOGISTIC:
         return z * (1.0 - z)
-    if code == 3:
+    if code == RELU:
         return 1.0 if a > 0 else 0.0
     e = math.exp(-abs(a))
     return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
@@ -220,7 +196,7 @@ def _dh1(code, a, z):
 @nb.njit(inline="always", **JIT)
 def _activate(code, A, Z, u, n):
     """Z[u, :n] = h(A[u, :n]); the activation chosen once, outside the vector loop (PRML 5.49)."""
-    if code == 1:
+    if code == TANH:
         for c in range(n):
             Z[u, c] = _tanh(A[u, c])
     else:
@@ -231,25 +207,12 @@ def _activate(code, A, Z, u, n):
 @nb.njit(inline="always", **JIT)
 def _times_dh(code, A, Z, Dl, u, n):
     """Dl[u, :n] *= h'(A[u, :n]) (PRML 5.56)."""
-    if code == 1:
+    if code == TANH:
         for c in range(n):
             Dl[u, c] *= 1.0 - Z[u, c] * Z[u, c]
     else:
         for c in range(n):
             Dl[u, c] *= _dh1(code, A[u, c], Z[u, c])
-
-
-@nb.njit(inline="always", **JIT)
-def _decay(w, lam, decay, share, g, E):
-    """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
-    if lam == 0.0:
-        return E
-    reg = 0.0
-    for i in range(w.size):
-        v = w[i] * decay[i]
-        reg += v * v
-        g[i] += share * lam * v
-    return E + share * 0.5 * lam * reg
 
 
 @nb.njit(inline="always", **JIT)
@@ -276,8 +239,8 @@ def _fold(R, n):
 
 
 @nb.njit(**JIT)
-def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R):
-    """E (data term) and E + share * lam/2 |w|^2 on X[rows]; g receives the latter's gradient.
+def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R):
+    """E on X[rows], T[rows] (PRML 5.44); g receives its gradient.
 
     Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
     columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
@@ -307,13 +270,13 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, 
                 _activate(acts[l - 1], A, Z, u1 + j, n)
     u, K = _place(sizes, L)[2], sizes[L]
     E = 0.0
-    if out == 0:
+    if out == SUM_OF_SQUARES:
         for k in range(K):
             for c in range(N):
                 r = A[u + k, c] - T[rows[c], k]
                 Dl[u + k, c] = r  # PRML 5.54
                 E += 0.5 * r * r
-    elif out == 1:
+    elif out == BINARY_CROSS_ENTROPY:
         for k in range(K):
             for c in range(N):
                 ak, tk = A[u + k, c], T[rows[c], k]
@@ -358,11 +321,11 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, 
                     for c in range(n):
                         Dl[u0 + i, c] = _fma(wji, Dl[u1 + j, c], Dl[u0 + i, c])
                 _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
-    return E, _decay(w, lam, decay, share, g, E)
+    return E
 
 
 @nb.njit(**JIT)
-def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d):
+def _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d):
     """As _evaluate_columns, one pattern at a time in scalar loops: no allocation, no BLAS call.
 
     ``a``, ``z`` and ``d`` are work vectors holding every layer's units side by side.
@@ -386,14 +349,14 @@ def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, 
                 if l < L:
                     z[u1 + j] = _h1(acts[l - 1], s)
         u = _place(sizes, L)[2]
-        if out == 0:
+        if out == SUM_OF_SQUARES:
             for k in range(K):
                 z[u + k] = a[u + k]
                 E += 0.5 * (a[u + k] - T[n, k]) ** 2
-        elif out == 1:
+        elif out == BINARY_CROSS_ENTROPY:
             for k in range(K):
                 ak = a[u + k]
-                z[u + k] = _h1(2, ak)
+                z[u + k] = _h1(LOGISTIC, ak)
                 E += max(ak, 0.0) + math.log1p(math.exp(-abs(ak))) - T[n, k] * ak
         else:
             mx = a[u]
@@ -423,34 +386,36 @@ def _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, 
                     for j in range(sizes[l]):
                         s += w[o + j * m + i] * d[u1 + j]
                     d[u0 + i] = _dh1(acts[l - 2], a[u0 + i], z[u0 + i]) * s  # PRML 5.56
-    return E, _decay(w, lam, decay, share, g, E)
+    return E
 
 
 @nb.njit(**JIT)
-def _evaluate(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, a, z, d, R):
-    """The kernel for this many rows: columns for several, one pattern at a time for a few."""
+def evaluate(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a, z, d, R):
+    """E on X[rows], T[rows] and its gradient into g: columns for several rows, one pattern at a
+    time for a few. The codes are checked by the caller (``check_codes``), once."""
     if rows.size >= COLUMNS_FROM:
-        return _evaluate_columns(w, X, T, rows, sizes, acts, out, lam, decay, share, g, A, Z, Dl, R)
-    return _evaluate_rows(w, X, T, rows, sizes, acts, out, lam, decay, share, g, a, z, d)
+        return _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R)
+    return _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d)
 
 
-# -- elementwise passes of deltaprop.buffered's matrix-product engine: rows are patterns there
+# -- elementwise passes of the buffered backend (deltaprop.fast.buffered): rows are patterns there
 
 
 @nb.njit(**JIT)
 def output_deltas(out, A, T, D, gb):
     """D = y - t (PRML 5.54) from rows of output pre-activations A, and E on those rows (PRML 5.44),
-    in one pass: the error functions of ``deltaprop.errors``, from a, never from y. gb receives the
+    in one pass: the error functions of ``deltaprop.engine.outputs``, from a, never from y. gb receives the
     sum of D's rows, the output biases' gradient (PRML 5.53 with z_0 = 1)."""
+    check_codes(HIDDEN_CODES[:0], out)
     E = 0.0
     total = np.zeros(D.shape[1])
     for r in range(A.shape[0]):
-        if out == 0:
+        if out == SUM_OF_SQUARES:
             for k in range(A.shape[1]):
                 d = A[r, k] - T[r, k]
                 D[r, k] = d
                 E += 0.5 * d * d
-        elif out == 1:
+        elif out == BINARY_CROSS_ENTROPY:
             for k in range(A.shape[1]):
                 ak, tk = A[r, k], T[r, k]
                 e = math.exp(-abs(ak))
@@ -481,9 +446,10 @@ def output_deltas(out, A, T, D, gb):
 def times_h_prime_and_sum(code, A, Z, D, gb):
     """D *= h'(A) (PRML 5.56), and gb = the sum of D's rows, the layer's bias gradient (PRML 5.53
     with z_0 = 1), in one pass; the sum is kept in float64 whatever D's dtype."""
+    check_codes(np.full(1, code), SUM_OF_SQUARES)
     total = np.zeros(D.shape[1])
     for r in range(D.shape[0]):
-        if code == 1:
+        if code == TANH:
             for j in range(D.shape[1]):
                 d = D[r, j]
                 D[r, j] = d - d * (Z[r, j] * Z[r, j])  # d (1 - z^2) (PRML 5.60), in D's precision
@@ -494,101 +460,3 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
                 total[j] += D[r, j]
     for j in range(D.shape[1]):
         gb[j] = total[j]
-
-
-# -- the step rules, each one pass over w, g and the rule's state: run_epochs inlines them, and
-# deltaprop.optimize calls them on whole vectors (g summed over a batch, scale = 1/n; g is read only)
-
-
-@nb.njit(inline="always", **JIT)
-def gd_step(w, g, lr, scale):
-    """w <- w - eta g / n (PRML 5.41; 5.43 for one pattern)."""
-    for i in range(w.size):
-        w[i] -= lr * (g[i] * scale)
-
-
-@nb.njit(inline="always", **JIT)
-def momentum_step(w, g, v, lr, scale, mu, nesterov):
-    """v <- mu v - eta g / n;  w <- w + v, or w <- w + mu v - eta g / n (Nesterov)."""
-    for i in range(w.size):
-        gi = g[i] * scale
-        v[i] = mu * v[i] - lr * gi
-        w[i] += mu * v[i] - lr * gi if nesterov else v[i]
-
-
-@nb.njit(inline="always", **JIT)
-def adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t):
-    """Adam's step number t (Kingma and Ba 2015): the moments m and v, and w, with bias correction.
-
-    eta m_hat / (sqrt(v_hat) + eps) is taken as step m / (sqrt(v) r + eps), step = eta / (1 - beta1^t)
-    and r = 1 / sqrt(1 - beta2^t): one division and one square root per weight, in w's precision
-    (the constants pass through an array of w's dtype), so float32 runs as float32 vectors.
-    """
-    k = np.empty(8, w.dtype)
-    k[0], k[1], k[2], k[3] = scale, beta1, 1.0 - beta1, beta2
-    k[4], k[5], k[6], k[7] = 1.0 - beta2, lr / (1.0 - beta1**t), 1.0 / math.sqrt(1.0 - beta2**t), eps
-    s, b1, c1, b2, c2, step, r, e = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
-    for i in range(w.size):
-        gi = g[i] * s
-        m[i] = b1 * m[i] + c1 * gi
-        v[i] = b2 * v[i] + c2 * gi * gi
-        w[i] -= step * m[i] / (math.sqrt(v[i]) * r + e)
-
-
-@nb.njit(**JIT)
-def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-               perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
-    """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
-
-    ``exact``: record E(w), its objective and gradient norm on all the data at the end of
-    each epoch (one more pass where the batches are smaller than N); otherwise the sums
-    of the epoch's batch errors, each at the weights its step started from, and NaN for
-    the gradient norm. Full-batch epochs are exact either way, at no extra cost.
-
-    Returns (epochs done, adam step count, previous objective, best objective, stop code):
-    stop code 0 ran them all, 1 converged (tol), 2 diverged.
-    """
-    N = X.shape[0]
-    P = w.size
-    g = np.empty(P, dtype=w.dtype)
-    A, Z, Dl, a, z, d, R = _work(sizes, N, w)
-    everyone = np.arange(N)
-    full = batch >= N
-    if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-        _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
-    for e in range(perms.shape[0]):
-        E_run, obj_run = 0.0, 0.0
-        for k in range(1 if full else (N + batch - 1) // batch):
-            n = N
-            if not full:
-                idx = perms[e, k * batch : min(N, (k + 1) * batch)]
-                n = idx.size
-                E_b, obj_b = _evaluate(w, X, T, idx, sizes, acts, out, lam, decay, n / N, g, A, Z, Dl, a, z, d, R)
-                E_run += E_b
-                obj_run += obj_b
-            scale = 1.0 / n  # steps use the batch mean gradient
-            if method == 0:
-                gd_step(w, g, lr, scale)
-            elif method == 1:
-                momentum_step(w, g, v, lr, scale, mu, nesterov)
-            else:
-                t += 1
-                adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
-        if full or exact:
-            E, objective = _evaluate(w, X, T, everyone, sizes, acts, out, lam, decay, 1.0, g, A, Z, Dl, a, z, d, R)
-            gn = 0.0
-            for i in range(P):
-                gn += g[i] * g[i]
-            E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(gn)
-        else:
-            objective = obj_run
-            E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
-        if not math.isfinite(objective):
-            return e + 1, t, prev, best, 2
-        if objective < best:
-            best = objective
-            best_w[:] = w
-        if tol > 0.0 and abs(prev - objective) / max(abs(prev), 1e-300) < tol:
-            return e + 1, t, objective, best, 1
-        prev = objective
-    return perms.shape[0], t, prev, best, 0

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
-from . import backprop, validation
-from .activations import OUTPUT_ACTIVATIONS, Activation, get_activation
+from . import backprop, checks
+from .activations import Activation, get_activation
+from .outputs import OUTPUT_ACTIVATIONS
+from .trace import Trace
 
 Array = Any
 
@@ -151,7 +153,7 @@ class Network:
         scale = np.zeros(self.n_params)
         for c in self.connections:
             std = 1.0 / np.sqrt(np.maximum(fan_in[c.dst], 1.0))
-            b = self._block(c.name)
+            b = self.block(c.name)
             if c.mask is None:
                 scale[b.offset : b.offset + b.size] = np.repeat(std, self.layers[c.src].size)
             else:
@@ -165,9 +167,22 @@ class Network:
         holding w_ji with j in dst and i in src, and ``"b[dst]"`` of shape
         (size_dst,), the biases w_j0. Writing into a view writes into w.
         """
+        checks.check_length(self, w, "w")
+        return self.views(w)
+
+    def views(self, w: Array) -> dict[str, Array]:
+        """``unpack`` without checking w: for the engine's passes, whose callers checked it once."""
         xp = array_namespace(w)
-        validation.check_length(self, w, "w")
         return {b.name: xp.reshape(w[b.offset : b.offset + b.size], b.shape) for b in self.blocks}
+
+    def mask_like(self, c: Connection, like: Array) -> Array:
+        """The mask of connection c as 0/1 in the namespace, device and dtype of ``like``, converted once."""
+        key = (c.name, type(like), str(device(like)), str(like.dtype))
+        m = self._masks.get(key)
+        if m is None:
+            xp = array_namespace(like)
+            m = self._masks[key] = xp.astype(xp.asarray(c.mask, device=device(like), copy=True), like.dtype)
+        return m
 
     def pack(self, views: Mapping[str, Array]) -> Array:
         """Join named arrays, as ``unpack`` returns them, into one flat vector.
@@ -208,16 +223,16 @@ class Network:
 
     def forward(self, w: Array, X: Array) -> Array:
         """Forward propagation: the outputs Y = y(X, w), shape (N, K) (PRML 5.48, 5.49)."""
-        w, X, _ = validation.check_data(self, w, X)
+        w, X, _ = checks.check_data(self, w, X)
         return backprop.forward(self, w, X)
 
     def error(self, w: Array, X: Array, T: Array) -> Array:
         """E(w) = sum_n E_n(w) over the patterns (PRML 5.44), as a 0-d array.
 
         E_n is the output activation's canonical error function: see
-        :mod:`deltaprop.errors`.
+        :mod:`deltaprop.engine.outputs`.
         """
-        w, X, T = validation.check_data(self, w, X, T)
+        w, X, T = checks.check_data(self, w, X, T)
         return backprop.error(self, w, X, T)
 
     def error_and_gradient(self, w: Array, X: Array, T: Array) -> tuple[Array, Array]:
@@ -225,30 +240,32 @@ class Network:
 
         Returns ``(E, g)``, g a flat vector laid out as w.
         """
-        w, X, T = validation.check_data(self, w, X, T)
+        w, X, T = checks.check_data(self, w, X, T)
         return backprop.error_and_gradient(self, w, X, T)
 
     def pattern_gradients(self, w: Array, X: Array, T: Array) -> Array:
         """The gradients of each E_n (PRML 5.53), as rows of an (N, n_params) array."""
-        w, X, T = validation.check_data(self, w, X, T)
+        w, X, T = checks.check_data(self, w, X, T)
         return backprop.pattern_gradients(self, w, X, T)
 
-    def trace(self, w: Array, x: Array, t: Array) -> "backprop.Trace":
+    def trace(self, w: Array, x: Array, t: Array) -> "Trace":
         """Every message of backpropagation for one pattern (x, t).
 
-        Returns a :class:`~deltaprop.backprop.Trace` holding each layer's a,
+        Returns a :class:`~deltaprop.engine.trace.Trace` holding each layer's a,
         z and delta and every dE_n/dw_ji; ``print(trace)`` shows it as a
         table in the seed's notation.
         """
-        w, X, T = validation.check_pattern(self, w, x, t)
+        w, X, T = checks.check_pattern(self, w, x, t)
         return backprop.trace(self, w, X, T)
 
     # -- helpers ----------------------------------------------------------
 
-    def _block(self, name: str) -> Block:
+    def block(self, name: str) -> Block:
+        """Where the view called ``name`` lies in w."""
         return next(b for b in self.blocks if b.name == name)
 
-    def _present(self, c: Connection) -> np.ndarray:
+    def present(self, c: Connection) -> np.ndarray:
+        """Which weights of connection c exist: its mask, or all True."""
         shape = (self.layers[c.dst].size, self.layers[c.src].size)
         return np.ones(shape, dtype=bool) if c.mask is None else c.mask
 

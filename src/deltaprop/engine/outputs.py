@@ -1,4 +1,4 @@
-"""Error functions E_n, each paired with its output activation.
+"""Output kinds: the ONE table of output activations, each with its error function E_n.
 
 Each output activation has a canonical error function, chosen so that the
 output deltas are always delta_k = dE_n/da_k = y_k - t_k (PRML 5.18, 5.54):
@@ -14,11 +14,13 @@ softmax     -sum_k t_k ln y_k                            5.24
 The cross-entropies are computed from the output pre-activations a_k, never
 from y_k, so that no log(0) is taken and nothing overflows even at
 |a| = 1000. Each function returns the per-pattern errors E_n, shape (N,);
-E(w) = sum_n E_n(w) (PRML 5.44).
+E(w) = sum_n E_n(w) (PRML 5.44). Each kind has an integer ``code``, which the
+compiled kernels (``deltaprop.fast.kernels``) take from this table.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 Array = Any
@@ -52,8 +54,41 @@ def cross_entropy(xp, a: Array, t: Array) -> Array:
     return xp.sum(t * (lse - a), axis=-1)
 
 
-ERROR_FOR_OUTPUT: dict[str, Callable[..., Array]] = {
-    "linear": sum_of_squares,
-    "logistic": binary_cross_entropy,
-    "softmax": cross_entropy,
+def deltas(xp, y: Array, t: Array) -> Array:
+    """delta_k = dE_n/da_k = y_k - t_k, for every kind of this table (PRML 5.18, 5.54)."""
+    return y - t
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """An output activation paired with its canonical error function.
+
+    Attributes
+    ----------
+    name : str
+        The output activation's name (``deltaprop.engine.activations``).
+    code : int
+        Its number in the compiled kernels.
+    error : callable
+        ``error(xp, a, t) -> E_n`` per pattern, from the pre-activations a.
+    equation : str
+        Where PRML defines E_n.
+    """
+
+    name: str
+    code: int
+    error: Callable[..., Array]
+    equation: str
+
+
+OUTPUT_KINDS: dict[str, OutputKind] = {
+    kind.name: kind
+    for kind in (
+        OutputKind("linear", 0, sum_of_squares, "PRML 5.11"),
+        OutputKind("logistic", 1, binary_cross_entropy, "PRML 5.22"),
+        OutputKind("softmax", 2, cross_entropy, "PRML 5.24"),
+    )
 }
+
+#: The output activations, each with its canonical error function (delta_k = y_k - t_k).
+OUTPUT_ACTIVATIONS = tuple(OUTPUT_KINDS)

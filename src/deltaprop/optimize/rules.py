@@ -1,4 +1,4 @@
-"""Step rules on a flat weight vector (PRML 5.2.4).
+"""Step rules on a flat weight vector (PRML 5.2.4), and the table of every method.
 
 An optimiser sees only a function ``fun(w, batch) -> (E, g)``, the error
 and its gradient summed over the patterns of ``batch`` (an index array, or
@@ -31,9 +31,51 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .compiled import adam_step, gd_step, momentum_step
-
 Fun = Callable[[np.ndarray, Optional[np.ndarray]], tuple]
+
+
+def gd_step(w, g, lr, scale):
+    """w <- w - eta g / n (PRML 5.41; 5.43 for one pattern), in NumPy."""
+    w -= lr * (g * scale)
+
+
+def momentum_step(w, g, v, lr, scale, mu, nesterov):
+    """v <- mu v - eta g / n;  w <- w + v, or w <- w + mu v - eta g / n (Nesterov), in NumPy."""
+    step = lr * (g * scale)
+    v *= mu
+    v -= step
+    w += mu * v - step if nesterov else v
+
+
+def adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t):
+    """Adam's step number t (Kingma and Ba 2015), in NumPy: eta m_hat / (sqrt(v_hat) + eps)."""
+    gs = g * scale
+    m *= beta1
+    m += (1.0 - beta1) * gs
+    v *= beta2
+    v += (1.0 - beta2) * gs * gs
+    step, r = lr / (1.0 - beta1**t), 1.0 / math.sqrt(1.0 - beta2**t)
+    w -= step * m / (np.sqrt(v) * r + eps)
+
+
+#: The rules in NumPy: what the rules run where Numba is absent, and what their kernels must equal.
+numpy_steps = {"gd": gd_step, "momentum": momentum_step, "adam": adam_step}
+
+
+def steps() -> dict:
+    """The compiled step kernels (``deltaprop.optimize.kernels``), or the NumPy rules without Numba."""
+    global _steps
+    if _steps is None:
+        try:
+            from . import kernels
+        except ImportError:
+            _steps = numpy_steps
+        else:
+            _steps = {"gd": kernels.gd_step, "momentum": kernels.momentum_step, "adam": kernels.adam_step}
+    return _steps
+
+
+_steps = None
 
 
 def _batches(rng: np.random.Generator, N: int, batch_size: int):
@@ -50,8 +92,9 @@ class StepRule:
     Subclasses define ``step(w, g, state, scale)``, which moves w and the
     state's arrays in place by the mean gradient ``scale * g`` of one batch
     (g summed over its n patterns, scale = 1/n; g is only read), in one
-    compiled pass (``deltaprop.compiled``): ``epoch`` hands them copies made
-    once per epoch, so that a step on a large network allocates nothing.
+    compiled pass (``deltaprop.optimize.kernels``): ``epoch`` hands them
+    copies made once per epoch, so that a step on a large network allocates
+    nothing.
     """
 
     name = "step rule"
@@ -78,7 +121,7 @@ class GradientDescent(StepRule):
     name = "sgd"
 
     def step(self, w, g, state, scale):
-        gd_step(w, g, self.learning_rate, scale)
+        steps()["gd"](w, g, self.learning_rate, scale)
 
 
 class Momentum(StepRule):
@@ -98,7 +141,7 @@ class Momentum(StepRule):
         return {"v": np.zeros_like(w)}
 
     def step(self, w, g, state, scale):
-        momentum_step(w, g, state["v"], self.learning_rate, scale, self.momentum, self.nesterov)
+        steps()["momentum"](w, g, state["v"], self.learning_rate, scale, self.momentum, self.nesterov)
 
 
 class Adam(StepRule):
@@ -115,76 +158,8 @@ class Adam(StepRule):
 
     def step(self, w, g, state, scale):
         state["t"] += 1
-        adam_step(w, g, state["m"], state["v"], self.learning_rate, scale, self.beta1, self.beta2, self.eps, state["t"])
-
-
-class ScaledConjugateGradients:
-    """Scaled conjugate gradients (Moller 1993), Netlab's default batch optimiser.
-
-    Conjugate directions as in Polak-Ribiere, with the step length along each
-    found from a finite-difference estimate of the curvature d^T H d,
-    regularised by a scale lambda that a trust-region test adapts; no line
-    search. One iteration per epoch; an iteration whose trial step raises E
-    is rejected (w is returned unchanged) and lambda grows.
-    """
-
-    name = "scg"
-    batch_method = True
-    sigma0, lambda_min, lambda_max = 1e-4, 1e-15, 1e100
-
-    def __init__(self, N: int):
-        self.N = N
-
-    def start(self, fun, w):
-        E, g = fun(w, None)
-        return {"E": E, "g": g, "g_old": g, "d": -g, "lambda": 1.0, "success": True, "n_success": 0,
-                "mu": 0.0, "kappa": 0.0, "gamma": 0.0, "converged": False}
-
-    def epoch(self, fun: Fun, w, state, rng=None):
-        s = dict(state)
-        if s["converged"]:
-            return w, s
-        d, g = s["d"], s["g"]
-        if s["success"]:
-            mu = float(d @ g)
-            if mu >= 0:  # not a descent direction: restart along -g
-                d = -g
-                mu = float(d @ g)
-            kappa = float(d @ d)
-            if kappa < np.finfo(float).eps:
-                s["converged"] = True
-                return w, s
-            sigma = self.sigma0 / math.sqrt(kappa)
-            _, g_plus = fun(w + sigma * d, None)
-            s.update(mu=mu, kappa=kappa, gamma=float(d @ (g_plus - g)) / sigma, d=d)
-        mu, kappa, gamma, lam = s["mu"], s["kappa"], s["gamma"], s["lambda"]
-
-        delta = gamma + lam * kappa  # the curvature along d, made positive
-        if delta <= 0:
-            delta = lam * kappa
-            lam = lam - gamma / kappa
-        alpha = -mu / delta
-        w_new = w + alpha * d
-        E_new, g_new = fun(w_new, None)
-        comparison = 2.0 * (E_new - s["E"]) / (alpha * mu)
-        success = bool(comparison >= 0 and np.isfinite(E_new))
-        if success:
-            w, s["n_success"] = w_new, s["n_success"] + 1
-            s.update(E=E_new, g_old=g, g=g_new)
-            if not np.any(g_new):
-                s["converged"] = True
-        if comparison < 0.25 or not np.isfinite(comparison):
-            lam = min(4.0 * lam, self.lambda_max)
-        elif comparison > 0.75:
-            lam = max(0.5 * lam, self.lambda_min)
-        s.update(success=success, **{"lambda": lam})
-
-        if s["n_success"] >= w.size:  # restart along -g after n_params successful steps
-            s.update(d=-s["g"], n_success=0)
-        elif success:
-            beta = float((s["g_old"] - s["g"]) @ s["g"]) / mu
-            s["d"] = beta * d - s["g"]
-        return w, s
+        steps()["adam"](w, g, state["m"], state["v"], self.learning_rate, scale, self.beta1, self.beta2, self.eps,
+                        state["t"])
 
 
 SCIPY_METHODS = {"lbfgs": "L-BFGS-B", "bfgs": "BFGS", "cg": "CG"}
@@ -203,5 +178,7 @@ def make_optimizer(method: str, N: int, learning_rate: float, batch_size: Option
     if method == "adam":
         return Adam(learning_rate, batch_size, N)
     if method == "scg":
+        from .scg import ScaledConjugateGradients
+
         return ScaledConjugateGradients(N)
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")

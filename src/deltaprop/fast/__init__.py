@@ -1,0 +1,113 @@
+"""Fast backends of the engine: ``evaluator(net, X, T)`` gives E(w) and dE/dw on the rows of (X, T)
+by the backend chosen here, in this one place.
+
+==============  ===============================================================  ======================
+backend         what it is                                                       takes
+==============  ===============================================================  ======================
+``compiled``    Numba loops over units and patterns (``kernels``)                 layered networks with
+                                                                                 small layers, NumPy
+                                                                                 float32/float64
+``buffered``    NumPy matrix products into buffers allocated once (``buffered``)  layered networks,
+                                                                                 NumPy float32/float64
+``reference``   the engine itself (``deltaprop.engine.backprop``)                 everything
+==============  ===============================================================  ======================
+
+The choice is a whitelist: ``SUPPORTS`` says what each backend takes, and the first of
+``BACKENDS`` that takes a problem gets it, so anything a backend does not know goes to the
+reference. Every backend gives the reference's E and gradient to rounding (tested, on every
+activation and output kind). Numba is imported only here, when a compiled or buffered backend
+is first chosen; where it is absent, those two stand aside with a one-line notice.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+BACKENDS = ("compiled", "buffered", "reference")  # in order of preference
+SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
+
+
+class BackendNotice(UserWarning):
+    """A faster backend could not be used (Numba is not installed): the reference runs instead."""
+
+
+def layered(net) -> bool:
+    """A chain of layers, each fed by the one before, with no masks: the networks the fast backends know."""
+    names = list(net.layers)
+    chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
+    return chain and all(c.mask is None for c in net.connections)
+
+
+def small(net) -> bool:
+    """A layered network with at most ``SMALL_WEIGHTS`` weights between any two layers."""
+    sizes = np.array([layer.size for layer in net.layers.values()])
+    return layered(net) and bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
+
+
+def _numpy_floats(*arrays) -> bool:
+    return all(type(a) is np.ndarray and a.dtype in (np.float32, np.float64) for a in arrays) and \
+        len({a.dtype for a in arrays}) == 1
+
+
+_numba: Optional[bool] = None
+
+
+def have_numba() -> bool:
+    """Whether Numba imports; the first time it does not, say so once."""
+    global _numba
+    if _numba is None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            _numba = False
+            warnings.warn("Numba is not installed: deltaprop runs the reference engine, without the compiled and "
+                          "buffered backends (pip install numba)", BackendNotice, stacklevel=3)
+        else:
+            _numba = True
+    return _numba
+
+
+#: What each backend takes: ``SUPPORTS[name](net, X, T) -> bool``.
+SUPPORTS = {
+    "compiled": lambda net, X, T: _numpy_floats(X, T) and small(net) and have_numba(),
+    "buffered": lambda net, X, T: _numpy_floats(X, T) and layered(net) and have_numba(),
+    "reference": lambda net, X, T: True,
+}
+
+
+def choose(net, X, T) -> str:
+    """The first backend of ``BACKENDS`` that takes (net, X, T)."""
+    return next(name for name in BACKENDS if SUPPORTS[name](net, X, T))
+
+
+def evaluator(net, X: Any, T: Any, backend: Optional[str] = None):
+    """E(w) and dE/dw of ``net`` on (X, T), checked once here, by ``backend`` (default: ``choose``).
+
+    Returns an object with ``backend`` (its name), ``error(w, rows=None) -> float`` and
+    ``error_and_gradient(w, rows=None, g=None) -> (E, g)``, where ``rows`` picks patterns
+    (an index array; None for all) and ``g``, when given, is an array the gradient may be
+    written into (use the one returned). The reference also has ``pattern_gradients``.
+    w must be a 1-D array of X's dtype; it is not checked again on each call.
+    """
+    if backend is not None and backend not in SUPPORTS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend is None:
+        backend = choose(net, X, T)
+    elif not SUPPORTS[backend](net, X, T):
+        raise ValueError(f"the {backend!r} backend does not take this problem: it needs a layered network (each layer "
+                         f"fed by the one before, no masks){' with small layers' if backend == 'compiled' else ''}, "
+                         f"NumPy float32 or float64 data of one dtype, and Numba")
+    if backend == "compiled":
+        from .compiled import CompiledEvaluator as Evaluator
+    elif backend == "buffered":
+        from .buffered import BufferedEvaluator as Evaluator
+    else:
+        from .reference import ReferenceEvaluator as Evaluator
+    return Evaluator(net, X, T)
+
+
+__all__ = ["BACKENDS", "SMALL_WEIGHTS", "SUPPORTS", "BackendNotice", "choose", "evaluator", "have_numba", "layered",
+           "small"]

@@ -1,0 +1,9 @@
+"""Training (PRML 5.2): ``train`` and its result; the options checked once (``config``); the
+objective over one evaluator (``objective``); one restart with the one copy of its rules
+(``restart``, ``rules``); the loops (``loops``, ``fused``); restarts through joblib (``restarts``)."""
+
+from .restarts import on_scheduler
+from .result import Restart, TrainingWarning, TrainResult, TrainState
+from .train import train
+
+__all__ = ["Restart", "TrainingWarning", "TrainResult", "TrainState", "on_scheduler", "train"]

@@ -1,0 +1,106 @@
+"""The fused loop: whole epochs of gd, sgd, momentum and adam in one compiled call.
+
+For a network the ``compiled`` backend takes (``deltaprop.fast``), Python's per-step
+overheads cost more than the arithmetic; here the evaluation (``deltaprop.fast.kernels``),
+the weight-decay term, the step rule (``deltaprop.optimize.kernels``) and the epoch's
+bookkeeping run as one compiled loop. The stopping, best-weights and divergence rules are
+those of ``deltaprop.training.rules``, compiled from the same source that the Python loops
+run. This module imports Numba; ``deltaprop.training.loops`` imports it when the fused loop
+is first chosen.
+
+Numba's cache keys a kernel on its own file: after editing a kernel of another module that
+``run_epochs`` inlines, clear the cache (the ``*.nbi`` and ``*.nbc`` files in ``__pycache__``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..fast.kernels import JIT, check_codes, evaluate, work
+from ..optimize.kernels import adam_step, gd_step, momentum_step
+from . import rules
+
+METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
+converged = nb.njit(inline="always", **JIT)(rules.converged)
+diverged = nb.njit(inline="always", **JIT)(rules.diverged)
+improved = nb.njit(inline="always", **JIT)(rules.improved)
+
+
+@nb.njit(inline="always", **JIT)
+def _decay(w, lam, decay, share, g, E):
+    """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
+    if lam == 0.0:
+        return E
+    reg = 0.0
+    for i in range(w.size):
+        v = w[i] * decay[i]
+        reg += v * v
+        g[i] += share * lam * v
+    return E + share * 0.5 * lam * reg
+
+
+@nb.njit(**JIT)
+def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
+               perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
+    """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
+
+    ``exact``: record E(w), its objective and gradient norm on all the data at the end of
+    each epoch (one more pass where the batches are smaller than N); otherwise the sums
+    of the epoch's batch errors, each at the weights its step started from, and NaN for
+    the gradient norm. Full-batch epochs are exact either way, at no extra cost.
+
+    Returns (epochs done, adam step count, previous objective, best objective, the epoch of this
+    call that gave it (-1: none), stop code): stop code 0 ran them all, 1 converged (tol), 2 diverged.
+    The rules are those of ``deltaprop.training.rules``.
+    """
+    check_codes(acts, out)
+    N = X.shape[0]
+    P = w.size
+    g = np.empty(P, dtype=w.dtype)
+    A, Z, Dl, a, z, d, R = work(sizes, N, w)
+    everyone = np.arange(N)
+    full = batch >= N
+    best_e = -1
+    if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
+        _decay(w, lam, decay, 1.0, g, evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R))
+    for e in range(perms.shape[0]):
+        E_run, obj_run = 0.0, 0.0
+        for k in range(1 if full else (N + batch - 1) // batch):
+            n = N
+            if not full:
+                idx = perms[e, k * batch : min(N, (k + 1) * batch)]
+                n = idx.size
+                E_b = evaluate(w, X, T, idx, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
+                obj_b = _decay(w, lam, decay, n / N, g, E_b)
+                E_run += E_b
+                obj_run += obj_b
+            scale = 1.0 / n  # steps use the batch mean gradient
+            if method == 0:
+                gd_step(w, g, lr, scale)
+            elif method == 1:
+                momentum_step(w, g, v, lr, scale, mu, nesterov)
+            else:
+                t += 1
+                adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
+        if full or exact:
+            E = evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
+            objective = _decay(w, lam, decay, 1.0, g, E)
+            gn = 0.0
+            for i in range(P):
+                gn += g[i] * g[i]
+            E_hist[e], obj_hist[e], gn_hist[e] = E, objective, math.sqrt(gn)
+        else:
+            objective = obj_run
+            E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
+        if diverged(objective):
+            return e + 1, t, prev, best, best_e, 2
+        if improved(objective, best):
+            best, best_e = objective, e
+            best_w[:] = w
+        if converged(prev, objective, tol):
+            return e + 1, t, objective, best, best_e, 1
+        prev = objective
+    return perms.shape[0], t, prev, best, best_e, 0

@@ -1,0 +1,216 @@
+"""One restart: its bookkeeping (history, best weights, the stopping rules of ``rules``,
+checkpoints, progress) and ``train_one``, which runs one loop of ``loops`` from one seed."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import rules
+from .checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, save_checkpoint
+from .config import Config
+from .loops import LOOPS, choose_loop
+from .objective import Objective
+from .result import TrainingWarning, TrainState
+
+
+class Progress:
+    """A rich progress bar over epochs, or nothing."""
+
+    def __init__(self, enabled: bool, total: int, description: str):
+        self.bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("E {task.fields[E]}"), TextColumn("{task.fields[Ev]}"),
+                                TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+            self.task = self.bar.add_task(description, total=total, E="", Ev="")
+            self.bar.start()
+
+    def update(self, epoch: int, E: float, Ev: Optional[float]) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=epoch, E=f"{E:.5g}", Ev="" if Ev is None else f"val E {Ev:.5g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class Run:
+    """The bookkeeping of one restart: history, best weights, stopping rules, checkpoints."""
+
+    def __init__(self, problem: Objective, config: Config, index: int, seed: int,
+                 callbacks: Sequence[Callable], checkpoint: Optional[Path], progress: Progress):
+        self.problem, self.config, self.index, self.seed = problem, config, index, seed
+        self.callbacks, self.checkpoint, self.progress = callbacks, checkpoint, progress
+        self.history = {k: [] for k in ("epoch", "error", "validation_error", "grad_norm", "seconds")}
+        self.epoch = 0
+        self.best_w: Optional[np.ndarray] = None
+        self.best_score = math.inf
+        self.best_epoch = 0
+        self.prev_objective: Optional[float] = None
+        self.t0 = time.perf_counter()
+        self.last_save = time.perf_counter()
+        self.stop_reason: Optional[str] = None
+        self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
+        self.stride = 1
+
+    def record(self, w: np.ndarray, moved: bool = True) -> bool:
+        """Log epoch ``self.epoch`` at w; return True when training should stop.
+
+        With history="running", each epoch logs the sums of its batches' errors
+        (Objective.take_running) instead of making one more pass over the data; epoch 0,
+        before any batch, logs NaN, and the gradient norm is NaN throughout.
+        """
+        started = self.config.history != "running" or self.epoch > 0
+        if self.config.history == "running":
+            E, objective = self.problem.take_running() if started else (math.nan, math.nan)
+            grad_norm = math.nan
+        else:
+            E, objective, g = self.problem.full(w)
+            grad_norm = float(np.sqrt(g @ g))
+        Ev = self.problem.validation_error(w)
+        seconds = time.perf_counter() - self.t0
+        for k, v in (("epoch", self.epoch), ("error", E), ("validation_error", math.nan if Ev is None else Ev),
+                     ("grad_norm", grad_norm), ("seconds", seconds)):
+            self.history[k].append(v)
+        self.progress.update(self.epoch, E, Ev)
+
+        if (started and rules.diverged(objective)) or (Ev is not None and rules.diverged(Ev)):
+            self.stop_reason = "diverged"
+            return True
+        if self.config.snapshots and self.epoch % self.stride == 0:
+            self.snapshots += ((self.epoch, w),)
+            if len(self.snapshots) > 2 * self.config.snapshots:
+                self.snapshots, self.stride = self.snapshots[::2], 2 * self.stride
+        score = objective if Ev is None else Ev
+        if self.best_w is None or rules.improved(score, self.best_score):
+            self.best_score, self.best_w, self.best_epoch = (score if started else math.inf), w, self.epoch
+        if self.epoch and moved and self.prev_objective is not None and \
+                rules.converged(self.prev_objective, objective, self.config.tol):
+            self.stop_reason = "converged"
+        if moved and started:
+            self.prev_objective = objective
+        if rules.patience_exhausted(self.epoch, self.best_epoch, self.config.early_stopping or 0):
+            self.stop_reason = "early stopping"
+        state = TrainState(self.index, self.epoch, w, E, Ev, grad_norm, seconds)
+        for callback in self.callbacks:
+            if callback(state) is True and self.stop_reason is None:
+                self.stop_reason = "callback"
+        return self.stop_reason is not None
+
+    def record_chunk(self, done: int, E: np.ndarray, objective: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
+                     best: float, best_in_chunk: int, best_w: np.ndarray, code: int) -> None:
+        """Log ``done`` epochs that the fused loop ran, which applied the rules itself (``fused.run_epochs``):
+        the best objective and where in the chunk it was (-1: not in this chunk), and its stop code."""
+        epochs = np.arange(self.epoch + 1, self.epoch + done + 1)
+        for key, values in (("epoch", epochs), ("error", E[:done]), ("validation_error", np.full(done, math.nan)),
+                            ("grad_norm", grad_norm[:done]), ("seconds", seconds)):
+            self.history[key].extend(values.tolist())
+        if best_in_chunk >= 0:
+            self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
+        self.epoch += done
+        self.stop_reason = {1: "converged", 2: "diverged"}.get(code)
+        self.progress.update(self.epoch, float(E[done - 1]), None)
+
+    def mark(self) -> tuple:
+        """The bookkeeping at the end of a whole epoch, to go back to if Ctrl-C comes mid-way."""
+        return (self.epoch, len(self.history["epoch"]), self.best_score, self.best_w, self.best_epoch,
+                self.prev_objective, self.stop_reason, self.snapshots, self.stride)
+
+    def rewind(self, mark: tuple) -> None:
+        (self.epoch, n, self.best_score, self.best_w, self.best_epoch, self.prev_objective, self.stop_reason,
+         self.snapshots, self.stride) = mark
+        for v in self.history.values():
+            del v[n:]
+
+    def meta(self) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "n_params": self.problem.net.n_params,
+                "config": self.config.fingerprint(), "epoch": self.epoch, "seed": self.seed,
+                "history": self.history, "best_score": self.best_score, "best_epoch": self.best_epoch,
+                "prev_objective": self.prev_objective, "snapshot_epochs": [e for e, _ in self.snapshots],
+                "stride": self.stride}
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        self.epoch, self.history = meta["epoch"], {k: list(v) for k, v in meta["history"].items()}
+        self.best_score, self.best_epoch = meta["best_score"], meta["best_epoch"]
+        self.prev_objective = meta["prev_objective"]
+        self.best_w = arrays["best_w"]
+        self.stride = meta["stride"]
+        if meta["snapshot_epochs"]:
+            self.snapshots = tuple(zip(meta["snapshot_epochs"], arrays["snapshots"]))
+        self.t0 -= self.history["seconds"][-1] if self.history["seconds"] else 0.0
+
+    def spread_snapshots(self, final_w: np.ndarray) -> dict:
+        """At most K snapshots spread evenly over the run, ending with the final weights."""
+        K, kept = self.config.snapshots, self.snapshots
+        if not K or not kept:
+            return {"epoch": np.zeros(0, dtype=int), "w": np.zeros((0, self.problem.net.n_params))}
+        final_epoch = self.epoch - 1 if self.stop_reason == "diverged" else self.epoch
+        if kept[-1][0] != final_epoch:
+            kept = kept + ((final_epoch, final_w),)
+        pick = np.unique(np.round(np.linspace(0, len(kept) - 1, min(K, len(kept)))).astype(int))
+        return {"epoch": np.array([kept[i][0] for i in pick]), "w": np.array([kept[i][1] for i in pick])}
+
+    def due(self) -> bool:
+        return self.checkpoint is not None and time.perf_counter() - self.last_save >= self.config.checkpoint_every
+
+    def save(self, arrays: dict, extra_meta: dict) -> None:
+        if self.checkpoint is not None:
+            if self.snapshots:
+                arrays = {**arrays, "snapshots": np.array([w for _, w in self.snapshots])}
+            save_checkpoint(self.checkpoint, {"best_w": self.best_w, **arrays}, {**self.meta(), **extra_meta})
+            self.last_save = time.perf_counter()
+
+
+def _diverged_warning(config: Config, run: Run) -> None:
+    if config.learning_rate is not None:
+        advice = (f"learning_rate={config.learning_rate:g} is too large for this problem: try "
+                  f"learning_rate={config.learning_rate / 10:g}, or a batch method such as method='scg'")
+    else:
+        advice = "try standardising the inputs and targets, or weight_decay > 0"
+    warnings.warn(
+        f"training diverged (restart {run.index}, epoch {run.epoch}, method={config.method!r}): E(w) became "
+        f"non-finite; returning the best weights seen, from epoch {run.best_epoch}. {advice}",
+        TrainingWarning, stacklevel=4,
+    )
+
+
+def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
+              callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
+              backend: Optional[str] = None) -> dict:
+    """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross processes)."""
+    problem = Objective(net, X, T, config.weight_decay, backend, val)
+    rng = np.random.default_rng(seed_seq)
+    seed = int(seed_seq.generate_state(1)[0])
+    w = net.init(seed=rng).astype(X.dtype)
+    progress = Progress(show_progress, config.epochs, f"restart {index}" if index else "training")
+    run = Run(problem, config, index, seed, callbacks, checkpoint, progress)
+    arrays = meta = None
+    if resume is not None and resume.exists():
+        arrays, meta = load_checkpoint(resume, net, config)
+        w = arrays["w"]
+    loop = choose_loop(config, problem, val is not None, callbacks, checkpoint, resume)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            final_w = LOOPS[loop](problem, config, run, w, rng, arrays, meta)
+    finally:
+        progress.close()
+    if run.stop_reason == "diverged":
+        _diverged_warning(config, run)
+    best_w = run.best_w
+    E, objective = problem.value(best_w)
+    beta = None
+    if net.layers[net.output].activation.name == "linear":
+        beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
+    return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
+            "validation_error": problem.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
+            "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
+            "snapshots": run.spread_snapshots(final_w), "engine": problem.engine, "loop": loop}
