@@ -1,81 +1,99 @@
-"""Time deltaprop's own rows of the benchmark (W1, W2, W3, W5a, W5b) for two source trees, interleaved.
+"""Time deltaprop's own rows of the benchmark (W1, W2, W3, W5a, W5b) for two versions, interleaved
+call by call in one process.
 
-    python benchmarks/versions.py OLD_SRC NEW_SRC [--rounds 5] [--repeats 3] [--out FILE]
+    python benchmarks/versions.py OLD_SRC [--rounds 15] [--out FILE]
 
-OLD_SRC and NEW_SRC are the ``src`` folders of two checkouts (``git worktree add /tmp/old
-COMMIT`` makes one). Each round runs every workload once per tree, in a fresh process that
-puts that tree first on ``sys.path``, the two trees alternating which goes first; each
-process compiles (or loads from the cache) and warms up first, then times ``--repeats``
-calls of ``dp.train`` as ``benchmarks/run.py`` does (the whole call, history="running").
-The table gives medians over rounds and the ratio new/old.
+OLD_SRC is the ``src`` folder of another checkout (``git worktree add /tmp/old COMMIT`` makes
+one); the version installed here is the new one. The old package is copied under the name
+``deltaprop_old`` (deltaprop imports itself only relatively), so both live in one process and
+each call of one is followed by the same call of the other, the order alternating: this
+machine's slow phases (its two-speed cores) then fall on both alike, which separate processes
+do not promise. Each workload is ``dp.train`` as ``benchmarks/run.py`` calls it (the whole call,
+history="running"), after a warm-up call of each version (Numba compiles or loads its cache).
+The table gives medians over the rounds, and the median of the per-round ratios new/old.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import shutil
 import statistics
-import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
-CHILD = r"""
-import json, sys, time, statistics
-sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2])
 import numpy as np
-import deltaprop as dp
-import run
-repeats = int(sys.argv[3])
-out = {"deltaprop": dp.__file__}
-for p in run.problems(False):
-    run.run_deltaprop(p)  # compile or load the kernels, warm the caches
-    out[p.name.split(":")[0]] = statistics.median(run.run_deltaprop(p)[0] for _ in range(repeats)) / p.steps * p.scale
-net, X, T = run.seed_example(0)
-def w5a():
-    start = time.perf_counter(); dp.train(net, X, T, method="lbfgs", tol=1e-12, seed=0, progress=False)
-    return time.perf_counter() - start
-w5a()
-out["W5a"] = 1e3 * statistics.median(w5a() for _ in range(repeats))
-data = np.loadtxt(run.Path(run.__file__).resolve().parents[2] / "shared" / "data" / "uci" / "bostonHousing" / "data.txt")
-Xb, tb = data[:, :13], data[:, 13:14]
-Xb, tb = (Xb - Xb.mean(0)) / Xb.std(0), (tb - tb.mean(0)) / tb.std(0)
-p = run.Problem("W5b", "ms/fit", dp.mlp([13, 50, 1]), Xb, tb, "sgd", 0.01, 40, 32)
-run.run_deltaprop(p)
-out["W5b"] = 1e3 * statistics.median(run.run_deltaprop(p)[0] for _ in range(repeats))
-print(json.dumps(out))
-"""
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402
+
+import deltaprop  # noqa: E402
 
 UNITS = {"W1": "us/step", "W2": "ms/step", "W3": "us/update", "W5a": "ms/fit", "W5b": "ms/fit"}
 
 
-def measure(src: Path, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(src), str(HERE), str(repeats)], capture_output=True,
-                         text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def load_old(src: Path):
+    """The package under ``src`` imported as ``deltaprop_old`` from a copy."""
+    folder = Path(tempfile.mkdtemp(prefix="deltaprop-old-"))
+    shutil.copytree(src / "deltaprop", folder / "deltaprop_old", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(folder))
+    module = importlib.import_module("deltaprop_old")
+    importlib.import_module("deltaprop_old.examples")
+    return module
+
+
+def workloads(dp) -> dict:
+    """name -> (call, per): a call of dp.train for each workload of run.py, and what one step is."""
+    run.dp, run.seed_example = dp, dp.examples.seed_example  # run.py builds with whichever package is set
+    found = {}
+    for p in run.problems(False):
+        found[p.name.split(":")[0]] = (p, p.steps / p.scale)
+    net, X, T = dp.examples.seed_example(0)
+    found["W5a"] = (lambda: dp.train(net, X, T, method="lbfgs", tol=1e-12, seed=0, progress=False), 1e-3)
+    data = np.loadtxt(Path(run.__file__).resolve().parents[2] / "shared" / "data" / "uci" / "bostonHousing" / "data.txt")
+    Xb, tb = data[:, :13], data[:, 13:14]
+    Xb, tb = (Xb - Xb.mean(0)) / Xb.std(0), (tb - tb.mean(0)) / tb.std(0)
+    found["W5b"] = (run.Problem("W5b", "ms/fit", dp.mlp([13, 50, 1]), Xb, tb, "sgd", 0.01, 40, 32), 1e-3)
+    return found
+
+
+def seconds(dp, work) -> float:
+    if callable(work):
+        start = time.perf_counter()
+        work()
+        return time.perf_counter() - start
+    run.dp = dp
+    return run.run_deltaprop(work)[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("old", type=Path)
-    parser.add_argument("new", type=Path)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    runs = {"old": [], "new": []}
+    versions = {"old": load_old(args.old.resolve()), "new": deltaprop}
+    work = {which: workloads(dp) for which, dp in versions.items()}
+    for which, dp in versions.items():  # warm up: compile or load the kernels
+        for name, (w, _) in work[which].items():
+            seconds(dp, w)
+    times = {which: {name: [] for name in UNITS} for which in versions}
     for r in range(args.rounds):
-        for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
-            runs[which].append(measure(getattr(args, which).resolve(), args.repeats))
-            print(f"round {r + 1} {which}: " + ", ".join(f"{k} {v:.4g}" for k, v in runs[which][-1].items()
-                                                          if k in UNITS), file=sys.stderr)
-    lines = [f"`python benchmarks/versions.py {args.old} {args.new} --rounds {args.rounds} --repeats {args.repeats}`",
-             "", "| workload | unit | old | new | new / old |", "|---|---|---|---|---|"]
-    for key, unit in UNITS.items():
-        old = statistics.median(m[key] for m in runs["old"])
-        new = statistics.median(m[key] for m in runs["new"])
-        lines.append(f"| {key} | {unit} | {old:.4g} | {new:.4g} | {new / old:.3f} |")
+        for name in UNITS:
+            for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                w, per = work[which][name]
+                times[which][name].append(seconds(versions[which], w) / per)
+        print(f"round {r + 1}: " + ", ".join(f"{n} {times['old'][n][-1]:.4g}/{times['new'][n][-1]:.4g}" for n in UNITS),
+              file=sys.stderr)
+    lines = [f"`python benchmarks/versions.py {args.old} --rounds {args.rounds}` (old: {args.old}; new: "
+             f"{Path(deltaprop.__file__).parent})", "",
+             "| workload | unit | old | new | new / old (median of rounds) |", "|---|---|---|---|---|"]
+    for name, unit in UNITS.items():
+        old, new = times["old"][name], times["new"][name]
+        ratio = statistics.median(n / o for n, o in zip(new, old))
+        lines.append(f"| {name} | {unit} | {statistics.median(old):.4g} | {statistics.median(new):.4g} | {ratio:.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -64,7 +64,7 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
-            start, seconds0 = time.perf_counter(), run.history["seconds"][-1]
+            start, seconds0 = time.perf_counter(), run.last_seconds()
             done, t, prev, best, best_in_chunk, code = run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, FUSED_METHODS[config.method], config.learning_rate,
                 config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay,

@@ -59,6 +59,7 @@ class Run:
         self.t0 = time.perf_counter()
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
+        self.chunks: list[dict] = []  # the fused loop's epochs, as arrays per chunk
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
         self.stride = 1
 
@@ -109,16 +110,25 @@ class Run:
     def record_chunk(self, done: int, E: np.ndarray, objective: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
                      best: float, best_in_chunk: int, best_w: np.ndarray, code: int) -> None:
         """Log ``done`` epochs that the fused loop ran, which applied the rules itself (``fused.run_epochs``):
-        the best objective and where in the chunk it was (-1: not in this chunk), and its stop code."""
-        epochs = np.arange(self.epoch + 1, self.epoch + done + 1)
-        for key, values in (("epoch", epochs), ("error", E[:done]), ("validation_error", np.full(done, math.nan)),
-                            ("grad_norm", grad_norm[:done]), ("seconds", seconds)):
-            self.history[key].extend(values.tolist())
+        the best objective and where in the chunk it was (-1: not in this chunk), and its stop code.
+        The chunk's arrays are kept as they are (``history_arrays`` joins them): no list of floats."""
+        self.chunks.append({"epoch": np.arange(self.epoch + 1, self.epoch + done + 1), "error": E[:done].copy(),
+                            "validation_error": np.full(done, math.nan), "grad_norm": grad_norm[:done].copy(),
+                            "seconds": seconds})
         if best_in_chunk >= 0:
             self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
         self.epoch += done
         self.stop_reason = {1: "converged", 2: "diverged"}.get(code)
         self.progress.update(self.epoch, float(E[done - 1]), None)
+
+    def last_seconds(self) -> float:
+        """The time of the last epoch logged."""
+        return float(self.chunks[-1]["seconds"][-1]) if self.chunks else self.history["seconds"][-1]
+
+    def history_arrays(self) -> dict:
+        """The history as arrays, one per key: the epochs logged one by one, then the fused loop's chunks."""
+        return {k: np.concatenate([np.asarray(v, dtype=int if k == "epoch" else float)] + [c[k] for c in self.chunks])
+                for k, v in self.history.items()}
 
     def mark(self) -> tuple:
         """The bookkeeping at the end of a whole epoch, to go back to if Ctrl-C comes mid-way."""
@@ -212,5 +222,5 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
     return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
             "validation_error": problem.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
-            "history": {k: np.asarray(v, dtype=float if k != "epoch" else int) for k, v in run.history.items()},
+            "history": run.history_arrays(),
             "snapshots": run.spread_snapshots(final_w), "engine": problem.engine, "loop": loop}
