@@ -270,8 +270,10 @@ def fit(
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
     else:
-        rmse = np.sqrt(np.mean((est.predict(X) - y) ** 2, axis=0))
-        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in np.atleast_1d(rmse)) + " on the training data")
+        from sklearn.metrics import root_mean_squared_error
+
+        rmse = root_mean_squared_error(y, est.predict(X), multioutput="raw_values")
+        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in rmse) + " on the training data")
         table.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (noise precision, target units)")
     table.add_row("time", f"{seconds:.2f} s")
     table.add_row("saved", escape(str(output)))
@@ -328,7 +330,7 @@ def evaluate(
     target: str = typer.Option(None, "--target", "-t", help="Target column(s). Default: those the model was trained on."),
 ) -> None:
     """Score a model on data: RMSE, mean NLL and R^2, or accuracy and log-loss."""
-    from sklearn.metrics import log_loss, r2_score
+    from sklearn.metrics import log_loss, r2_score, root_mean_squared_error
 
     from .tables import labels, numeric, read_table
 
@@ -341,14 +343,14 @@ def evaluate(
     table = Table("measure", "value", title=escape(f"{model} on {data} (N = {len(X)})"))
     if hasattr(est, "classes_"):
         y = est.classes_[_in_file(data, targets[0], est.encode_labels, labels(df, targets[0], data))]
-        table.add_row("accuracy", f"{np.mean(est.predict(X) == y):.6g}")
+        table.add_row("accuracy", f"{est.score(X, y):.6g}")
         table.add_row("log-loss (mean NLL per pattern)", f"{log_loss(y, est.predict_proba(X), labels=est.classes_):.6g}")
     else:
         T = numeric(df, targets, data, "target")
         if T.shape[1] != est.network_.K:
             raise _Failure(f"the model has {est.network_.K} outputs but --target names {T.shape[1]} columns")
         Y = est.predict(X).reshape(T.shape)
-        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in np.sqrt(np.mean((Y - T) ** 2, axis=0))))
+        table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in root_mean_squared_error(T, Y, multioutput="raw_values")))
         table.add_row("mean NLL per pattern", f"{est.negative_log_likelihood(X, T):.6g}")
         table.add_row("R^2", f"{r2_score(T, Y):.6g}")
     out.print(table)
