@@ -24,7 +24,7 @@ from .engine.activations import ACTIVATIONS
 from .engine.network import mlp
 from .io import ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
 from .numerics import gaussian_nll
-from .optimize import METHODS
+from .optimize import METHODS, STOCHASTIC_METHODS
 from .training import train
 
 
@@ -132,7 +132,7 @@ class _NetworkEstimator(BaseEstimator):
         self.n_iter_ = int(result.history["epoch"][-1])
 
     def _batch_size(self, N: int, validation: Optional[float]) -> Optional[int]:
-        if self.batch_size is None or self.method not in ("sgd", "momentum", "adam"):
+        if self.batch_size is None or self.method not in STOCHASTIC_METHODS:
             return self.batch_size
         n_train = N - (int(round(validation * N)) if validation else 0)
         return min(self.batch_size, n_train)
