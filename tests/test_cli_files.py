@@ -122,7 +122,7 @@ def test_gradcheck_and_info(files):
     assert result.returncode == 0 and "on 10 rows" in result.stdout
     result = run("info", d / "reg.safetensors")
     assert result.returncode == 0
-    for text in ("NetworkRegressor", "model format version 1", "h1", "features", "a, b, c", "restarts' minima"):
+    for text in ("NetworkRegressor", "model format version 2", "h1", "features", "a, b, c", "restarts' minima"):
         assert text in result.stdout, text
 
 
@@ -249,3 +249,25 @@ def test_plot_command_draws_fit_training_and_minima(files, tmp_path):
     assert result.returncode == 1 and "one input and one output" in result.stderr
     result = run("plot", model, d / "train.csv", "--kind", "histogram")
     assert result.returncode == 2 and "unknown kind 'histogram'" in result.stderr
+
+
+def test_a_model_file_naming_more_targets_than_outputs_is_refused_in_one_line(files, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from deltaprop import io
+
+    d, _ = files
+    with safe_open(str(d / "reg.safetensors"), framework="np") as f:
+        metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    metadata["user"] = json.dumps({"features": ["a", "b", "c"], "targets": ["y", "y2", "y3"]})
+    metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, str(tmp_path / "three.safetensors"), metadata=metadata)
+    for command in (("predict", tmp_path / "three.safetensors", d / "train.csv"),
+                    ("evaluate", tmp_path / "three.safetensors", d / "train.csv"), ("info", tmp_path / "three.safetensors")):
+        result = run(*command)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.strip() == (f"error: {tmp_path / 'three.safetensors'}: user.targets must name the model's "
+                                         f"1 target; got ['y', 'y2', 'y3']")

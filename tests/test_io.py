@@ -94,7 +94,10 @@ def test_every_flipped_byte_is_caught(tmp_path, regressor):
         bad = bytearray(good)
         bad[i] ^= 0x01
         path.write_bytes(bytes(bad))
-        with pytest.raises(dp.ModelFileError, match="modified or corrupted|not a deltaprop model|newer deltaprop"):
+        # a flipped byte is either told as corruption (the digest) or as the field it broke, e.g. a dtype
+        # "G64" in the header, which is refused before any tensor is read
+        with pytest.raises(dp.ModelFileError, match="modified or corrupted|not a deltaprop model|newer deltaprop|"
+                                                    "tensor '.*' is .* expected|unknown model format version"):
             dp.load(path)
 
 
@@ -120,20 +123,31 @@ def test_truncated_empty_foreign_and_missing_files(tmp_path, regressor):
         dp.load(tmp_path / "absent.safetensors")
 
 
-def rewrite(path, change):
-    """Rewrite a model file with its metadata changed and a valid digest, as a newer deltaprop might."""
+def rewrite(path, change, tensors_change=None, digest=None):
+    """Rewrite a model file with its metadata (and tensors) changed and a valid digest, as a crafted file has."""
     with safe_open(str(path), framework="np") as f:
         metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
     metadata.update(change)
-    metadata["sha256"] = io._digest(tensors, metadata)
+    tensors.update(tensors_change or {})
+    metadata["sha256"] = (digest or io._digest)(tensors, metadata)
     save_file(tensors, str(path), metadata=metadata)
 
 
 def test_a_newer_format_version_is_refused(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)
-    rewrite(path, {"format_version": "2"})
-    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 2\\).*upgrade"):
+    rewrite(path, {"format_version": "3"})
+    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 3\\).*upgrade"):
+        dp.load(path)
+
+
+def test_files_of_format_version_1_still_load(tmp_path, data, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    rewrite(path, {"format_version": "1"}, digest=io._digest_v1)
+    np.testing.assert_array_equal(dp.load(path).predict(data[0]), regressor.predict(data[0]))
+    rewrite(path, {"format_version": "1"})  # a version-1 file must carry a version-1 digest
+    with pytest.raises(dp.ModelFileError, match="modified or corrupted"):
         dp.load(path)
 
 
@@ -143,7 +157,7 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path, regresso
     spec = io.network_to_dict(regressor.network_)
     spec["layers"][1][1] += 1  # one more hidden unit than the weights allow
     rewrite(path, {"architecture": json.dumps(spec)})
-    with pytest.raises(dp.ModelFileError, match="the weights have shape \\(57,\\); the architecture needs \\(65,\\)"):
+    with pytest.raises(dp.ModelFileError, match="tensor 'w' is F64 of shape \\(57,\\); expected float64 of shape \\(65,\\)"):
         dp.load(path)
     spec["layers"][1][2] = "sigmoidal"
     rewrite(path, {"architecture": json.dumps(spec)})
@@ -180,3 +194,83 @@ def test_snapshots_are_kept_in_the_model_file(tmp_path, data):
     loaded = dp.load(tmp_path / "s.safetensors")
     np.testing.assert_array_equal(loaded.snapshots_["epoch"], est.snapshots_["epoch"])
     np.testing.assert_array_equal(loaded.snapshots_["w"], est.snapshots_["w"])
+
+
+# -- crafted files: a valid digest over metadata deltaprop never wrote (issue 17, items 1-4) ------------------
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["params"].pop("hidden"), "params lacks 'hidden'"),
+    (lambda m: m.update(kind="NetworkClassifier"), "a NetworkClassifier has logistic or softmax outputs"),
+    (lambda m: m.update(kind="Pipeline"), "the metadata entry 'kind' is 'Pipeline'"),
+    (lambda m: m.update(user=[]), "the metadata entry 'user' must be a JSON object; got list"),
+    (lambda m: m["training"].pop("history"), "training.history must hold epoch, error"),
+    (lambda m: m["training"]["history"].update(error=[1.0, "x"]), "training.history must hold"),
+    (lambda m: m["training"].update(n_iter="many"), "training.n_iter must be a whole number"),
+    (lambda m: m["estimator"].update(beta=-1.0), "estimator.beta must be a positive number; got -1.0"),
+    (lambda m: m["estimator"].update(beta="nan"), "estimator.beta must be a positive number"),
+    (lambda m: m["estimator"].update(n_features_in=4), "estimator.n_features_in is 4; the network has 3 inputs"),
+    (lambda m: m["params"].update(hidden=[5, 4]), "params.hidden is \\(5, 4\\); the network's hidden layers"),
+    (lambda m: m["params"].update(activation="sigmoidal"), "params: The 'activation' parameter"),
+    (lambda m: m.update(architecture="[" * 100_000), "nested too deeply"),
+    (lambda m: m.update(architecture={"layers": [["x", 3, None]], "connections": [["x", "y", "no"]]}),
+     "connections\\[0\\] must be \\[source, destination, masked\\]"),
+])
+def test_crafted_metadata_is_refused_naming_the_field(tmp_path, regressor, change, message):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    with safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata())
+    parsed = {k: json.loads(v) for k, v in meta.items() if k in ("params", "estimator", "training", "user")}
+    change(parsed)
+    rewrite(path, {k: v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()})
+    with pytest.raises(dp.ModelFileError, match=message):
+        dp.load(path)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("y_scale", np.array([np.nan]), "tensor 'y_scale' holds a non-finite value \\(nan\\)"),
+    ("y_scale", np.array([0.0]), "tensor 'y_scale' holds 0.0; scales must be positive"),
+    ("x_mean", np.array([0.0, np.inf, 0.0]), "tensor 'x_mean' holds a non-finite value \\(inf\\)"),
+    ("w", None, "tensor 'w' holds a non-finite value \\(nan\\)"),
+    ("y_mean", np.zeros(3), "tensor 'y_mean' is F64 of shape \\(3,\\); expected float64 of shape \\(1,\\)"),
+    ("x_scale", np.ones(3, dtype=np.float32), "tensor 'x_scale' is F32 of shape \\(3,\\); expected float64"),
+])
+def test_values_out_of_range_are_refused_at_load(tmp_path, regressor, name, value, message):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    if value is None:
+        value = regressor.w_.copy()
+        value[3] = np.nan
+    rewrite(path, {}, {name: value})
+    with pytest.raises(dp.ModelFileError, match=message):
+        dp.load(path)
+
+
+def test_a_sparse_file_claiming_a_huge_tensor_is_refused_before_reading_it(tmp_path, regressor):
+    import tracemalloc
+
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    with safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata())
+    size = 2 * 2**30
+    header = json.dumps({"__metadata__": meta, "junk": {"dtype": "F64", "shape": [size // 8], "data_offsets": [0, size]},
+                         "w": {"dtype": "F64", "shape": [57], "data_offsets": [size, size + 57 * 8]}}).encode()
+    with open(path, "wb") as f:  # 4 KB on disk, 2 GiB long: the tensors' bytes are a hole
+        f.write(len(header).to_bytes(8, "little") + header)
+        f.truncate(8 + len(header) + size + 57 * 8)
+    tracemalloc.start()
+    with pytest.raises(dp.ModelFileError, match="it holds a tensor 'junk', which no deltaprop model file has"):
+        dp.load(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+def test_the_digest_is_of_one_canonical_serialisation():
+    tensors = {"w": np.zeros(2)}
+    moved, split = {"a": "x|b=y"}, {"a": "x", "b": "y"}
+    assert io._digest_v1(tensors, moved) == io._digest_v1(tensors, split)  # the old digest could not tell them apart
+    assert io._digest(tensors, moved) != io._digest(tensors, split)
+    assert io._digest({"w": np.zeros(2)}, {}) != io._digest({"w": np.zeros((2, 1))}, {})

@@ -168,8 +168,14 @@ def _load(model: Path):
 
 
 def _model_columns(f, est) -> tuple[list[str], list[str]]:
-    features = list(f.user.get("features") or [str(i) for i in range(est.n_features_in_)])
-    return features, list(f.user.get("targets") or ["y"])
+    """The feature and target columns that ``deltaprop fit`` kept in the file, checked against the model."""
+    features = f.user.get("features") or [str(i) for i in range(est.n_features_in_)]
+    targets = f.user.get("targets") or ["y"]
+    n_targets = 1 if hasattr(est, "classes_") else est.network_.K
+    for what, names, n in (("features", features, est.n_features_in_), ("targets", targets, n_targets)):
+        if not (isinstance(names, list) and len(names) == n and all(isinstance(c, str) for c in names)):
+            f.fail(f"user.{what} must name the model's {n} {what[:-1] if n == 1 else what}; got {names!r}")
+    return features, targets
 
 
 def _in_file(path: Path, column: str, fn, values):

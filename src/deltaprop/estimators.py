@@ -357,9 +357,6 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
     def _load_fitted(self, f: ModelFile, info: dict) -> None:
         kind, values = info["classes"]["kind"], info["classes"]["values"]
         self.classes_ = np.array(values, dtype=object if kind == "str" else None)
-        K = self.network_.K
-        if len(self.classes_) != (2 if K == 1 else K):
-            raise ModelFileError(f"{f.path}: {len(self.classes_)} classes do not fit {K} output units")
 
     def predict_proba(self, X) -> np.ndarray:
         """p(class | x) for each class, columns in the order of ``classes_``."""
@@ -383,33 +380,107 @@ def _classes_to_json(classes: np.ndarray) -> dict:
     raise ValueError(f"class labels must all be numbers or all strings to be saved; got {values!r}")
 
 
+def _number(v) -> bool:
+    """A number as ``jsonable`` writes one: int, float, or "nan"/"inf"/"-inf" text."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in ("nan", "inf", "-inf")
+
+
+def _positive(v) -> bool:
+    return _number(v) and not isinstance(v, str) and v > 0 and np.isfinite(v)
+
+
+HISTORY_KEYS = ("epoch", "error", "validation_error", "grad_norm", "seconds")
+
+
+def _metadata_problem(cls, net, params: dict, info: dict, training: dict) -> str:
+    """What is wrong with an estimator's metadata as read from its file, naming the field; "" if nothing.
+    The one place that says what deltaprop writes there (``_NetworkEstimator.save``)."""
+    expected = set(cls().get_params())
+    if set(params) != expected:
+        missing, extra = sorted(expected - set(params)), sorted(set(params) - expected)
+        return f"params {'lacks ' + repr(missing[0]) if missing else 'has the unknown entry ' + repr(extra[0])}"
+    if not (isinstance(info.get("n_features_in"), int) and info["n_features_in"] == net.D):
+        return f"estimator.n_features_in is {info.get('n_features_in')!r}; the network has {net.D} inputs"
+    names = info.get("feature_names")
+    if names is not None and not (isinstance(names, list) and len(names) == net.D and all(isinstance(n, str) for n in names)):
+        return f"estimator.feature_names must be null or {net.D} strings"
+    output = net.layers[net.output].activation.name
+    if cls is NetworkRegressor:
+        if output != "linear":
+            return f"a NetworkRegressor has linear outputs; this network's are {output}"
+        if not isinstance(info.get("single_output"), bool) or (info["single_output"] and net.K != 1):
+            return f"estimator.single_output must be true or false (and false for {net.K} outputs)"
+        beta = info.get("beta")
+        ok = _positive(beta) if info["single_output"] else \
+            isinstance(beta, list) and len(beta) == net.K and all(_positive(b) for b in beta)
+        if not ok:
+            return f"estimator.beta must be {'a positive number' if info['single_output'] else f'{net.K} positive numbers'}; got {beta!r}"
+    else:
+        if output not in ("logistic", "softmax"):
+            return f"a NetworkClassifier has logistic or softmax outputs; this network's are {output}"
+        classes = info.get("classes")
+        if not (isinstance(classes, dict) and classes.get("kind") in ("bool", "int", "float", "str")
+                and isinstance(classes.get("values"), list)):
+            return "estimator.classes must be {kind, values}"
+        if len(classes["values"]) != (2 if net.K == 1 else net.K) or len(set(map(str, classes["values"]))) != \
+                len(classes["values"]):
+            return f"estimator.classes holds {len(classes['values'])} labels for {net.K} output units"
+        kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}[classes["kind"]]
+        if not all(isinstance(v, kinds) for v in classes["values"]):
+            return f"estimator.classes.values are not all of kind {classes['kind']}"
+    history = training.get("history")
+    if not (isinstance(history, dict) and set(history) == set(HISTORY_KEYS)
+            and all(isinstance(v, list) and all(_number(x) for x in v) for v in history.values())
+            and len({len(v) for v in history.values()}) == 1 and len(history["epoch"]) >= 1
+            and all(isinstance(e, int) for e in history["epoch"])):
+        return f"training.history must hold {', '.join(HISTORY_KEYS)} as lists of numbers of one length"
+    for key, check, what in (("restart_errors", lambda v: isinstance(v, list) and v and all(_number(x) for x in v),
+                              "a list of numbers"),
+                             ("n_iter", lambda v: isinstance(v, int) and v >= 0, "a whole number"),
+                             ("snapshot_epochs", lambda v: isinstance(v, list) and all(isinstance(e, int) for e in v),
+                              "a list of epochs"),
+                             ("method", lambda v: v in METHODS, f"one of {', '.join(METHODS)}"),
+                             ("stop_reason", lambda v: isinstance(v, str), "text"),
+                             ("error", _number, "a number"), ("penalty", _number, "a number"),
+                             ("restarts", lambda v: isinstance(v, int) and v >= 1, "a whole number >= 1"),
+                             ("best_restart", lambda v: isinstance(v, int) and v >= 0, "a whole number")):
+        if key not in training or not check(training[key]):
+            return f"training.{key} must be {what}; got {training.get(key, 'nothing')!r}"
+    return ""
+
+
 def from_model_file(f: ModelFile):
-    """The fitted estimator that the model file ``f`` holds."""
+    """The fitted estimator that the model file ``f`` holds; its metadata is checked before anything is built."""
     if f.kind not in ESTIMATORS:
         raise ModelFileError(f"{f.path} holds a bare network, not an estimator: load it with dp.load_network")
-    params = f.read_json("params")
+    cls, net = ESTIMATORS[f.kind], f.network
+    params, info, training = f.read_json("params", dict), f.read_json("estimator", dict), f.read_json("training", dict)
+    problem = _metadata_problem(cls, net, params, info, training)
+    if problem:
+        f.fail(problem)
     params["hidden"] = tuple(params["hidden"]) if isinstance(params["hidden"], list) else params["hidden"]
-    info, training = f.read_json("estimator"), f.read_json("training")
+    est = cls(**params)
     try:
-        est = ESTIMATORS[f.kind](**params)
-    except TypeError as exc:
-        raise ModelFileError(f"{f.path}: its estimator parameters do not fit {f.kind}: {exc}") from None
-    net, D = f.network, f.network.D
+        est._validate_params()
+        hidden = est._hidden_sizes()
+    except (ValueError, TypeError) as exc:
+        f.fail(f"params: {exc}")
+    if [net.layers[n].size for n in list(net.layers)[1:-1]] != hidden:
+        f.fail(f"params.hidden is {params['hidden']!r}; the network's hidden layers have "
+               f"{[net.layers[n].size for n in list(net.layers)[1:-1]]} units")
     est.network_, est.w_, est.n_features_in_ = net, f.w, info["n_features_in"]
-    if D != est.n_features_in_:
-        raise ModelFileError(f"{f.path}: the network has {D} inputs but the estimator {est.n_features_in_} features")
     if info.get("feature_names"):
         est.feature_names_in_ = np.array(info["feature_names"], dtype=object)
-    est.x_mean_, est.x_scale_ = f.vector("x_mean", D), f.vector("x_scale", D)
+    est.x_mean_, est.x_scale_ = f.vector("x_mean", net.D), f.vector("x_scale", net.D)
     est._load_fitted(f, info)
     est.weight_decay_ = est._default_weight_decay if est.weight_decay is None else float(est.weight_decay)
     est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
     est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
     est.n_iter_ = training.pop("n_iter")
-    epochs = np.asarray(training.pop("snapshot_epochs", []), dtype=int)
+    epochs = np.asarray(training.pop("snapshot_epochs"), dtype=int)
     snapshots = f.tensors.get("snapshots", np.zeros((0, net.n_params)))
     if snapshots.shape != (len(epochs), net.n_params):
-        raise ModelFileError(f"{f.path}: {snapshots.shape[0]} snapshots of weights for {len(epochs)} epochs")
+        f.fail(f"{snapshots.shape[0]} snapshots of weights for {len(epochs)} epochs")
     est.snapshots_ = {"epoch": epochs, "w": snapshots}
     est.training_ = training
     return est
