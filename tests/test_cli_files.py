@@ -150,6 +150,27 @@ def write(d, name, text):
     return d / name
 
 
+def parquet(d, name, **columns):
+    pd.DataFrame(columns).to_parquet(d / name)
+    return d / name
+
+
+def npz_bomb(d):
+    """A small .npz whose member's header claims 2 GiB of float64: refused before decompressing."""
+    import zipfile
+
+    header = stdio.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**28,)})
+    with zipfile.ZipFile(d / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("x.npy", header.getvalue() + bytes(64))  # the header (with its magic), then 64 of 2 GiB
+    return d / "bomb.npz"
+
+
+def wide_csv(d):
+    (d / "wide.csv").write_text(",".join(f"c{i}" for i in range(20_001)) + "\n" + ",".join(["1"] * 20_001) + "\n")
+    return d / "wide.csv"
+
+
 @pytest.mark.parametrize(
     "make, args, message",
     [
@@ -169,6 +190,28 @@ def write(d, name, text):
          "nolabel.csv: column 'label', row 2 (line 3) has no class label"),
         (lambda d: write(d, "onlyfeat.csv", "a,y\n1,2\n3,4\n"), ["--target", "y", "--features", "q"],
          "onlyfeat.csv has no feature column 'q'"),
+        # issue 17, item 5: nothing shifted, renamed or coerced silently
+        (lambda d: write(d, "trailing.csv", "a,b,t\n0.1,0.2,0.3,7\n0.4,0.5,0.6,8\n0.7,0.8,0.9,9\n"), ["--target", "t"],
+         "trailing.csv: line 2 has more fields than the header's 3"),
+        (lambda d: write(d, "long.csv", "a,b,t\n0.1,0.2,0.3\n0.4,0.5,0.6,8\n"), ["--target", "t"],
+         "long.csv: Expected 3 fields in line 3, saw 4"),
+        (lambda d: write(d, "huge.csv", "a,t\n1," + "9" * 400 + "\n2,3\n"), ["--target", "t"],
+         "huge.csv: column 't', row 1 (line 2) holds a number too large for float64"),
+        (lambda d: parquet(d, "when.parquet", a=pd.to_datetime(["2020-01-01", "2021-01-01"]), t=[1.0, 2.0]),
+         ["--target", "t"], "when.parquet: column 'a' holds dates and times, not numbers"),
+        (lambda d: parquet(d, "long.parquet", a=pd.to_timedelta([1, 2], unit="s"), t=[1.0, 2.0]),
+         ["--target", "t"], "long.parquet: column 'a' holds durations, not numbers"),
+        (lambda d: write(d, "bools.csv", "a,t\nTrue,1\nFalse,2\n"), ["--target", "t"],
+         "bools.csv: column 'a' holds True/False values"),
+        (lambda d: (np.save(d / "complex.npy", np.array([[1 + 2j, 3], [4, 5]])), d / "complex.npy")[1],
+         ["--target", "1"], "complex.npy: column '0' holds complex numbers, not numbers"),
+        (lambda d: write(d, "dup.csv", "a,a,t\n1,2,3\n4,5,6\n"), ["--target", "t"],
+         "dup.csv: the column name 'a' appears twice"),
+        (lambda d: write(d, "noname.csv", "a,,t\n1,2,3\n4,5,6\n"), ["--target", "t"],
+         "noname.csv: column 2 has no name"),
+        # item 6: bombs refused before they are decompressed or parsed
+        (npz_bomb, ["--target", "0"], "bomb.npz: member 'x.npy' holds 2.0 GiB of data; deltaprop reads at most"),
+        (wide_csv, ["--target", "c0"], "wide.csv has 20,001 columns; deltaprop reads at most 10,000 columns"),
     ],
 )
 def test_bad_data_exits_1_naming_file_column_and_row(tmp_path, make, args, message):

@@ -15,6 +15,7 @@ from .examples import FIGURE_5_3, seed_example
 from .files import write_text
 from .engine.network import mlp
 from .optimize import METHODS
+from .tables import LIMITS
 from .training import on_scheduler, train
 
 app = typer.Typer(
@@ -199,7 +200,7 @@ def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
 @app.command()
 @_fail_on_bad_input
 def fit(
-    data: Path = typer.Argument(..., help="Training data: .csv (with a header row), .parquet, .npy or .npz."),
+    data: Path = typer.Argument(..., help=f"Training data: .csv (with a header row), .parquet, .npy or .npz; {LIMITS}."),
     target: str = typer.Option(..., "--target", "-t", help="Target column; several, comma-separated, for multi-output regression."),
     features: str = typer.Option(None, help="Input columns, comma-separated. Default: every column but the targets."),
     hidden: str = typer.Option("20", help="Hidden layer sizes, comma-separated, e.g. 10,10."),
@@ -290,7 +291,7 @@ def fit(
 @_fail_on_bad_input
 def predict(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
-    data: Path = typer.Argument(..., help="Data with the model's feature columns (.csv, .parquet, .npy, .npz)."),
+    data: Path = typer.Argument(..., help=f"Data with the model's feature columns (.csv, .parquet, .npy, .npz; {LIMITS})."),
     std: bool = typer.Option(False, "--std", help="Regression: add the predictive standard deviation sqrt(1/beta_ML)."),
     proba: bool = typer.Option(False, "--proba", help="Classification: add the probability of each class."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the CSV here instead of to standard output."),

@@ -2,18 +2,33 @@
 
 Every error names the file and, where it can, the column and the row at fault.
 Rows are numbered from 1 among the data rows; for CSV the line of the file is
-given too (the header is line 1).
+given too (the header is line 1). Nothing is guessed: a row with more fields
+than the header, a repeated or empty column name, a column of dates, durations,
+complex numbers or True/False values, a number too large for float64 is each
+refused by name. Tables wider than ``MAX_COLUMNS`` and NumPy arrays larger than
+``MAX_ARRAY_BYTES`` are refused before they are read (a compressed ``.npz`` is
+measured by what it would decompress to).
 """
 
 from __future__ import annotations
 
+import csv
+import math
+import sys
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz")
+MAX_COLUMNS = 10_000
+MAX_ARRAY_BYTES = 2**30  # 1 GiB: what one .npy array, or all of an .npz decompressed, may hold
+LIMITS = f"at most {MAX_COLUMNS:,} columns; .npy and .npz arrays at most {MAX_ARRAY_BYTES // 2**30} GiB"
 
 
 class DataError(ValueError):
@@ -27,6 +42,8 @@ def read_table(path: Any) -> pd.DataFrame:
     ``.npz`` holding one) has columns ``"0"``, ``"1"``, ...; an ``.npz`` of
     1-D arrays of one length has a column per array, named by its key.
     """
+    import pandas as pd
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such data file")
@@ -37,9 +54,9 @@ def read_table(path: Any) -> pd.DataFrame:
         raise DataError(f"{path} is empty")
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path)
+            df = _read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path)
         else:
             df = _read_numpy(path)
     except DataError:
@@ -53,12 +70,76 @@ def read_table(path: Any) -> pd.DataFrame:
     if df.shape[0] == 0:
         raise DataError(f"{path} has a header but no data rows")
     df.columns = [str(c) for c in df.columns]
+    _check_names(list(df.columns), path)
     return df
 
 
+def _check_names(names: list, path: Path) -> None:
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{path} has {len(names):,} columns; deltaprop reads {LIMITS}")
+    for i, name in enumerate(names):
+        if not str(name).strip():
+            raise DataError(f"{path}: column {i + 1} has no name; every column needs one")
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{path}: the column name {name!r} appears twice; column names must differ")
+        seen.add(name)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The CSV file with its header as written: no column renamed, no first field taken as an index."""
+    import pandas as pd
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        csv.field_size_limit(2**31 - 1)
+        header = next(csv.reader(f), [])
+    _check_names(header, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(path, index_col=False)
+        except pd.errors.ParserWarning:  # a row longer than the header: pandas would drop its extra fields
+            with open(path, newline="", encoding="utf-8", errors="replace") as f:
+                line = next(i for i, row in enumerate(csv.reader(f), start=1) if len(row) > len(header))
+            raise DataError(f"{path}: line {line} has more fields than the header's {len(header)}") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{path}: {str(exc).replace('Error tokenizing data. C error: ', '').strip()}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    import pyarrow.parquet as pq
+
+    _check_names([str(n) for n in pq.read_schema(path).names], path)  # before reading any column
+    return pd.read_parquet(path)
+
+
+def _npy_bytes(f, what: str, path: Path) -> None:
+    """Refuse an .npy array (at the start of the open file f) larger than MAX_ARRAY_BYTES, from its header."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES:
+        raise DataError(f"{path}: {what} holds {size / 2**30:.1f} GiB of data; deltaprop reads {LIMITS}")
+
+
 def _read_numpy(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if path.suffix.lower() == ".npy":
+        with open(path, "rb") as f:
+            _npy_bytes(f, "the array", path)
         return _frame(np.load(path, allow_pickle=False), path)
+    with zipfile.ZipFile(path) as zf:
+        declared = sum(info.file_size for info in zf.infolist())
+        if declared > MAX_ARRAY_BYTES:
+            raise DataError(f"{path} would decompress to {declared / 2**30:.1f} GiB; deltaprop reads {LIMITS}")
+        for info in zf.infolist():
+            with zf.open(info) as member:
+                _npy_bytes(member, f"member {info.filename!r}", path)
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     if len(arrays) == 1 and next(iter(arrays.values())).ndim == 2:
@@ -70,6 +151,8 @@ def _read_numpy(path: Path) -> pd.DataFrame:
 
 
 def _frame(a: np.ndarray, path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
@@ -92,10 +175,20 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], path: Any, role: s
 
 def numeric(df: pd.DataFrame, columns: Sequence[str], path: Any, role: str = "feature") -> np.ndarray:
     """The named columns as a float64 (N, len(columns)) array; every cell must be a finite number."""
+    import pandas as pd
+
     require_columns(df, columns, path, role)
     out = np.empty((len(df), len(columns)))
     for j, col in enumerate(columns):
         raw = df[col]
+        kind = _not_numbers(raw.dtype)
+        if kind:
+            raise DataError(f"{path}: column {col!r} holds {kind}, not numbers (dtype {raw.dtype})")
+        if raw.dtype == object:  # integers too large for int64 come as Python ints
+            big = [i for i, v in enumerate(raw) if isinstance(v, int) and abs(v) > sys.float_info.max]
+            if big:
+                raise DataError(f"{path}: column {col!r}, {where(path, big[0])} holds a number too large for "
+                                f"float64 (about 1.8e308 at most)")
         values = pd.to_numeric(raw, errors="coerce")
         not_number = values.isna() & raw.notna()
         if not_number.any():
@@ -111,6 +204,21 @@ def numeric(df: pd.DataFrame, columns: Sequence[str], path: Any, role: str = "fe
             raise DataError(f"{path}: column {col!r}, {where(path, i)} holds {v[i]}; every cell must be finite")
         out[:, j] = v
     return out
+
+
+def _not_numbers(dtype) -> str:
+    """What a column of this dtype holds if it is not numbers deltaprop may take, else ""."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "dates and times"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "durations"
+    if pd.api.types.is_complex_dtype(dtype):
+        return "complex numbers"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "True/False values (code them as 0 and 1 if they are meant as numbers)"
+    return ""
 
 
 def labels(df: pd.DataFrame, column: str, path: Any) -> np.ndarray:
