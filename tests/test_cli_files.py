@@ -314,3 +314,36 @@ def test_a_model_file_naming_more_targets_than_outputs_is_refused_in_one_line(fi
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert result.stderr.strip() == (f"error: {tmp_path / 'three.safetensors'}: user.targets must name the model's "
                                          f"1 target; got ['y', 'y2', 'y3']")
+
+
+def test_an_output_that_cannot_be_written_is_told_before_training(files, tmp_path):
+    d, _ = files
+    for output, message in ((tmp_path, f"error: cannot write {tmp_path}: it is a directory; name a file"),
+                            ("/sys/m.safetensors", "error: cannot write /sys/m.safetensors: Permission denied in /sys")):
+        result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--epochs", "100000", "-o", output)
+        assert result.returncode == 1 and result.stderr.strip() == message and result.stdout == ""
+    result = run("predict", d / "reg.safetensors", d / "train.csv", "-o", tmp_path)
+    assert result.returncode == 1 and "it is a directory" in result.stderr
+    (tmp_path / "plain.txt").write_text("")
+    result = run("demo", "--out", tmp_path / "plain.txt")
+    assert result.returncode == 1 and "plain.txt is a file, not a folder" in result.stderr
+
+
+def test_a_full_disk_at_the_save_is_one_line_and_leaves_no_file(files, tmp_path):
+    import os
+
+    d, _ = files
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(
+        "import errno, os\n"
+        "def full(fd):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "os.fsync = full\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    result = subprocess.run([DELTAPROP, "fit", str(d / "train.csv"), "--target", "y", "--features", "a,b,c",
+                             "--restarts", "1", "-o",
+                             str(tmp_path / "m.safetensors")], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"error: could not write {tmp_path / 'm.safetensors'}: No space left on device; "
+                                     f"it was left as it was")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

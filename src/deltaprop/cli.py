@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .numerics import gradient_check
 from .examples import FIGURE_5_3, seed_example
-from .files import write_text
+from .files import save_figure, writable, write_text
 from .engine.network import mlp
 from .optimize import METHODS
 from .tables import LIMITS
@@ -38,7 +38,27 @@ def _console() -> Console:
     return console
 
 
+class _Failure(Exception):
+    """A data or model error: printed as one line, exit status 1."""
+
+
+def _fail_on_bad_input(fn):
+    """Turn data and model errors into a one-line message and exit status 1 (usage errors stay 2)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (_Failure, ValueError, TypeError, OSError) as exc:  # DataError, ModelFileError: ValueErrors
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
 @app.command()
+@_fail_on_bad_input
 def demo(
     seed: int = typer.Option(0, help="Seed of the data, the initial weights and the restarts."),
     restarts: int = typer.Option(10, min=1, help="Random restarts per function."),
@@ -51,6 +71,8 @@ def demo(
         raise typer.BadParameter(f"pattern must be 0 to 49; got {pattern}", param_hint="--pattern")
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
+    if out_dir is not None:
+        writable(out_dir / "figure_5_3.png")  # before minutes of training
     out = _console()
     net, X, T = seed_example(seed)
     w = net.init(seed=seed)
@@ -99,7 +121,7 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
     written = []
 
     def save(fig, name, what):
-        fig.savefig(folder / name, dpi=110)
+        save_figure(fig, folder / name, dpi=110)
         written.append((folder / name, what))
 
     save(plots.plot_figure_5_3(seed=seed, restarts=restarts, method=method), "figure_5_3.png",
@@ -128,25 +150,6 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
 
 
 # -- working with data and model files -----------------------------------------
-
-
-class _Failure(Exception):
-    """A data or model error: printed as one line, exit status 1."""
-
-
-def _fail_on_bad_input(fn):
-    """Turn data and model errors into a one-line message and exit status 1 (usage errors stay 2)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (_Failure, ValueError, TypeError) as exc:  # DataError and ModelFileError are ValueErrors
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _columns(text: str | None) -> list[str]:
@@ -222,6 +225,7 @@ def fit(
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar. Default: on in a terminal."),
 ) -> None:
     """Train a network on a data file and save it as a model file."""
+    writable(output)  # before reading the data and training
     import contextlib
     import sys
     import time
@@ -297,6 +301,8 @@ def predict(
     output: Path = typer.Option(None, "--output", "-o", help="Write the CSV here instead of to standard output."),
 ) -> None:
     """Predict for every row of a data file; write CSV."""
+    if output is not None:
+        writable(output)
     import pandas as pd
 
     from .tables import numeric, read_table
@@ -474,6 +480,7 @@ def plot(
     output: Path = typer.Option(Path("plot.png"), "--output", "-o", help="The image file to write (.png, .svg, .pdf)."),
 ) -> None:
     """Draw a picture of a saved model: its fit to data, its training curve, or its restarts' minima."""
+    writable(output)
     from . import plots
     from .tables import numeric, read_table
 
@@ -498,7 +505,7 @@ def plot(
                              t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
         fig.axes[0].set_xlabel(features[0])
         fig.axes[0].set_ylabel(targets[0])
-    fig.savefig(output, dpi=110)
+    save_figure(fig, output, dpi=110)
     _console().print(f"wrote {escape(str(output))}")
 
 
@@ -510,6 +517,7 @@ def explain(
     output: Path = typer.Option(Path("backprop.html"), "--output", "-o", help="The HTML file to write."),
 ) -> None:
     """Write one self-contained HTML page of backpropagation in action for this model."""
+    writable(output)
     from .estimators import from_model_file
     from .io import ModelFile
     from .tables import labels, numeric, read_table
