@@ -12,7 +12,9 @@ from deltaprop.training.objective import Objective
 
 
 def test_the_rules_say_what_they_mean():
-    assert rules.diverged(math.nan) and rules.diverged(math.inf) and not rules.diverged(1e300)
+    assert rules.diverged(math.nan, 1.0) and rules.diverged(math.inf, 1.0) and not rules.diverged(1e300, 1e297)
+    assert rules.diverged(2e4 + 1, 2.0) and not rules.diverged(2e4, 2.0)  # more than GROWTH times the start
+    assert not rules.diverged(5.0, 0.0) and not rules.diverged(5.0, math.nan)  # no start to measure against
     assert rules.improved(1.0, 2.0) and not rules.improved(2.0, 2.0) and not rules.improved(math.nan, 2.0)
     assert rules.converged(1.0, 1.0 - 1e-12, 1e-10) and not rules.converged(1.0, 0.9, 1e-10)
     assert not rules.converged(1.0, 1.0, 0.0)  # tol 0: never

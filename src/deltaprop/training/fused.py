@@ -44,7 +44,7 @@ def _decay(w, lam, decay, share, g, E):
 
 @nb.njit(**JIT)
 def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-               perms, v, m, t, tol, prev, best_w, best, E_hist, obj_hist, gn_hist, exact):
+               perms, v, m, t, tol, prev, best_w, best, start, E_hist, obj_hist, gn_hist, exact):
     """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
 
     ``exact``: record E(w), its objective and gradient norm on all the data at the end of
@@ -52,8 +52,10 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
     of the epoch's batch errors, each at the weights its step started from, and NaN for
     the gradient norm. Full-batch epochs are exact either way, at no extra cost.
 
-    Returns (epochs done, adam step count, previous objective, best objective, the epoch of this
-    call that gave it (-1: none), stop code): stop code 0 ran them all, 1 converged (tol), 2 diverged.
+    ``start`` is the run's first objective (NaN: this call's first becomes it), against which
+    divergence is measured. Returns (epochs done, adam step count, previous objective, best
+    objective, the epoch of this call that gave it (-1: none), stop code, start): stop code 0 ran
+    them all, 1 converged (tol), 2 diverged.
     The rules are those of ``deltaprop.training.rules``.
     """
     check_codes(acts, out)
@@ -95,12 +97,14 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
         else:
             objective = obj_run
             E_hist[e], obj_hist[e], gn_hist[e] = E_run, obj_run, np.nan
-        if diverged(objective):
-            return e + 1, t, prev, best, best_e, 2
+        if start != start:
+            start = objective
+        if diverged(objective, start):
+            return e + 1, t, prev, best, best_e, 2, start
         if improved(objective, best):
             best, best_e = objective, e
             best_w[:] = w
         if converged(prev, objective, tol):
-            return e + 1, t, objective, best, best_e, 1
+            return e + 1, t, objective, best, best_e, 1, start
         prev = objective
-    return perms.shape[0], t, prev, best, best_e, 0
+    return perms.shape[0], t, prev, best, best_e, 0, start

@@ -16,7 +16,7 @@ from .checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint,
 from .config import Config
 from .loops import LOOPS, choose_loop
 from .objective import Objective
-from .result import TrainingWarning, TrainState
+from .result import TrainState
 
 
 class Progress:
@@ -60,6 +60,7 @@ class Run:
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
         self.chunks: list[dict] = []  # the fused loop's epochs, as arrays per chunk
+        self.start_objective = math.nan  # the first objective recorded: what divergence is measured against
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
         self.stride = 1
 
@@ -84,7 +85,9 @@ class Run:
             self.history[k].append(v)
         self.progress.update(self.epoch, E, Ev)
 
-        if (started and rules.diverged(objective)) or (Ev is not None and rules.diverged(Ev)):
+        if started and math.isnan(self.start_objective):
+            self.start_objective = objective
+        if (started and rules.diverged(objective, self.start_objective)) or (Ev is not None and not math.isfinite(Ev)):
             self.stop_reason = "diverged"
             return True
         if self.config.snapshots and self.epoch % self.stride == 0:
@@ -108,7 +111,7 @@ class Run:
         return self.stop_reason is not None
 
     def record_chunk(self, done: int, E: np.ndarray, objective: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
-                     best: float, best_in_chunk: int, best_w: np.ndarray, code: int) -> None:
+                     best: float, best_in_chunk: int, best_w: np.ndarray, code: int, start: float) -> None:
         """Log ``done`` epochs that the fused loop ran, which applied the rules itself (``fused.run_epochs``):
         the best objective and where in the chunk it was (-1: not in this chunk), and its stop code.
         The chunk's arrays are kept as they are (``history_arrays`` joins them): no list of floats."""
@@ -118,6 +121,7 @@ class Run:
         if best_in_chunk >= 0:
             self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
         self.epoch += done
+        self.start_objective = start
         self.stop_reason = {1: "converged", 2: "diverged"}.get(code)
         self.progress.update(self.epoch, float(E[done - 1]), None)
 
@@ -145,13 +149,15 @@ class Run:
         return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "n_params": self.problem.net.n_params,
                 "config": self.config.fingerprint(), "epoch": self.epoch, "seed": self.seed,
                 "history": self.history, "best_score": self.best_score, "best_epoch": self.best_epoch,
-                "prev_objective": self.prev_objective, "snapshot_epochs": [e for e, _ in self.snapshots],
+                "prev_objective": self.prev_objective, "start_objective": self.start_objective,
+                "snapshot_epochs": [e for e, _ in self.snapshots],
                 "stride": self.stride}
 
     def restore(self, arrays: dict, meta: dict) -> None:
         self.epoch, self.history = meta["epoch"], {k: list(v) for k, v in meta["history"].items()}
         self.best_score, self.best_epoch = meta["best_score"], meta["best_epoch"]
         self.prev_objective = meta["prev_objective"]
+        self.start_objective = meta.get("start_objective", math.nan)
         self.best_w = arrays["best_w"]
         self.stride = meta["stride"]
         if meta["snapshot_epochs"]:
@@ -180,19 +186,6 @@ class Run:
             self.last_save = time.perf_counter()
 
 
-def _diverged_warning(config: Config, run: Run) -> None:
-    if config.learning_rate is not None:
-        advice = (f"learning_rate={config.learning_rate:g} is too large for this problem: try "
-                  f"learning_rate={config.learning_rate / 10:g}, or a batch method such as method='scg'")
-    else:
-        advice = "try standardising the inputs and targets, or weight_decay > 0"
-    warnings.warn(
-        f"training diverged (restart {run.index}, epoch {run.epoch}, method={config.method!r}): E(w) became "
-        f"non-finite; returning the best weights seen, from epoch {run.best_epoch}. {advice}",
-        TrainingWarning, stacklevel=4,
-    )
-
-
 def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
               callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
               backend: Optional[str] = None) -> dict:
@@ -213,8 +206,6 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
             final_w = LOOPS[loop](problem, config, run, w, rng, arrays, meta)
     finally:
         progress.close()
-    if run.stop_reason == "diverged":
-        _diverged_warning(config, run)
     best_w = run.best_w
     E, objective = problem.value(best_w)
     beta = None
@@ -223,4 +214,5 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
     return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
             "validation_error": problem.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
             "history": run.history_arrays(),
-            "snapshots": run.spread_snapshots(final_w), "engine": problem.engine, "loop": loop}
+            "snapshots": run.spread_snapshots(final_w), "engine": problem.engine, "loop": loop,
+            "best_epoch": run.best_epoch}

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 
 TINY = 2.2250738585072014e-308  # the smallest normal float64: guards the relative change at E = 0
+GROWTH = 1e4  # an objective this many times its first value: the steps have run away (Adam's stay finite)
 
 
-def diverged(objective: float) -> bool:
-    """E(w) (or its objective) is NaN or infinite: the steps have left every sensible w."""
-    return not math.isfinite(objective)
+def diverged(objective: float, start: float) -> bool:
+    """The steps have left every sensible w: the objective is NaN or infinite, or more than ``GROWTH``
+    times ``start``, its value where the run began (a descent method never climbs that far)."""
+    return not math.isfinite(objective) or (start > 0.0 and objective > GROWTH * start)
 
 
 def improved(score: float, best: float) -> bool:

@@ -9,6 +9,7 @@ cluster runs them with no other change.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -19,7 +20,8 @@ from ..engine.network import Network
 from .checkpoints import restart_path
 from .config import Config, make_config, number, positive_int
 from .restarts import run_restarts
-from .result import Restart, TrainResult, TrainState
+from .result import Restart, TrainingWarning, TrainResult, TrainState
+from .rules import GROWTH
 
 
 def _split(net, X, T, validation_data, seed_seq):
@@ -197,7 +199,23 @@ def train(
         for r in range(restarts)
     ]
     outcomes = run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
+    for outcome in outcomes:  # here, in the caller's process, wherever the restart ran
+        if outcome["stop_reason"] == "diverged":
+            _warn_diverged(config, outcome)
     return _result(net, config, outcomes, Xv is not None)
+
+
+def _warn_diverged(config: Config, outcome: dict) -> None:
+    if config.learning_rate is not None:
+        advice = (f"learning_rate={config.learning_rate:g} is too large for this problem: try "
+                  f"learning_rate={config.learning_rate / 10:g}, or a batch method such as method='scg'")
+    else:
+        advice = "try standardising the inputs and targets, or weight_decay > 0"
+    warnings.warn(
+        f"training diverged (restart {outcome['index']}, epoch {outcome['epochs']}, method={config.method!r}): E(w) "
+        f"became non-finite or grew over {GROWTH:g} times its first value; returning the best weights seen, from "
+        f"epoch {outcome['best_epoch']}. {advice}", TrainingWarning, stacklevel=3,
+    )
 
 
 def _result(net: Network, config: Config, outcomes: list[dict], has_validation: bool) -> TrainResult:
