@@ -209,6 +209,9 @@ def wide_csv(d):
          "dup.csv: the column name 'a' appears twice"),
         (lambda d: write(d, "noname.csv", "a,,t\n1,2,3\n4,5,6\n"), ["--target", "t"],
          "noname.csv: column 2 has no name"),
+        # item 10: no overflow, no RuntimeWarning
+        (lambda d: write(d, "big308.csv", "a,t\n1,1e308\n2,3\n3,4\n"), ["--target", "t"],
+         "big308.csv: column 't', row 1 (line 2) holds 1e+308, whose square overflows float64"),
         # item 6: bombs refused before they are decompressed or parsed
         (npz_bomb, ["--target", "0"], "bomb.npz: member 'x.npy' holds 2.0 GiB of data; deltaprop reads at most"),
         (wide_csv, ["--target", "c0"], "wide.csv has 20,001 columns; deltaprop reads at most 10,000 columns"),

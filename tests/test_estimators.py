@@ -156,3 +156,15 @@ def test_estimators_say_what_their_network_sees_and_score_the_likelihood(tmp_pat
     with pytest.raises(ValueError, match="holds the label 'sideways', which the model never saw; its classes are down, up"):
         clf.encode_labels(["up", "sideways"])
     assert clf.weight_decay_ == 0.5
+
+
+def test_a_column_whose_squares_overflow_is_refused_by_name_with_no_runtime_warning():
+    import pandas as pd
+
+    X = pd.DataFrame({"small": np.arange(6.0), "huge": [1e200, 1, 2, 3, 4, 5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may reach the user
+        with pytest.raises(ValueError, match="X column 'huge' holds 1e\\+200, whose square overflows float64"):
+            dp.NetworkRegressor(restarts=1).fit(X, np.arange(6.0))
+        with pytest.raises(ValueError, match="y column 0 holds 1e\\+308, whose square overflows float64"):
+            dp.NetworkRegressor(restarts=1).fit(np.arange(6.0)[:, None], [1e308, 1, 2, 3, 4, 5])

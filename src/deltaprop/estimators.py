@@ -28,12 +28,23 @@ from .optimize import METHODS, STOCHASTIC_METHODS
 from .training import train
 
 
-def _scaler(A: np.ndarray, enabled: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (1 where a column is constant); zeros and ones when disabled."""
+def _scaler(A: np.ndarray, enabled: bool, what: str, names=None) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant); zeros and ones when disabled.
+
+    A column whose squares overflow float64 (|values| beyond about 1e154) has no standard deviation:
+    it is refused by name, so that no overflow reaches the network (nor a RuntimeWarning the user)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, scale = A.mean(axis=0), A.std(axis=0)
+        square = np.max(A * A, axis=0) if A.size else np.zeros(A.shape[1])
+    bad = ~(np.isfinite(mean) & np.isfinite(scale) & np.isfinite(square))
+    if bad.any():
+        j = int(np.argmax(bad))
+        name = f"{names[j]!r}" if names is not None else str(j)
+        raise ValueError(f"{what} column {name} holds {A[np.argmax(np.abs(A[:, j])), j]:.3g}, whose square overflows "
+                         f"float64; rescale it (values up to about 1e150 can be squared)")
     if not enabled:
         return np.zeros(A.shape[1]), np.ones(A.shape[1])
-    scale = A.std(axis=0)
-    return A.mean(axis=0), np.where(scale > 0, scale, 1.0)
+    return mean, np.where(scale > 0, scale, 1.0)
 
 
 class _NetworkEstimator(BaseEstimator):
@@ -104,7 +115,7 @@ class _NetworkEstimator(BaseEstimator):
         """Build the network D - hidden - K, standardise X, train, keep the results as fitted attributes."""
         self._validate_params()
         sizes = [X.shape[1], *self._hidden_sizes(), T.shape[1]]
-        self.x_mean_, self.x_scale_ = _scaler(X, self.standardize)
+        self.x_mean_, self.x_scale_ = _scaler(X, self.standardize, "X", getattr(self, "feature_names_in_", None))
         validation = self.validation_fraction
         if self.early_stopping is not None and validation is None:
             validation = 0.1
@@ -263,7 +274,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         y = np.asarray(y, dtype=np.float64)
         self._single_output = y.ndim == 1
         T = y.reshape(len(y), -1)
-        self.y_mean_, self.y_scale_ = _scaler(T, self.standardize)
+        self.y_mean_, self.y_scale_ = _scaler(T, self.standardize, "y")
         self._fit_network(X, (T - self.y_mean_) / self.y_scale_, "linear")
         beta = self.training_["beta"] / self.y_scale_**2  # 1/beta scales as the targets' variance
         self.beta_ = float(beta[0]) if self._single_output else beta

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz")
 MAX_COLUMNS = 10_000
 MAX_ARRAY_BYTES = 2**30  # 1 GiB: what one .npy array, or all of an .npz decompressed, may hold
+MAX_MAGNITUDE = 1e150  # a cell's square, and a column's variance, must stay finite in float64
 LIMITS = f"at most {MAX_COLUMNS:,} columns; .npy and .npz arrays at most {MAX_ARRAY_BYTES // 2**30} GiB"
 
 
@@ -202,6 +203,10 @@ def numeric(df: pd.DataFrame, columns: Sequence[str], path: Any, role: str = "fe
         if not np.all(np.isfinite(v)):
             i = int(np.argmax(~np.isfinite(v)))
             raise DataError(f"{path}: column {col!r}, {where(path, i)} holds {v[i]}; every cell must be finite")
+        if np.any(np.abs(v) > MAX_MAGNITUDE):
+            i = int(np.argmax(np.abs(v) > MAX_MAGNITUDE))
+            raise DataError(f"{path}: column {col!r}, {where(path, i)} holds {v[i]:.3g}, whose square overflows float64; "
+                            f"rescale the column (values up to about {MAX_MAGNITUDE:.0e} can be squared)")
         out[:, j] = v
     return out
 
