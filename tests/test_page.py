@@ -203,3 +203,29 @@ def test_the_page_is_self_contained(regression):
     html = (d / "backprop.html").read_text()
     assert "<script src" not in html and "<link" not in html and "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
+
+
+def test_hostile_names_are_shown_as_text_and_break_nothing(browser, tmp_path):
+    """A column called `<!--<script>` once blanked the page (issue 17, item 11): every string of the data is
+    embedded with <, > and & escaped, and shown as text."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 2))
+    labels = np.array(["</script><b>bold</b>", "a&amp;b<!--"])
+    y = labels[(X[:, 0] > 0).astype(int)]
+    clf = dp.NetworkClassifier(hidden=(3,), restarts=1, random_state=0).fit(X, y)
+    names = ["<!--<script>", "x</script>y"]
+    page = tmp_path / "hostile.html"
+    html = explain_html(clf.network_, clf.w_, X=X, T=y, x_scaler=(clf.x_mean_, clf.x_scale_), classes=clf.classes_,
+                        feature_names=names, target_names=["<t>"], title="<!--<script>alert(1)</script>",
+                        subtitle="& more </script>")
+    assert "<!--<script>" not in html.split("<script id=\"model-data\"")[1].split("</script>")[0]
+    page.write_text(html)
+    view = Page(browser, page)
+    assert view.page.text_content("#title") == "<!--<script>alert(1)</script>"
+    assert view.page.text_content("#subtitle") == "& more </script>"
+    options = view.page.locator("#pattern option").all_text_contents()
+    assert any("</script><b>bold</b>" in o for o in options) and any("a&amp;b<!--" in o for o in options)
+    view.page.select_option("#pattern", "3")
+    xs = (X[3] - clf.x_mean_) / clf.x_scale_
+    check_steps(view, clf.network_, clf.w_, xs, [float(list(clf.classes_).index(y[3]))], shots="hostile")
+    view.check_clean()

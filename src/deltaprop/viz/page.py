@@ -87,5 +87,7 @@ def explain_html(
     if snapshots is not None and len(snapshots.get("epoch", [])):
         data["snapshots"] = {"epoch": [int(e) for e in snapshots["epoch"]], "w": _list(snapshots["w"])}
     template = resources.files("deltaprop.viz").joinpath("template.html").read_text(encoding="utf-8")
-    payload = json.dumps(data, allow_nan=False).replace("</", "<\\/")
+    # <, > and & as \u escapes (inside JSON strings, the only place they occur): no text of the data can
+    # end the script element or open a comment in it (`<!--<script>` in a column name blanked the page)
+    payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return template.replace("/*MODEL_DATA*/", payload)
