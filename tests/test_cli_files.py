@@ -350,3 +350,22 @@ def test_a_full_disk_at_the_save_is_one_line_and_leaves_no_file(files, tmp_path)
     assert result.stderr.strip() == (f"error: could not write {tmp_path / 'm.safetensors'}: No space left on device; "
                                      f"it was left as it was")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_ctrl_c_during_parallel_restarts_saves_the_best_and_says_how_many_ran(files, tmp_path):
+    import os
+    import signal
+    import time
+
+    d, _ = files
+    proc = subprocess.Popen([DELTAPROP, "fit", str(d / "train.csv"), "--target", "y", "--features", "a,b,c",
+                             "--method", "sgd", "--batch-size", "1", "--epochs", "1000000", "--restarts", "3",
+                             "--n-jobs", "2", "--no-progress", "-o", str(tmp_path / "m.safetensors")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(8)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to deltaprop and its workers
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "best of 2 restarts (3 asked)" in out and "stopped: interrupted" in out
+    info = run("info", tmp_path / "m.safetensors")
+    assert "2 restarts" in info.stdout and "interrupted" in info.stdout

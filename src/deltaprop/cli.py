@@ -276,7 +276,9 @@ def fit(
     table.add_row("data", escape(f"N = {X.shape[0]} rows; {len(inputs)} features: {', '.join(inputs)}"))
     table.add_row("target", escape(", ".join(targets)) + (f" ({len(est.classes_)} classes)" if classify else ""))
     table.add_row("network", escape(repr(est.network_)))
-    table.add_row("method", f"{method}, best of {restarts} restarts, weight decay {est.weight_decay_:g}")
+    ran = est.training_["restarts"]
+    table.add_row("method", f"{method}, best of {ran} restart{'' if ran == 1 else 's'}"
+                  + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {est.weight_decay_:g}")
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")

@@ -450,3 +450,36 @@ def test_a_warning_raised_in_a_worker_process_reaches_the_caller():
         result = dp.train(net, X, T, method="sgd", learning_rate=1e3, epochs=20, restarts=2, n_jobs=2, seed=0)
     assert sorted(str(w.message).split(",")[0] for w in caught) == ["training diverged (restart 0", "training diverged (restart 1"]
     assert all(r.stop_reason == "diverged" for r in result.restarts)
+
+
+@pytest.mark.parametrize("loop", ["fused", "steps"])
+@pytest.mark.parametrize("to_group", [False, True])
+def test_ctrl_c_with_restarts_in_parallel_returns_the_best_of_those_that_ran(tmp_path, loop, to_group):
+    """Issue 17, item 8: Ctrl-C (to the caller alone, or to its whole process group as a terminal sends it)
+    stops every running restart at its last whole epoch; restarts not yet begun are left out."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parallel.py"
+    script.write_text(
+        "import faulthandler, signal, sys, numpy as np, deltaprop as dp\n"
+        "from deltaprop.examples import seed_example\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "faulthandler.dump_traceback_later(80, exit=True)\n"
+        "net, X, T = seed_example(0)\n"
+        f"callbacks = {'[]' if loop == 'fused' else '[lambda state: None]'}\n"
+        "r = dp.train(net, X, T, method='sgd', batch_size=1, epochs=10**7, restarts=4, n_jobs=2, seed=0,\n"
+        "             callbacks=callbacks, progress=False)\n"
+        "print(r.stop_reason, len(r.restarts), sorted({x.stop_reason for x in r.restarts}),\n"
+        "      min(x.epochs for x in r.restarts) > 0, np.isfinite(r.error), r.error == min(r.restart_errors))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(8)  # the two workers start (and compile or load the kernels) and train
+    os.killpg(proc.pid, signal.SIGINT) if to_group else proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert out.split() == ["interrupted", "2", "['interrupted']", "True", "True", "True"]

@@ -61,6 +61,7 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     chunk = 1
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
+            run.check_stop()
             k = min(chunk, config.epochs - run.epoch)
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)

@@ -4,8 +4,8 @@ checkpoints, progress) and ``train_one``, which runs one loop of ``loops`` from 
 from __future__ import annotations
 
 import math
+import os
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -47,8 +47,10 @@ class Run:
     """The bookkeeping of one restart: history, best weights, stopping rules, checkpoints."""
 
     def __init__(self, problem: Objective, config: Config, index: int, seed: int,
-                 callbacks: Sequence[Callable], checkpoint: Optional[Path], progress: Progress):
+                 callbacks: Sequence[Callable], checkpoint: Optional[Path], progress: Progress,
+                 stop_file: Optional[str] = None):
         self.problem, self.config, self.index, self.seed = problem, config, index, seed
+        self.stop_file = stop_file
         self.callbacks, self.checkpoint, self.progress = callbacks, checkpoint, progress
         self.history = {k: [] for k in ("epoch", "error", "validation_error", "grad_norm", "seconds")}
         self.epoch = 0
@@ -71,6 +73,7 @@ class Run:
         (Objective.take_running) instead of making one more pass over the data; epoch 0,
         before any batch, logs NaN, and the gradient norm is NaN throughout.
         """
+        self.check_stop()
         started = self.config.history != "running" or self.epoch > 0
         if self.config.history == "running":
             E, objective = self.problem.take_running() if started else (math.nan, math.nan)
@@ -109,6 +112,12 @@ class Run:
             if callback(state) is True and self.stop_reason is None:
                 self.stop_reason = "callback"
         return self.stop_reason is not None
+
+    def check_stop(self) -> None:
+        """Raise KeyboardInterrupt, as Ctrl-C would, once the caller has asked the restarts to stop
+        (after epoch 0 is logged: a restart that began has a history and weights to return)."""
+        if self.stop_file is not None and (self.history["epoch"] or self.chunks) and os.path.exists(self.stop_file):
+            raise KeyboardInterrupt
 
     def record_chunk(self, done: int, E: np.ndarray, objective: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
                      best: float, best_in_chunk: int, best_w: np.ndarray, code: int, start: float) -> None:
@@ -188,14 +197,17 @@ class Run:
 
 def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
               callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
-              backend: Optional[str] = None) -> dict:
-    """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross processes)."""
+              backend: Optional[str] = None, stop_file: Optional[str] = None) -> Optional[dict]:
+    """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross
+    processes), or None if ``stop_file`` exists before it begins (``restarts.StopFlag``)."""
+    if stop_file is not None and os.path.exists(stop_file):
+        return None
     problem = Objective(net, X, T, config.weight_decay, backend, val)
     rng = np.random.default_rng(seed_seq)
     seed = int(seed_seq.generate_state(1)[0])
     w = net.init(seed=rng).astype(X.dtype)
     progress = Progress(show_progress, config.epochs, f"restart {index}" if index else "training")
-    run = Run(problem, config, index, seed, callbacks, checkpoint, progress)
+    run = Run(problem, config, index, seed, callbacks, checkpoint, progress, stop_file)
     arrays = meta = None
     if resume is not None and resume.exists():
         arrays, meta = load_checkpoint(resume, net, config)

@@ -4,6 +4,11 @@ Dask cluster) runs them, with results bit-identical to running them one after an
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from typing import Iterator, Optional
 
 from .restart import Progress, train_one
@@ -19,7 +24,44 @@ def on_scheduler(address: str) -> Iterator[None]:
         yield
 
 
+class StopFlag:
+    """Ctrl-C for restarts in other processes: the first SIGINT in the caller creates a file that
+    every restart on this machine looks for after each epoch (``restart.Run.record``), so that each
+    stops at its last whole epoch and returns its best, as one restart does on Ctrl-C; a restart not
+    yet begun does not begin. A second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="deltaprop-restarts-")
+        self.path = os.path.join(self.folder, "stop")
+        self.requested = False
+
+    def request(self) -> None:
+        self.requested = True
+        open(self.path, "w").close()
+
+    @contextlib.contextmanager
+    def on_sigint(self) -> Iterator["StopFlag"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def first(signum, frame):
+            self.request()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = signal.signal(signal.SIGINT, first)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def run_restarts(jobs: list, n_jobs: Optional[int], scheduler: Optional[str], show_progress: bool) -> list[dict]:
+    """Run ``train_one`` for every job; return the outcomes of the restarts that ran, in order.
+
+    Ctrl-C returns what finished and what was running (each at its last whole epoch), in
+    this process or in others (``StopFlag``); restarts that had not begun are left out."""
     if len(jobs) == 1 and scheduler is None:
         return [train_one(*jobs[0])]
     import joblib
@@ -27,19 +69,22 @@ def run_restarts(jobs: list, n_jobs: Optional[int], scheduler: Optional[str], sh
     with contextlib.ExitStack() as stack:
         if scheduler is not None:
             stack.enter_context(on_scheduler(scheduler))
+        stop = stack.enter_context(StopFlag().on_sigint())
         progress = Progress(show_progress, len(jobs), "restarts")
         stack.callback(progress.close)
         outcomes: list[dict] = []
         results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            joblib.delayed(train_one)(*job) for job in jobs
+            joblib.delayed(train_one)(*job, stop_file=stop.path) for job in jobs
         )
         try:
             for outcome in results:
+                if outcome is None:  # asked to stop before it began
+                    continue
                 outcomes.append(outcome)
                 progress.update(len(outcomes), min(o["error"] for o in outcomes), None)
-                if outcome["stop_reason"] == "interrupted":
-                    break
-        except KeyboardInterrupt:
+                if outcome["stop_reason"] == "interrupted" and not stop.requested:
+                    stop.request()  # Ctrl-C reached a restart in this process: the others stop too
+        except KeyboardInterrupt:  # a second Ctrl-C, or a backend that cannot be asked
             if not outcomes:
                 raise
             for o in outcomes:

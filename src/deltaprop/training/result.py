@@ -64,7 +64,8 @@ class TrainResult:
         when there is no validation data), ``grad_norm`` (of the objective)
         and ``seconds``.
     stop_reason : str
-        Why the best restart stopped: "max epochs", "converged",
+        "interrupted" if Ctrl-C ended the run (in any restart); else why
+        the best restart stopped: "max epochs", "converged",
         "early stopping", "callback", "interrupted", "diverged", or
         "scipy: " and the message of a SciPy method that stopped short.
     restarts : list of Restart

@@ -225,6 +225,7 @@ def _result(net: Network, config: Config, outcomes: list[dict], has_validation: 
                  for o in outcomes]
     return TrainResult(w=best["w"], error=best["error"], penalty=best["objective"] - best["error"], beta=best["beta"],
                        validation_error=best["validation_error"], history=best["history"],
-                       stop_reason=best["stop_reason"], restarts=summaries, best_restart=best["index"],
+                       stop_reason="interrupted" if any(o["stop_reason"] == "interrupted" for o in outcomes)
+                       else best["stop_reason"], restarts=summaries, best_restart=best["index"],
                        method=config.method, network=net, snapshots=best["snapshots"], engine=best["engine"],
                        loop=best["loop"])
