@@ -66,3 +66,15 @@ def test_seed_example_data():
     assert X.shape == (50, 1) and np.all(np.abs(X) < 1)
     np.testing.assert_array_equal(T, np.sin(np.pi * X))
     assert net.n_params == 10
+
+
+def test_the_front_door_version_examples_and_80_columns():
+    version = run("--version")
+    assert version.returncode == 0 and re.fullmatch(r"deltaprop \d+\.\d+\.\d+\n", version.stdout)
+    for command in ("demo", "fit", "predict", "evaluate", "trace", "gradcheck", "info", "plot", "explain"):
+        text = run(command, "--help").stdout
+        assert f"Example: deltaprop {command}" in text, command
+    demo = run("demo", "--restarts", "2").stdout.splitlines()
+    table = [line for line in demo if line and line[0] in "┏┃┡│└"]
+    assert len(table) == 8 and max(len(line) for line in table) <= 80
+    assert "best of 1 restart)" in run("demo", "--restarts", "1").stdout

@@ -369,3 +369,21 @@ def test_ctrl_c_during_parallel_restarts_saves_the_best_and_says_how_many_ran(fi
     assert "best of 2 restarts (3 asked)" in out and "stopped: interrupted" in out
     info = run("info", tmp_path / "m.safetensors")
     assert "2 restarts" in info.stdout and "interrupted" in info.stdout
+
+
+def test_fit_and_info_count_right_and_show_the_weight_decay_used(files, tmp_path):
+    d, _ = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a", "--hidden", "2", "--restarts", "1",
+                 "-o", tmp_path / "one.safetensors")
+    assert result.returncode == 0 and "1 feature: a" in result.stdout and "best of 1 restart," in result.stdout
+    info = run("info", tmp_path / "one.safetensors").stdout
+    assert "1 restart, best 0; weight decay 10" in info
+
+
+def test_a_warning_is_one_line(files, tmp_path):
+    d, _ = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--method", "sgd", "--learning-rate",
+                 "1000", "--restarts", "1", "-o", tmp_path / "m.safetensors")
+    assert result.returncode == 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: training diverged (restart 0, epoch 1")

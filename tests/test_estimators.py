@@ -168,3 +168,17 @@ def test_a_column_whose_squares_overflow_is_refused_by_name_with_no_runtime_warn
             dp.NetworkRegressor(restarts=1).fit(X, np.arange(6.0))
         with pytest.raises(ValueError, match="y column 0 holds 1e\\+308, whose square overflows float64"):
             dp.NetworkRegressor(restarts=1).fit(np.arange(6.0)[:, None], [1e308, 1, 2, 3, 4, 5])
+
+
+def test_the_same_seed_gives_the_same_weights_whatever_the_layout_of_X():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 30))
+    y = X[:, 0] + X[:, 1] ** 2
+    fits = [dp.NetworkRegressor(hidden=(40,), restarts=1, max_iter=30, random_state=0).fit(Xv, y).w_
+            for Xv in (X, np.asfortranarray(X), pd.DataFrame(X))]
+    assert all(np.array_equal(fits[0], w) for w in fits[1:])
+    net = dp.mlp([30, 40, 1])
+    np.testing.assert_array_equal(dp.train(net, X, y[:, None], epochs=20, seed=0).w,
+                                  dp.train(net, np.asfortranarray(X), y[:, None], epochs=20, seed=0).w)

@@ -122,3 +122,11 @@ def test_demo_writes_the_pictures(tmp_path):
     assert names == ["error_surface.png", "figure_5_3.png", "fit.png", "minima.png", "training.png"]
     for path, _ in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_minima_mark_the_restart_that_training_kept_not_merely_the_least_error():
+    """With weight decay the kept restart (least E plus penalty) need not have the least E (issue 17, item 12)."""
+    errors = [3.0, 0.5, 2.0]
+    ax = plots.plot_minima(errors, best=2).axes[0]
+    (kept,) = lines(ax, "best")
+    assert kept.get_xdata()[0] == 2 and kept.get_ydata()[0] == 2.0 and "kept (restart 2)" in kept.get_label()

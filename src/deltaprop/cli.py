@@ -25,8 +25,17 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"deltaprop {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print deltaprop's version and exit.")) -> None:
     """Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5)."""
 
 
@@ -43,21 +52,29 @@ class _Failure(Exception):
 
 
 def _fail_on_bad_input(fn):
-    """Turn data and model errors into a one-line message and exit status 1 (usage errors stay 2)."""
+    """Turn data and model errors into a one-line message and exit status 1 (usage errors stay 2), and
+    warnings (a diverged run, say) into one line each."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (_Failure, ValueError, TypeError, OSError) as exc:  # DataError, ModelFileError: ValueErrors
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:  # each warning as one line, not Python's two
+            warnings.simplefilter("default")
+            try:
+                return fn(*args, **kwargs)
+            except (_Failure, ValueError, TypeError, OSError) as exc:  # DataError, ModelFileError: ValueErrors
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+            finally:
+                for w in caught:
+                    typer.echo(f"warning: {w.message}", err=True)
 
     return wrapper
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop demo --out pictures")
 @_fail_on_bad_input
 def demo(
     seed: int = typer.Option(0, help="Seed of the data, the initial weights and the restarts."),
@@ -94,16 +111,17 @@ def demo(
     out.print(str(net.trace(w, X[pattern], T[pattern])), markup=False)
     out.print()
 
-    out.print(f"[bold]Training[/bold] ({method}, best of {restarts} restarts) on the functions of PRML Figure 5.3:")
-    table = Table("f(x)", "E(w)", "RMSE", "beta_ML", "min E", "median E", "max E", "stop",
-                  title=f"best of {restarts} restarts; min, median and max of their minima")
+    out.print(f"[bold]Training[/bold] ({method}, best of {restarts} restart{_s(restarts)}) on the functions of PRML "
+              f"Figure 5.3:")
+    table = Table("f(x)", "E(w)", "RMSE", "beta_ML", "median E", "max E", "stop",  # 80 columns
+                  title=f"E(w) of the best of {restarts} restart{_s(restarts)}; median and max of their minima")
     for name in FIGURE_5_3:
         net, X, T = seed_example(seed, target=name)
         result = train(net, X, T, method=method, restarts=restarts, seed=seed, progress=False)
         minima = result.restart_errors
         rmse = np.sqrt(2.0 * result.error / X.shape[0])
-        table.add_row(name, f"{result.error:.3g}", f"{rmse:.3g}", f"{result.beta:.3g}", f"{minima.min():.3g}",
-                      f"{np.median(minima):.3g}", f"{minima.max():.3g}", result.stop_reason)
+        table.add_row(name, f"{result.error:.3g}", f"{rmse:.3g}", f"{result.beta:.3g}", f"{np.median(minima):.3g}",
+                      f"{minima.max():.3g}", result.stop_reason)
     out.print(table)
     out.print("RMSE = sqrt(2 E / N); beta_ML = N / (2 E) (PRML 5.15). The spread of the restarts' minima shows "
               "the many minima of E(w); H(x) is the Heaviside step.")
@@ -133,7 +151,8 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
                         title="sin(pi x) + noise, weight decay 0.1: y +- 2/sqrt(beta_ML)"),
          "fit.png", "a fit to noisy sin(pi x), its hidden units dashed and its predictive band y +- 2/sqrt(beta_ML)")
     fit = train(net, X, T, method=method, restarts=restarts, seed=seed, snapshots=40, progress=False)
-    save(plots.plot_minima(fit.restart_errors, title=f"sin(pi x): final E of {restarts} restarts"),
+    save(plots.plot_minima(fit.restart_errors, best=[r.index for r in fit.restarts].index(fit.best_restart),
+                           title=f"sin(pi x): final E of {restarts} restart{_s(restarts)}"),
          "minima.png", "the final error of every restart, best marked")
     save(plots.plot_error_surface(net, fit.w, X, T, path=fit.snapshots["w"],
                                   title=f"E(w) on a plane through w_ML; the {method} path"),
@@ -150,6 +169,11 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
 
 
 # -- working with data and model files -----------------------------------------
+
+
+def _s(n: int) -> str:
+    """The plural s: "1 feature", "2 features"."""
+    return "" if n == 1 else "s"
 
 
 def _columns(text: str | None) -> list[str]:
@@ -200,7 +224,7 @@ def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
     return _in_file(path, targets[0], est.network_targets, y)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop fit diabetes.csv --target target --hidden 20 --restarts 3 -o diabetes.safetensors")
 @_fail_on_bad_input
 def fit(
     data: Path = typer.Argument(..., help=f"Training data: .csv (with a header row), .parquet, .npy or .npz; {LIMITS}."),
@@ -273,11 +297,12 @@ def fit(
 
     out = _console()
     table = Table("", "", title=escape(f"deltaprop fit {data}"), show_header=False)
-    table.add_row("data", escape(f"N = {X.shape[0]} rows; {len(inputs)} features: {', '.join(inputs)}"))
+    table.add_row("data", escape(f"N = {X.shape[0]} row{_s(X.shape[0])}; {len(inputs)} feature{_s(len(inputs))}: "
+                                 f"{', '.join(inputs)}"))
     table.add_row("target", escape(", ".join(targets)) + (f" ({len(est.classes_)} classes)" if classify else ""))
     table.add_row("network", escape(repr(est.network_)))
     ran = est.training_["restarts"]
-    table.add_row("method", f"{method}, best of {ran} restart{'' if ran == 1 else 's'}"
+    table.add_row("method", f"{method}, best of {ran} restart{_s(ran)}"
                   + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {est.weight_decay_:g}")
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
@@ -293,7 +318,7 @@ def fit(
     out.print(table)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop predict diabetes.safetensors new.csv --std -o predictions.csv")
 @_fail_on_bad_input
 def predict(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -337,7 +362,7 @@ def predict(
         write_text(output, table.to_csv(index=False))
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop evaluate diabetes.safetensors test.csv")
 @_fail_on_bad_input
 def evaluate(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -371,7 +396,7 @@ def evaluate(
     out.print(table)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop trace diabetes.safetensors --input 0.04,0.05,0.06,0.02,-0.04,-0.03,-0.04,0.0,0.02,-0.02 --target 151")
 @_fail_on_bad_input
 def trace(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -406,7 +431,7 @@ def trace(
     out.print(str(net.trace(w, xs, t)), markup=False)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop gradcheck diabetes.safetensors diabetes.csv --rows 50")
 @_fail_on_bad_input
 def gradcheck(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -431,7 +456,7 @@ def gradcheck(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop info diabetes.safetensors")
 @_fail_on_bad_input
 def info(model: Path = typer.Argument(..., help="A model file written by deltaprop fit or dp.save_network.")) -> None:
     """Show a model file's architecture, parameters and training summary."""
@@ -461,7 +486,8 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     else:
         summary.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (target units)")
     t = est.training_
-    summary.add_row("method", f"{t['method']}; {t['restarts']} restarts, best {t['best_restart']}")
+    summary.add_row("method", f"{t['method']}; {t['restarts']} restart{_s(t['restarts'])}, best {t['best_restart']}; "
+                              f"weight decay {est.weight_decay_:g}")
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
     summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
     errors = est.restart_errors_
@@ -473,7 +499,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     out.print(summary)
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop plot sin.safetensors sin.csv --kind fit -o fit.png")
 @_fail_on_bad_input
 def plot(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -493,7 +519,8 @@ def plot(
     if kind == "training":
         fig = plots.plot_training(est.history_, title=f"training of {model.name}")
     elif kind == "minima":
-        fig = plots.plot_minima(est.restart_errors_, title=f"{model.name}: final E of each restart")
+        fig = plots.plot_minima(est.restart_errors_, best=est.training_["best_restart"],
+                                title=f"{model.name}: final E of each restart")
     else:
         if data is None:
             raise typer.BadParameter("--kind fit draws the model over data: give DATA", param_hint="DATA")
@@ -511,7 +538,7 @@ def plot(
     _console().print(f"wrote {escape(str(output))}")
 
 
-@app.command()
+@app.command(epilog="Example: deltaprop explain sin.safetensors sin.csv -o backprop.html")
 @_fail_on_bad_input
 def explain(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit (or dp.save_network)."),

@@ -135,7 +135,8 @@ class _NetworkEstimator(BaseEstimator):
         self.training_ = {
             "method": result.method, "error": result.error, "penalty": result.penalty, "beta": result.beta,
             "validation_error": result.validation_error, "stop_reason": result.stop_reason,
-            "restarts": len(result.restarts), "best_restart": result.best_restart,
+            "restarts": len(result.restarts),
+            "best_restart": [r.index for r in result.restarts].index(result.best_restart),  # its place in restart_errors_
         }
         self.history_ = result.history
         self.snapshots_ = result.snapshots
@@ -151,7 +152,7 @@ class _NetworkEstimator(BaseEstimator):
     def network_inputs(self, X) -> np.ndarray:
         """X as the network sees it: standardised with the training statistics, (n_samples, D)."""
         check_is_fitted(self, "w_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         return (X - self.x_mean_) / self.x_scale_
 
     def _outputs(self, X) -> np.ndarray:
@@ -253,8 +254,8 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         The weight decay lambda that training used.
     training_ : dict
         The training summary: method, error, penalty, beta (in
-        standardised units), validation_error, stop_reason, restarts,
-        best_restart.
+        standardised units), validation_error, stop_reason, restarts (those
+        that ran), best_restart (the kept one's place in ``restart_errors_``).
     n_features_in_ : int
     n_iter_ : int
         Epochs or iterations of the best restart.
@@ -270,7 +271,7 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, order="C")
         y = np.asarray(y, dtype=np.float64)
         self._single_output = y.ndim == 1
         T = y.reshape(len(y), -1)
@@ -334,7 +335,7 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and class labels y (n_samples,)."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -454,7 +455,8 @@ def _metadata_problem(cls, net, params: dict, info: dict, training: dict) -> str
                              ("stop_reason", lambda v: isinstance(v, str), "text"),
                              ("error", _number, "a number"), ("penalty", _number, "a number"),
                              ("restarts", lambda v: isinstance(v, int) and v >= 1, "a whole number >= 1"),
-                             ("best_restart", lambda v: isinstance(v, int) and v >= 0, "a whole number")):
+                             ("best_restart", lambda v: isinstance(v, int) and 0 <= v < len(training.get(
+                                 "restart_errors") or []), "the place of a restart in training.restart_errors")):
         if key not in training or not check(training[key]):
             return f"training.{key} must be {what}; got {training.get(key, 'nothing')!r}"
     return ""

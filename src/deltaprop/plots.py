@@ -105,14 +105,20 @@ def plot_training(history: dict, *, n_train: Optional[int] = None, n_validation:
     return fig
 
 
-def plot_minima(restart_errors: Sequence[float], *, ax=None, title: str = "Minima found from random starts"):
-    """The final error of every restart, sorted, the best marked: the many minima of E(w)."""
+def plot_minima(restart_errors: Sequence[float], *, best: Optional[int] = None, ax=None,
+                title: str = "Minima found from random starts"):
+    """The final error of every restart, sorted, the kept one marked: the many minima of E(w).
+
+    ``best`` is the place in ``restart_errors`` of the restart that training kept, which it chose
+    by E plus the weight-decay term, or by the validation error; without it, the least E is marked.
+    """
     fig, ax = _axes(ax)
     errors = np.asarray(restart_errors, dtype=float)
-    order = np.argsort(errors)
+    order = np.argsort(errors, kind="stable")
+    best = int(order[0]) if best is None else int(best)
     ax.plot(np.arange(1, len(errors) + 1), errors[order], "o", color="tab:blue", label="restarts", gid="minima")
-    ax.plot([1], errors[order[0]], "*", ms=16, color="tab:red", label=f"best (restart {order[0]}): E = {errors[order[0]]:.3g}",
-            gid="best")
+    ax.plot([1 + int(np.flatnonzero(order == best)[0])], errors[best], "*", ms=16, color="tab:red",
+            label=f"kept (restart {best}): E = {errors[best]:.3g}", gid="best")
     if np.all(errors > 0) and errors.max() > 10 * errors.min():
         ax.set_yscale("log")
     ax.set_xlabel("restart, sorted by final error")

@@ -170,7 +170,7 @@ def train(
     float32 = getattr(X, "dtype", None) == np.float32 and getattr(T, "dtype", None) == np.float32
     dtype = np.float32 if float32 else np.float64  # float32 data trains in float32; anything else in float64
     _, X, T = check_data(net, np.zeros(net.n_params, dtype=dtype), X, T)
-    X, T = np.asarray(X, dtype=dtype), np.asarray(T, dtype=dtype)
+    X, T = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(T, dtype=dtype)  # one layout: one result
     restarts = positive_int("restarts", restarts)
     seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     split_seq, *restart_seqs = seed_seq.spawn(restarts + 1)
