@@ -292,7 +292,9 @@ def test_plot_command_draws_fit_training_and_minima(files, tmp_path):
         assert result.returncode == 0, result.stderr
         assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 5000
     result = run("plot", d / "reg.safetensors", d / "train.csv", "--kind", "fit", "-o", tmp_path / "x.png")
-    assert result.returncode == 1 and "one input and one output" in result.stderr
+    assert result.returncode == 0 and (tmp_path / "x.png").read_bytes()[:4] == b"\x89PNG"  # three inputs: y against t
+    result = run("plot", d / "clf.safetensors", d / "train.csv", "--kind", "fit", "-o", tmp_path / "c.png")
+    assert result.returncode == 1 and "--kind fit draws regression models" in result.stderr
     result = run("plot", model, d / "train.csv", "--kind", "histogram")
     assert result.returncode == 2 and "unknown kind 'histogram'" in result.stderr
 

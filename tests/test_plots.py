@@ -130,3 +130,18 @@ def test_minima_mark_the_restart_that_training_kept_not_merely_the_least_error()
     ax = plots.plot_minima(errors, best=2).axes[0]
     (kept,) = lines(ax, "best")
     assert kept.get_xdata()[0] == 2 and kept.get_ydata()[0] == 2.0 and "kept (restart 2)" in kept.get_label()
+
+
+def test_predictions_against_targets_and_residuals_for_any_number_of_inputs():
+    rng = np.random.default_rng(0)
+    T = rng.standard_normal((40, 2))
+    Y = T + 0.1 * rng.standard_normal((40, 2))
+    fig = plots.plot_predictions(Y, T, std=[0.1, 0.2], names=["u", "v"])
+    assert len(fig.axes) == 4
+    left, right = fig.axes[0], fig.axes[1]
+    (points,) = lines(left, "predictions")
+    np.testing.assert_array_equal(points.get_xdata(), T[:, 0])
+    np.testing.assert_array_equal(points.get_ydata(), Y[:, 0])
+    (residuals,) = lines(right, "residuals")
+    np.testing.assert_allclose(residuals.get_ydata(), T[:, 0] - Y[:, 0])
+    assert "(u)" in right.get_ylabel() and "target v" in fig.axes[2].get_xlabel()

@@ -504,7 +504,8 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
 def plot(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
     data: Path = typer.Argument(None, help="Data with the model's columns; needed for --kind fit."),
-    kind: str = typer.Option("fit", help="fit (one-input regression: data, y(x), hidden units, band), training or minima."),
+    kind: str = typer.Option("fit", help="fit (regression: one input draws data, y(x), hidden units and band; several "
+                                         "draw predicted against actual and the residuals), training or minima."),
     output: Path = typer.Option(Path("plot.png"), "--output", "-o", help="The image file to write (.png, .svg, .pdf)."),
 ) -> None:
     """Draw a picture of a saved model: its fit to data, its training curve, or its restarts' minima."""
@@ -524,16 +525,19 @@ def plot(
     else:
         if data is None:
             raise typer.BadParameter("--kind fit draws the model over data: give DATA", param_hint="DATA")
-        if hasattr(est, "classes_") or est.n_features_in_ != 1 or est.network_.K != 1:
-            raise _Failure(f"--kind fit draws regression models with one input and one output; {model} has "
-                           f"{est.n_features_in_} inputs and {est.network_.K} outputs")
+        if hasattr(est, "classes_"):
+            raise _Failure(f"--kind fit draws regression models; {model} classifies (try --kind training or minima)")
         features, targets = _model_columns(f, est)
         df = read_table(data)
         X, T = numeric(df, features, data, "feature"), numeric(df, targets, data, "target")
-        fig = plots.plot_fit(est.network_, est.w_, X, T, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
-                             t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
-        fig.axes[0].set_xlabel(features[0])
-        fig.axes[0].set_ylabel(targets[0])
+        if est.n_features_in_ == 1 and est.network_.K == 1:
+            fig = plots.plot_fit(est.network_, est.w_, X, T, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
+                                 t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
+            fig.axes[0].set_xlabel(features[0])
+            fig.axes[0].set_ylabel(targets[0])
+        else:
+            fig = plots.plot_predictions(est.predict(X).reshape(T.shape), T, std=np.sqrt(1 / np.atleast_1d(est.beta_)),
+                                         names=targets, title=f"{model.name} on {data.name}")
     save_figure(fig, output, dpi=110)
     _console().print(f"wrote {escape(str(output))}")
 

@@ -76,6 +76,39 @@ def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] 
     return fig
 
 
+def plot_predictions(Y: Any, T: Any, *, std: Any = None, names: Optional[Sequence[str]] = None,
+                     title: Optional[str] = None):
+    """Regression with any number of inputs: for each output, the prediction against the target (the
+    line y = t and, given ``std``, the band +- 2 std of the predictive distribution, PRML 5.16), and
+    the residuals t - y against the prediction."""
+    from matplotlib.figure import Figure
+
+    Y, T = np.asarray(Y, dtype=float).reshape(len(Y), -1), np.asarray(T, dtype=float).reshape(len(T), -1)
+    K = Y.shape[1]
+    names = list(names or [f"t{k + 1}" for k in range(K)])
+    std = None if std is None else np.broadcast_to(np.asarray(std, dtype=float), (K,))
+    fig = Figure(figsize=(9.0, 3.6 * K), layout="constrained")
+    axes = fig.subplots(K, 2, squeeze=False)
+    for k, (left, right) in enumerate(axes):
+        lo, hi = min(Y[:, k].min(), T[:, k].min()), max(Y[:, k].max(), T[:, k].max())
+        line = np.array([lo, hi])
+        if std is not None:
+            left.fill_between(line, line - 2 * std[k], line + 2 * std[k], color="tab:red", alpha=0.12, lw=0,
+                              label=r"$t = y \pm 2/\sqrt{\beta_{ML}}$", gid="band")
+        left.plot(line, line, "-", color="tab:red", lw=1, label="$y = t$", gid="diagonal")
+        left.plot(T[:, k], Y[:, k], "o", ms=3, mfc="none", color="tab:blue", label="patterns", gid="predictions")
+        left.set_xlabel(f"target {names[k]}")
+        left.set_ylabel("prediction $y$")
+        left.legend(fontsize=8)
+        right.axhline(0.0, color="tab:red", lw=1)
+        right.plot(Y[:, k], T[:, k] - Y[:, k], "o", ms=3, mfc="none", color="tab:blue", gid="residuals")
+        right.set_xlabel("prediction $y$")
+        right.set_ylabel(f"residual $t - y$ ({names[k]})")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def plot_training(history: dict, *, n_train: Optional[int] = None, n_validation: Optional[int] = None, ax=None,
                   title: str = "Training"):
     """Training and validation error per epoch (log scale), the early-stopping point marked (PRML 5.5.2).
