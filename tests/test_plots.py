@@ -1,5 +1,7 @@
 """The figures hold what they claim: data, fits, hidden units, bands, curves, minima, paths."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,21 @@ def test_predictions_against_targets_and_residuals_for_any_number_of_inputs():
     (residuals,) = lines(right, "residuals")
     np.testing.assert_allclose(residuals.get_ydata(), T[:, 0] - Y[:, 0])
     assert "(u)" in right.get_ylabel() and "target v" in fig.axes[2].get_xlabel()
+
+
+def test_figure_5_3_keeps_its_legend_off_the_data_and_the_fits_colour_for_the_fit(figure_5_3):
+    from matplotlib.colors import to_rgba
+
+    assert len(figure_5_3.legends) == 1 and all(ax.get_legend() is None for ax in figure_5_3.axes)  # below the panels
+    fit_colour = {to_rgba(line.get_color()) for ax in figure_5_3.axes for line in lines(ax, "fit")}
+    hidden_colours = {to_rgba(line.get_color()) for ax in figure_5_3.axes for line in lines(ax, "hidden")}
+    assert len(fit_colour) == 1 and not fit_colour & hidden_colours
+
+
+def test_the_error_surfaces_colour_bar_is_labelled_by_decades():
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, seed=0)
+    fig = plots.plot_error_surface(net, result.w, X, T, resolution=15)
+    bar = fig.axes[-1]
+    labels = [t.get_text() for t in bar.get_yticklabels()]
+    assert 2 <= len(labels) <= 8 and all(re.fullmatch(r"1e-?\d+", label) for label in labels), labels

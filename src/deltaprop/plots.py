@@ -26,6 +26,10 @@ def _axes(ax, figsize=(6.0, 4.0)):
     return fig, fig.add_subplot()
 
 
+#: The hidden units' colours: none is the data's blue or the fit's red.
+HIDDEN_COLOURS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+
+
 def _identity(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(size), np.ones(size)
 
@@ -65,7 +69,7 @@ def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] 
         zax = ax if x_scaler is None and t_scaler is None else ax.twinx()
         Z = hidden_outputs(net, w, Xs)
         for j in range(Z.shape[1]):
-            zax.plot(grid[:, 0], Z[:, j], "--", lw=1, color=f"C{2 + j % 7}",
+            zax.plot(grid[:, 0], Z[:, j], "--", lw=1, color=HIDDEN_COLOURS[j % len(HIDDEN_COLOURS)],
                      label="hidden units $z_j$" if j == 0 else None, gid="hidden")
         if zax is not ax:
             zax.set_ylabel("$z_j$")
@@ -179,7 +183,8 @@ def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N:
         result = train(net, X, T, method=method, restarts=restarts, seed=seed, progress=False)
         plot_fit(net, result.w, X, T, beta=result.beta, ax=ax,
                  title=f"$t = {name.replace('pi', chr(92) + 'pi ')}$, RMSE {np.sqrt(2 * result.error / N):.2g}")
-    axes[0].legend(loc="upper center", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)  # over no data
     fig.suptitle("PRML Figure 5.3: a two-layer network with 3 tanh hidden units, N = 50")
     return fig
 
@@ -223,7 +228,13 @@ def plot_error_surface(net: Network, w: np.ndarray, X: Any, T: Any, *, path: Opt
 
     levels = np.geomspace(max(E.min(), 1e-12 * E.max(), 1e-300), E.max(), 25)
     cs = ax.contourf(A, B, E, levels=levels, norm=LogNorm(), cmap="viridis")
-    fig.colorbar(cs, ax=ax, label="$E(\\mathbf{w})$")
+    bar = fig.colorbar(cs, ax=ax, label="$E(\\mathbf{w})$")
+    decades = 10.0 ** np.arange(np.ceil(np.log10(levels[0])), np.floor(np.log10(levels[-1])) + 1)
+    decades = decades[:: max(1, int(np.ceil(len(decades) / 8)))]  # at most 8 labelled ticks, one per decade or fewer
+    bar.set_ticks(decades if len(decades) >= 2 else levels[[0, -1]])
+    bar.set_ticklabels([f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+                        for v in (decades if len(decades) >= 2 else levels[[0, -1]])])
+    bar.minorticks_off()
     ax.contour(A, B, E, levels=levels, norm=LogNorm(), colors="k", linewidths=0.3)
     if path is not None:
         ax.plot(coords[:, 0], coords[:, 1], "-o", color="w", ms=3, lw=1.2, label="optimiser's path", gid="path")
