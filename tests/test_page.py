@@ -229,3 +229,23 @@ def test_hostile_names_are_shown_as_text_and_break_nothing(browser, tmp_path):
     xs = (X[3] - clf.x_mean_) / clf.x_scale_
     check_steps(view, clf.network_, clf.w_, xs, [float(list(clf.classes_).index(y[3]))], shots="hostile")
     view.check_clean()
+
+
+@pytest.mark.parametrize("hidden", [20, 100])
+def test_a_wide_layer_keeps_its_units_apart(browser, tmp_path, hidden):
+    """20 to 100 hidden units (issue 17, item 13): the diagram grows so that no two units drawn overlap, and
+    the units not drawn are counted."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (10, 2))
+    net = dp.mlp([2, hidden, 1])
+    page = tmp_path / "wide.html"
+    page.write_text(explain_html(net, net.init(seed=0), X=X, T=np.sin(X[:, :1])))
+    view = Page(browser, page)
+    view.page.click("text=1. Forward propagation")
+    circles = view.page.locator('circle[data-unit^="h1:"]')
+    ys = sorted(float(circles.nth(i).get_attribute("cy")) for i in range(circles.count()))
+    assert len(ys) == min(hidden, 24) and min(np.diff(ys)) >= 2 * 11 + 10  # radius 11, and room for the values
+    more = view.page.locator("text.more")
+    assert more.count() == (hidden > 24) and (hidden <= 24 or more.text_content() == f"({hidden - 24} more)")
+    view.page.screenshot(path=str(ARTIFACTS / f"wide-{hidden}.png"))
+    view.check_clean()
