@@ -2,6 +2,8 @@
 
 import math
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -483,3 +485,16 @@ def test_ctrl_c_with_restarts_in_parallel_returns_the_best_of_those_that_ran(tmp
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     assert out.split() == ["interrupted", "2", "['interrupted']", "True", "True", "True"]
+
+
+def test_a_batch_method_stopped_by_its_limit_says_so_as_scikit_learn_does():
+    from sklearn.exceptions import ConvergenceWarning
+
+    net, X, T = seed_example(0)
+    with pytest.warns(ConvergenceWarning, match="lbfgs stopped at its limit of 20 iterations before the objective "
+                                                "changed by less than tol=1e-10"):
+        assert dp.train(net, X, T, epochs=20, seed=0).stop_reason == "max epochs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dp.train(net, X, T, seed=0).stop_reason == "converged"
+        dp.train(net, X, T, method="sgd", epochs=3, seed=0)  # no tolerance to meet: its limit is its end

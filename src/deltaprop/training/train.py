@@ -202,8 +202,23 @@ def train(
     for outcome in outcomes:  # here, in the caller's process, wherever the restart ran
         if outcome["stop_reason"] == "diverged":
             _warn_diverged(config, outcome)
-    return _result(net, config, outcomes, Xv is not None)
+    result = _result(net, config, outcomes, Xv is not None)
+    if config.tol > 0 and result.stop_reason == "max epochs":
+        _warn_not_converged(config, result)
+    return result
 
+
+def _warn_not_converged(config: Config, result: TrainResult) -> None:
+    """The limit ended a run that had a tolerance to meet: scikit-learn's ConvergenceWarning, as its own
+    estimators say it, so that the same filters apply."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    unit = "epoch" if config.method in ("gd", "sgd", "momentum", "adam") else "iteration"
+    warnings.warn(
+        f"{config.method} stopped at its limit of {config.epochs} {unit}{'' if config.epochs == 1 else 's'} before the "
+        f"objective changed by less than tol={config.tol:g} in one; raise epochs (max_iter) or tol",
+        ConvergenceWarning, stacklevel=3,
+    )
 
 def _warn_diverged(config: Config, outcome: dict) -> None:
     if config.learning_rate is not None:
