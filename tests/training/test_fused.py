@@ -198,3 +198,21 @@ def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
                      for _ in range(2))
     assert any((tmp_path / "numba").rglob("*.nbc")), "the first run should have written Numba's cache"
     assert fresh.stdout == cached.stdout and len(fresh.stdout.strip()) == 64
+
+
+def test_the_fused_loop_runs_whole_chunks_of_epochs_per_call(monkeypatch):
+    """Chunks grow while a call is quick: thousands of epochs take a few calls, not one call each (a timer
+    once overwritten by a returned value made every chunk one epoch long, 15x slower)."""
+    from deltaprop.training import fused
+
+    calls = []
+    kernel = fused.run_epochs
+
+    def counted(*args):
+        calls.append(args[16].shape[0])  # the epochs asked of this call: the rows of perms
+        return kernel(*args)
+
+    monkeypatch.setattr(fused, "run_epochs", counted)
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, method="gd", learning_rate=0.1, epochs=5000, tol=0, seed=0)
+    assert result.loop == "fused" and sum(calls) == 5000 and len(calls) < 20

@@ -66,14 +66,14 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
             start, seconds0 = time.perf_counter(), run.last_seconds()
-            done, t, prev, best, best_in_chunk, code, start = run_epochs(
+            done, t, prev, best, best_in_chunk, code, first = run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, FUSED_METHODS[config.method], config.learning_rate,
                 config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay,
                 problem.decay_mask, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score,
                 run.start_objective, E_h, obj_h, gn_h, config.history == "exact")
             elapsed = time.perf_counter() - start
             run.record_chunk(done, E_h, obj_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
-                             best_in_chunk, best_w, code, start)
+                             best_in_chunk, best_w, code, first)
             chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
