@@ -8,7 +8,8 @@ as the equations of Bishop's PRML chapter 5.
 """
 
 from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, mlp
-from .numerics import GradientCheck, central_differences, gradient_check, negative_log_likelihood, noise_precision, predictive
+from .numerics import (GradientCheck, HessianCheck, central_differences, gradient_check, hessian_check,
+                       negative_log_likelihood, noise_precision, predictive)
 from .training import Restart, TrainingWarning, TrainResult, TrainState, train
 
 __version__ = "0.1.0"
@@ -43,6 +44,8 @@ __all__ = [
     "Activation",
     "Connection",
     "GradientCheck",
+    "HessianCheck",
+    "hessian_check",
     "Layer",
     "Network",
     "Trace",

@@ -21,12 +21,13 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from . import backprop, checks
+from . import backprop, checks, second
 from .activations import Activation, get_activation
 from .outputs import OUTPUT_ACTIVATIONS
 from .trace import Trace
 
 Array = Any
+MAX_HESSIAN_PARAMS = 5000  # a dense n_params x n_params float64 Hessian of this size is 200 MB
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,38 @@ class Network:
         """The gradients of each E_n (PRML 5.53), as rows of an (N, n_params) array."""
         w, X, T = checks.check_data(self, w, X, T)
         return backprop.pattern_gradients(self, w, X, T)
+
+    def jacobian(self, w: Array, X: Array) -> Array:
+        """J[n, k, i] = dy_k/dx_i for every pattern, (N, K, D), by backpropagation to the inputs (PRML 5.73-5.78)."""
+        w, X, _ = checks.check_data(self, w, X)
+        return second.jacobian(self, w, X)
+
+    def weight_jacobian(self, w: Array, X: Array, activations: bool = False) -> Array:
+        """dy_nk/dw for every pattern and output, (N, K, n_params) (the g of PRML 5.173); with
+        ``activations=True``, da_nk/dw of the output units' activations (the b_n of PRML 5.84)."""
+        w, X, _ = checks.check_data(self, w, X)
+        return second.weight_jacobian(self, w, X, bool(activations))
+
+    def hessian_vector_product(self, w: Array, X: Array, T: Array, v: Array) -> Array:
+        """H v, H the Hessian of E(w), by the R-operator (PRML 5.4.6): a small multiple of a gradient's cost."""
+        w, X, T = checks.check_data(self, w, X, T)
+        v, _, _ = checks.check_data(self, v, X[:1], names=("X", "T"))
+        xp = array_namespace(w)
+        return second.hessian_vector_product(self, w, X, T, xp.astype(v, w.dtype))
+
+    def hessian(self, w: Array, X: Array, T: Array) -> Array:
+        """The exact Hessian of E(w), (n_params, n_params), from n_params products H e_i (PRML 5.4.5-5.4.6).
+
+        Refused above ``MAX_HESSIAN_PARAMS`` parameters: use ``hessian_vector_product`` there.
+        """
+        if self.n_params > MAX_HESSIAN_PARAMS:
+            raise ValueError(
+                f"this network has {self.n_params} parameters: its dense Hessian would hold {self.n_params}^2 numbers "
+                f"({8 * self.n_params**2 / 2**30:.1f} GiB); hessian takes at most {MAX_HESSIAN_PARAMS} parameters. "
+                f"Use hessian_vector_product(w, X, T, v) for H v"
+            )
+        w, X, T = checks.check_data(self, w, X, T)
+        return second.hessian(self, w, X, T)
 
     def trace(self, w: Array, x: Array, t: Array) -> "Trace":
         """Every message of backpropagation for one pattern (x, t).

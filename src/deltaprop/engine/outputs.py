@@ -54,6 +54,22 @@ def cross_entropy(xp, a: Array, t: Array) -> Array:
     return xp.sum(t * (lse - a), axis=-1)
 
 
+def identity_jacobian(xp, y: Array) -> Array:
+    """dy_k/da_m = [k = m] for linear outputs, as (N, K, K)."""
+    N, K = y.shape
+    return xp.broadcast_to(xp.eye(K, dtype=y.dtype), (N, K, K)) * xp.ones_like(y)[:, :, None]
+
+
+def logistic_jacobian(xp, y: Array) -> Array:
+    """dy_k/da_m = [k = m] y_k (1 - y_k) for logistic outputs (PRML 4.88), as (N, K, K)."""
+    return xp.eye(y.shape[1], dtype=y.dtype) * (y * (1.0 - y))[:, :, None]
+
+
+def softmax_jacobian(xp, y: Array) -> Array:
+    """dy_k/da_m = y_k ([k = m] - y_m) for softmax outputs (PRML 4.106), as (N, K, K)."""
+    return y[:, :, None] * (xp.eye(y.shape[1], dtype=y.dtype) - y[:, None, :])
+
+
 def deltas(xp, y: Array, t: Array) -> Array:
     """delta_k = dE_n/da_k = y_k - t_k, for every kind of this table (PRML 5.18, 5.54)."""
     return y - t
@@ -71,6 +87,9 @@ class OutputKind:
         Its number in the compiled kernels.
     error : callable
         ``error(xp, a, t) -> E_n`` per pattern, from the pre-activations a.
+    jacobian : callable
+        ``jacobian(xp, y) -> dy/da``, (N, K, K): what the second-order passes and the
+        input Jacobian propagate back from the outputs.
     equation : str
         Where PRML defines E_n.
     """
@@ -78,15 +97,16 @@ class OutputKind:
     name: str
     code: int
     error: Callable[..., Array]
+    jacobian: Callable[..., Array]
     equation: str
 
 
 OUTPUT_KINDS: dict[str, OutputKind] = {
     kind.name: kind
     for kind in (
-        OutputKind("linear", 0, sum_of_squares, "PRML 5.11"),
-        OutputKind("logistic", 1, binary_cross_entropy, "PRML 5.22"),
-        OutputKind("softmax", 2, cross_entropy, "PRML 5.24"),
+        OutputKind("linear", 0, sum_of_squares, identity_jacobian, "PRML 5.11"),
+        OutputKind("logistic", 1, binary_cross_entropy, logistic_jacobian, "PRML 5.22"),
+        OutputKind("softmax", 2, cross_entropy, softmax_jacobian, "PRML 5.24"),
     )
 }
 

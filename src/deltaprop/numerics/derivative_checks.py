@@ -74,3 +74,35 @@ def gradient_check(net: "Network", w: Any, X: Any, T: Any, eps: float = 1e-6) ->
     rel = xp.abs(g - d) / scale
     i = int(xp.argmax(rel))
     return GradientCheck(float(rel[i]), i, net.param_name(i), g, d)
+
+
+class HessianCheck(NamedTuple):
+    """The result of :func:`hessian_check`: as :class:`GradientCheck`, for the entries H_ij."""
+
+    max_relative_difference: float
+    index: tuple
+    name: str
+    hessian: Array
+    numerical: Array
+
+
+def hessian_check(net: "Network", w: Any, X: Any, T: Any, eps: float = 1e-6) -> HessianCheck:
+    """Compare the exact Hessian (R-operator, PRML 5.4.6) with central differences of the backpropagated
+    gradient, H_ij ~ (g_i(w + eps e_j) - g_i(w - eps e_j)) / (2 eps) (PRML 5.90), in float64."""
+    if not eps > 0:
+        raise ValueError(f"eps must be a positive step; got {eps}")
+    w, X, T = checks.check_data(net, w, X, T)
+    xp = array_namespace(w)
+    w, X, T = (xp.astype(v, xp.float64) for v in (w, X, T))
+    H = net.hessian(w, X, T)
+    index = xp.arange(net.n_params)
+    columns = []
+    for j in range(net.n_params):
+        step = eps * xp.astype(index == j, w.dtype)
+        columns.append(backprop.error_and_gradient(net, w + step, X, T)[1] -
+                       backprop.error_and_gradient(net, w - step, X, T)[1])
+    D = xp.stack(columns, axis=1) / (2.0 * eps)
+    rel = xp.abs(H - D) / xp.maximum(xp.maximum(xp.abs(H), xp.abs(D)), xp.ones_like(H))
+    flat = int(xp.argmax(xp.reshape(rel, (-1,))))
+    i, j = divmod(flat, net.n_params)
+    return HessianCheck(float(rel[i, j]), (i, j), f"{net.param_name(i)} x {net.param_name(j)}", H, D)

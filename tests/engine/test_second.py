@@ -1,0 +1,87 @@
+"""Second derivatives (PRML 5.3.4, 5.4): the input Jacobian, the weight Jacobian, H v by the R-operator and
+the exact Hessian, against PyTorch's automatic differentiation and central differences, on random
+architectures (skip connections, masks, every activation and output kind)."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+
+import deltaprop as dp
+from networks import near_relu_kink, problems, reference, torch_ops
+
+FEW = settings(max_examples=25, deadline=None)
+
+
+def _torch(net, X, T):
+    return lambda v: reference(torch_ops(), net, v, X, T)
+
+
+@FEW
+@given(problems(max_N=12))
+def test_hessian_and_hessian_vector_products_agree_with_torch(problem):
+    net, w, X, T = problem
+    w_t = torch.tensor(w, dtype=torch.float64)
+    H_ref = torch.autograd.functional.hessian(lambda v: _torch(net, X, T)(v)[1], w_t, vectorize=True).numpy()
+    H = net.hessian(w, X, T)
+    scale = max(1.0, np.abs(H_ref).max())
+    np.testing.assert_allclose(H, H_ref, rtol=1e-10, atol=1e-10 * scale)
+    v = np.random.default_rng(0).standard_normal(net.n_params)
+    _, Hv_ref = torch.autograd.functional.hvp(lambda u: _torch(net, X, T)(u)[1], w_t, torch.as_tensor(v))
+    np.testing.assert_allclose(net.hessian_vector_product(w, X, T, v), Hv_ref.numpy(), rtol=1e-10,
+                               atol=1e-10 * max(1.0, np.abs(Hv_ref.numpy()).max()))
+
+
+@FEW
+@given(problems(max_N=12))
+def test_jacobians_agree_with_torch(problem):
+    net, w, X, T = problem
+    w_t, X_t = torch.tensor(w, dtype=torch.float64), torch.tensor(X, dtype=torch.float64)
+    J_ref = torch.autograd.functional.jacobian(lambda x: _torch(net, x, T)(w_t)[0], X_t, vectorize=True).numpy()
+    J = net.jacobian(w, X)  # (N, K, D): each output only depends on its own pattern
+    N = X.shape[0]
+    np.testing.assert_allclose(J, J_ref[np.arange(N), :, np.arange(N), :], rtol=1e-10, atol=1e-12)
+    G_ref = torch.autograd.functional.jacobian(lambda v: _torch(net, X, T)(v)[0], w_t, vectorize=True).numpy()
+    np.testing.assert_allclose(net.weight_jacobian(w, X), G_ref, rtol=1e-10, atol=1e-12)
+    B_ref = torch.autograd.functional.jacobian(lambda v: _torch(net, X, T)(v)[2][net.output], w_t,
+                                               vectorize=True).numpy()
+    np.testing.assert_allclose(net.weight_jacobian(w, X, activations=True), B_ref, rtol=1e-10, atol=1e-12)
+
+
+@FEW
+@given(problems(max_N=12))
+def test_the_hessian_agrees_with_central_differences_of_the_gradient(problem):
+    net, w, X, T = problem
+    assume(not near_relu_kink(net, w, X))
+    check = dp.hessian_check(net, w, X, T)
+    assert check.max_relative_difference < 1e-5, check.name
+
+
+def test_absent_weights_have_zero_second_derivatives_and_their_entries_of_v_are_ignored():
+    mask = np.array([[True, False], [False, True], [True, True]])
+    net = dp.Network({"x": 2, "h": (3, "tanh"), "y": (2, "linear")}, [("x", "h", mask), ("h", "y"), ("x", "y")])
+    rng = np.random.default_rng(0)
+    w, X, T = net.init(seed=0) + 0.1, rng.standard_normal((7, 2)), rng.standard_normal((7, 2))
+    absent = np.zeros(net.n_params, bool)
+    b = net.block("W[h<-x]")
+    absent[b.offset:b.offset + b.size] = ~mask.ravel()
+    H = net.hessian(w, X, T)
+    assert not H[absent].any() and not H[:, absent].any()
+    v = rng.standard_normal(net.n_params)
+    u = v.copy()
+    u[absent] = 1e6
+    np.testing.assert_array_equal(net.hessian_vector_product(w, X, T, u), net.hessian_vector_product(w, X, T, v))
+
+
+def test_bad_input_to_the_second_order_passes_is_refused_by_name():
+    from deltaprop.examples import seed_example
+
+    net, X, T = seed_example(0)
+    w = net.init(seed=0)
+    with pytest.raises(ValueError, match="w must be a 1-D array of length n_params = 10"):
+        net.hessian_vector_product(w, X, T, np.ones(9))
+    with pytest.raises(ValueError, match="X must be a 2-D array of shape \\(N, D=1\\)"):
+        net.jacobian(w, np.ones((3, 2)))
+    big = dp.mlp([100, 60, 1])
+    with pytest.raises(ValueError, match="6121 parameters: its dense Hessian .*Use hessian_vector_product"):
+        big.hessian(big.init(seed=0), np.zeros((2, 100)), np.zeros((2, 1)))
