@@ -8,6 +8,7 @@ as the equations of Bishop's PRML chapter 5.
 """
 
 from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, mlp
+from .engine.second import inverse_outer_product as inverse_outer_product_hessian
 from .numerics import (GradientCheck, HessianCheck, central_differences, gradient_check, hessian_check,
                        negative_log_likelihood, noise_precision, predictive)
 from .training import Restart, TrainingWarning, TrainResult, TrainState, train
@@ -44,6 +45,7 @@ __all__ = [
     "Activation",
     "Connection",
     "GradientCheck",
+    "inverse_outer_product_hessian",
     "HessianCheck",
     "hessian_check",
     "Layer",

@@ -85,3 +85,81 @@ def test_bad_input_to_the_second_order_passes_is_refused_by_name():
     big = dp.mlp([100, 60, 1])
     with pytest.raises(ValueError, match="6121 parameters: its dense Hessian .*Use hessian_vector_product"):
         big.hessian(big.init(seed=0), np.zeros((2, 100)), np.zeros((2, 1)))
+
+
+OUTPUTS = [("linear", 2), ("logistic", 2), ("softmax", 3)]
+
+
+def _data(net, rng, N=9):
+    kind = net.layers[net.output].activation.name
+    T = np.eye(net.K)[rng.integers(0, net.K, N)] if kind == "softmax" else rng.random((N, net.K))
+    return rng.standard_normal((N, net.D)), T
+
+
+@pytest.mark.parametrize("output, K", OUTPUTS)
+def test_with_no_hidden_layer_the_approximations_are_exact(output, K):
+    """The outputs' activations are linear in w: the outer product is the Hessian, and so is its diagonal."""
+    rng = np.random.default_rng(1)
+    net = dp.mlp([3, K], output=output)
+    w = net.init(seed=0) + 0.2
+    X, T = _data(net, rng)
+    H = net.hessian(w, X, T)
+    np.testing.assert_allclose(net.outer_product_hessian(w, X, T), H, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(net.diagonal_hessian(w, X, T), np.diag(H), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("hidden", ["linear", "tanh", "logistic", "softplus"])
+@pytest.mark.parametrize("output", ["linear", "logistic"])
+def test_the_diagonal_approximation_is_exact_on_a_chain_of_single_units(hidden, output):
+    """Its only neglect is the cross terms between units of a layer (PRML 5.81): a chain of one-unit layers
+    has none, so there it must equal the exact diagonal."""
+    rng = np.random.default_rng(2)
+    net = dp.mlp([3, 1, 1, 1], hidden=hidden, output=output)
+    w = net.init(seed=1) + 0.3
+    X, T = _data(net, rng)
+    np.testing.assert_allclose(net.diagonal_hessian(w, X, T), np.diag(net.hessian(w, X, T)), rtol=1e-10, atol=1e-12)
+    wide = dp.mlp([3, 4, 3, 1], hidden=hidden, output=output)  # h1 feeds 3 units: cross terms, neglected
+    w = wide.init(seed=1) + 0.3
+    assert not np.allclose(wide.diagonal_hessian(w, X, T), np.diag(wide.hessian(w, X, T)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("output, K", OUTPUTS)
+def test_the_outer_product_approximation_is_gauss_newton_from_torchs_jacobian(output, K):
+    rng = np.random.default_rng(3)
+    net = dp.Network({"x": 2, "h": (4, "tanh"), "y": (K, output)}, [("x", "h"), ("h", "y"), ("x", "y")])
+    w = net.init(seed=2) + 0.1
+    X, T = _data(net, rng)
+    w_t = torch.tensor(w, dtype=torch.float64)
+    B = torch.autograd.functional.jacobian(lambda v: _torch(net, X, T)(v)[2][net.output], w_t).numpy()  # (N, K, W)
+    y = net.forward(w, X)
+    M = {"linear": lambda yn: np.eye(K), "logistic": lambda yn: np.diag(yn * (1 - yn)),
+         "softmax": lambda yn: np.diag(yn) - np.outer(yn, yn)}[output]
+    expected = sum(B[n].T @ M(y[n]) @ B[n] for n in range(len(X)))
+    np.testing.assert_allclose(net.outer_product_hessian(w, X, T), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_sequential_inverse_is_the_inverse_of_alpha_plus_the_outer_product():
+    from deltaprop.engine.second import inverse_outer_product_hessian
+
+    rng = np.random.default_rng(4)
+    net = dp.mlp([3, 4, 2])
+    w = net.init(seed=1)
+    X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    M = inverse_outer_product_hessian(net, w, X, 0.5)
+    np.testing.assert_allclose(M, np.linalg.inv(0.5 * np.eye(net.n_params) + net.outer_product_hessian(w, X, T)),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_the_public_sequential_inverse_checks_its_arguments():
+    rng = np.random.default_rng(5)
+    net = dp.mlp([2, 3, 1])
+    w, X = net.init(seed=0), rng.standard_normal((4, 2))
+    M = dp.inverse_outer_product_hessian(net, w, X, 2.0)
+    np.testing.assert_allclose(M, np.linalg.inv(2.0 * np.eye(net.n_params) + net.outer_product_hessian(w, X, X[:, :1])),
+                               rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="alpha must be a positive number"):
+        dp.inverse_outer_product_hessian(net, w, X, 0)
+    with pytest.raises(ValueError, match="for linear \\(sum-of-squares\\) outputs; this network's are logistic"):
+        dp.inverse_outer_product_hessian(dp.mlp([2, 3, 1], output="logistic"), w, X, 1.0)
+    with pytest.raises(ValueError, match="X must be a 2-D array of shape \\(N, D=2\\)"):
+        dp.inverse_outer_product_hessian(net, w, X[:, :1], 1.0)

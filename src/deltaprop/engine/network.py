@@ -272,14 +272,29 @@ class Network:
 
         Refused above ``MAX_HESSIAN_PARAMS`` parameters: use ``hessian_vector_product`` there.
         """
+        self.dense_hessian_fits()
+        w, X, T = checks.check_data(self, w, X, T)
+        return second.hessian(self, w, X, T)
+
+    def outer_product_hessian(self, w: Array, X: Array, T: Array) -> Array:
+        """The outer-product (Levenberg-Marquardt) approximation sum_n B_n^T (dy_n/da_n) B_n (PRML 5.84-5.85)."""
+        self.dense_hessian_fits()
+        w, X, T = checks.check_data(self, w, X, T)
+        return second.outer_product_hessian(self, w, X, T)
+
+    def diagonal_hessian(self, w: Array, X: Array, T: Array) -> Array:
+        """The diagonal approximation of the Hessian (PRML 5.79-5.81), (n_params,); see ``engine.second``."""
+        w, X, T = checks.check_data(self, w, X, T)
+        return second.diagonal_hessian(self, w, X, T)
+
+    def dense_hessian_fits(self) -> None:
+        """Refuse a dense n_params x n_params matrix above ``MAX_HESSIAN_PARAMS`` parameters."""
         if self.n_params > MAX_HESSIAN_PARAMS:
             raise ValueError(
                 f"this network has {self.n_params} parameters: its dense Hessian would hold {self.n_params}^2 numbers "
-                f"({8 * self.n_params**2 / 2**30:.1f} GiB); hessian takes at most {MAX_HESSIAN_PARAMS} parameters. "
-                f"Use hessian_vector_product(w, X, T, v) for H v"
+                f"({8 * self.n_params**2 / 2**30:.1f} GiB); a dense Hessian takes at most {MAX_HESSIAN_PARAMS} "
+                f"parameters. Use hessian_vector_product(w, X, T, v) for H v"
             )
-        w, X, T = checks.check_data(self, w, X, T)
-        return second.hessian(self, w, X, T)
 
     def trace(self, w: Array, x: Array, t: Array) -> "Trace":
         """Every message of backpropagation for one pattern (x, t).

@@ -20,6 +20,27 @@ if TYPE_CHECKING:
 Array = Any
 
 
+def _add(messages: dict, layer: str, message: Array) -> None:
+    """Gather a message sent back to ``layer``: the sum over every connection out of it."""
+    messages[layer] = message if layer not in messages else messages[layer] + message
+
+
+def _masked(net: "Network", c, g: Array) -> Array:
+    """A connection's derivatives with those of its absent weights set to zero."""
+    return g if c.mask is None else g * net.mask_like(c, g)
+
+
+def _flat(net: "Network", xp, per_view: dict) -> Array:
+    """Per-view arrays joined into one vector laid out as w."""
+    return xp.concat([xp.reshape(per_view[b.name], (-1,)) for b in net.blocks])
+
+
+def _h_primes(net: "Network", xp, j: str, a: dict, z: dict) -> tuple[Array, Array]:
+    """h'(a_j) and h''(a_j) of layer j, from the activation table."""
+    h = net.layers[j].activation
+    return h.derivative(xp, a[j], z[j]), h.second_derivative(xp, a[j], z[j])
+
+
 def _output_jacobian(net: "Network", xp, y: Array, of_activations: bool) -> Array:
     """d(output)/da_out, (N, K, K): dy/da from the output kind's table, or the identity for da/da."""
     kind = OUTPUT_KINDS["linear" if of_activations else net.layers[net.output].activation.name]
@@ -36,7 +57,7 @@ def _backward_per_output(net: "Network", W: dict, a: dict, z: dict, top: Array) 
         for c in net.incoming[j]:
             if c.src != net.input:
                 message = delta[j] @ W[c.name]
-                sent[c.src] = message if c.src not in sent else sent[c.src] + message
+                _add(sent, c.src, message)
     return delta
 
 
@@ -101,20 +122,19 @@ def hessian_vector_product(net: "Network", w: Array, X: Array, T: Array, v: Arra
     sent, Rsent, out = {}, {}, {}
     for j in reversed(net.incoming):
         if j != net.output:
-            h = net.layers[j].activation
-            h1, h2 = h.derivative(xp, a[j], z[j]), h.second_derivative(xp, a[j], z[j])
+            h1, h2 = _h_primes(net, xp, j, a, z)
             delta[j] = h1 * sent[j]
             Rdelta[j] = h2 * Ra[j] * sent[j] + h1 * Rsent[j]
         for c in net.incoming[j]:
             g = Rdelta[j].T @ z[c.src] + delta[j].T @ Rz[c.src]
-            out[c.name] = g if c.mask is None else g * net.mask_like(c, g)
+            out[c.name] = _masked(net, c, g)
             if c.src != net.input:
                 message = delta[j] @ W[c.name]
                 r_message = Rdelta[j] @ W[c.name] + delta[j] @ V[c.name]
-                sent[c.src] = message if c.src not in sent else sent[c.src] + message
-                Rsent[c.src] = r_message if c.src not in Rsent else Rsent[c.src] + r_message
+                _add(sent, c.src, message)
+                _add(Rsent, c.src, r_message)
         out[f"b[{j}]"] = xp.sum(Rdelta[j], axis=0)
-    return xp.concat([xp.reshape(out[b.name], (-1,)) for b in net.blocks])
+    return _flat(net, xp, out)
 
 
 def hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
@@ -127,3 +147,82 @@ def hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
         columns.append(hessian_vector_product(net, w, X, T, e))
     H = xp.stack(columns, axis=1)
     return 0.5 * (H + H.T)  # symmetric to rounding: each column is one pass
+
+
+def outer_product_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
+    """The outer-product (Levenberg-Marquardt, Gauss-Newton) approximation of the Hessian, (W, W), with
+    B_n = da_n/dw (K x W) and M_n = dy_n/da_n, the output kind's Jacobian: sum_n B_n^T M_n B_n.
+    That is sum_n b_n b_n^T for sum-of-squares (PRML 5.84), sum_n y_n (1 - y_n) b_n b_n^T for logistic
+    outputs (5.85) and sum_n B_n^T (diag(y_n) - y_n y_n^T) B_n for softmax ones. It drops the terms
+    in (y - t) times the second derivatives of the outputs, small near a good minimum."""
+    xp = array_namespace(w)
+    B = weight_jacobian(net, w, X, activations=True)  # (N, K, W)
+    M = _output_jacobian(net, xp, forward_pass(net, weights(net, w), X)[1][net.output], False)  # (N, K, K)
+    H = xp.sum(xp.matrix_transpose(B) @ (M @ B), axis=0)
+    return 0.5 * (H + H.T)
+
+
+def inverse_outer_product_hessian(net: "Network", w: Array, X: Array, alpha: float) -> Array:
+    """(alpha I + sum_n b_n b_n^T)^-1 for linear outputs, built pattern by pattern and output by output by
+    the sequential update M <- M - (M b)(M b)^T / (1 + b^T M b) from M = I / alpha (PRML 5.88-5.89)."""
+    xp = array_namespace(w)
+    B = weight_jacobian(net, w, X, activations=True)
+    M = xp.eye(net.n_params, dtype=w.dtype) / alpha
+    for n in range(B.shape[0]):
+        for k in range(B.shape[1]):
+            Mb = M @ B[n, k, :]
+            M = M - (Mb[:, None] * Mb[None, :]) / (1.0 + B[n, k, :] @ Mb)
+    return M
+
+
+def diagonal_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
+    """The diagonal approximation of the Hessian (Becker and Le Cun 1989; PRML 5.79-5.81), (W,), in one
+    backward pass of second derivatives d2_j = d^2 E_n / da_j^2 that keeps only their diagonal:
+
+        d2_k = dy_k/da_k at the outputs (1, y_k (1 - y_k), y_k (1 - y_k) for the three kinds),
+        d2_j = h'(a_j)^2 sum_k w_kj^2 d2_k + h''(a_j) sum_k w_kj delta_k        (PRML 5.81),
+        d^2 E / dw_ji^2 = sum_n d2_j z_i^2, and d2_j for the bias              (PRML 5.80).
+
+    It neglects every off-diagonal entry, and inside the recursion the cross terms between units of a
+    layer (d^2 E_n / da_k da_k' for k != k'); with no hidden layer and linear or logistic outputs the
+    diagonal is exact.
+    """
+    xp = array_namespace(w)
+    W = weights(net, w)
+    a, z = forward_pass(net, W, X)
+    y = z[net.output]
+    dy_da = _output_jacobian(net, xp, y, False)
+    K = net.K
+    d2 = {net.output: xp.stack([dy_da[:, k, k] for k in range(K)], axis=1)}
+    delta = {net.output: y - T}
+    sent, sent2, out = {}, {}, {}
+    for j in reversed(net.incoming):
+        if j != net.output:
+            h1, h2 = _h_primes(net, xp, j, a, z)
+            delta[j] = h1 * sent[j]
+            d2[j] = h1 * h1 * sent2[j] + h2 * sent[j]
+        for c in net.incoming[j]:
+            g = d2[j].T @ (z[c.src] * z[c.src])
+            out[c.name] = _masked(net, c, g)
+            if c.src != net.input:
+                Wc = W[c.name]
+                message, message2 = delta[j] @ Wc, d2[j] @ (Wc * Wc)
+                _add(sent, c.src, message)
+                _add(sent2, c.src, message2)
+        out[f"b[{j}]"] = xp.sum(d2[j], axis=0)
+    return _flat(net, xp, out)
+
+
+def inverse_outer_product(net: "Network", w: Any, X: Any, alpha: float) -> Array:
+    """``dp.inverse_outer_product_hessian``: (alpha I + sum_n b_n b_n^T)^-1 for a network with linear outputs,
+    by the sequential update (PRML 5.89); the inputs are checked first."""
+    from .checks import check_data
+
+    if net.layers[net.output].activation.name != "linear":
+        raise ValueError("the sequential inverse (PRML 5.89) is for linear (sum-of-squares) outputs; this network's "
+                         f"are {net.layers[net.output].activation.name}")
+    if not (isinstance(alpha, (int, float)) and alpha > 0):
+        raise ValueError(f"alpha must be a positive number (the inverse starts from I / alpha); got {alpha!r}")
+    net.dense_hessian_fits()
+    w, X, _ = check_data(net, w, X)
+    return inverse_outer_product_hessian(net, w, X, float(alpha))
