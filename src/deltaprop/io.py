@@ -194,7 +194,8 @@ class ModelFile:
     def __init__(self, path: Any):
         self.path = Path(path)
         self.tensors: Optional[dict] = None
-        entries, self.metadata = self._entries, _ = _header(self.path)
+        entries, self.metadata = _header(self.path)
+        self._entries = entries  # for fail(), which may read the tensors to tell corruption
         self.version = _version(self.metadata)
         if self.version is None or self.version < 1:
             self.fail(f"unknown model format version {self.metadata.get('format_version')!r}")

@@ -72,7 +72,7 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
                 problem.decay_mask, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score,
                 run.start_objective, E_h, obj_h, gn_h, config.history == "exact")
             elapsed = time.perf_counter() - start
-            run.record_chunk(done, E_h, obj_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
+            run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
                              best_in_chunk, best_w, code, first)
             chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
         if run.stop_reason is None:

@@ -119,7 +119,7 @@ class Run:
         if self.stop_file is not None and (self.history["epoch"] or self.chunks) and os.path.exists(self.stop_file):
             raise KeyboardInterrupt
 
-    def record_chunk(self, done: int, E: np.ndarray, objective: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
+    def record_chunk(self, done: int, E: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
                      best: float, best_in_chunk: int, best_w: np.ndarray, code: int, start: float) -> None:
         """Log ``done`` epochs that the fused loop ran, which applied the rules itself (``fused.run_epochs``):
         the best objective and where in the chunk it was (-1: not in this chunk), and its stop code.
