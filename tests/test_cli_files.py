@@ -52,6 +52,17 @@ def test_fit_prints_a_summary_and_writes_a_model(files):
     np.testing.assert_array_equal(est.w_, dp.load(d / "reg.safetensors").w_)  # the default seed is fixed
 
 
+def test_fit_with_levenberg_marquardt_matches_the_estimator(files):
+    d, df = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2",
+                 "--method", "lm", "-o", d / "lm.safetensors")
+    assert result.returncode == 0, result.stderr
+    assert "lm, best of 2 restarts" in result.stdout
+    est = dp.NetworkRegressor(hidden=(5,), method="lm", restarts=2, random_state=0).fit(df[["a", "b", "c"]].to_numpy(),
+                                                                                        df["y"].to_numpy())
+    np.testing.assert_array_equal(dp.load(d / "lm.safetensors").w_, est.w_)
+
+
 def test_predict_with_std_matches_the_library(files):
     d, df = files
     result = run("predict", d / "reg.safetensors", d / "train.csv", "--std")
@@ -250,6 +261,8 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
         (["fit", "x.csv", "--target", "y", "--hidden", "10,0"], "expected positive layer sizes separated by commas"),
         (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
         (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
+        (["fit", "x.csv", "--target", "label", "--classify", "--method", "lm"],
+         "Invalid value for --method: lm (Levenberg-Marquardt) minimises a sum of squares, for regression"),
         (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),
         (["trace", "MODEL", "--input", "1,2"], "the model takes 3 inputs (a, b, c); got 2"),
         (["trace", "MODEL", "--input", "1,two,3"], "expected numbers separated by commas"),

@@ -182,3 +182,12 @@ def test_the_same_seed_gives_the_same_weights_whatever_the_layout_of_X():
     net = dp.mlp([30, 40, 1])
     np.testing.assert_array_equal(dp.train(net, X, y[:, None], epochs=20, seed=0).w,
                                   dp.train(net, np.asfortranarray(X), y[:, None], epochs=20, seed=0).w)
+
+
+def test_levenberg_marquardt_fits_regression_and_is_refused_for_classification():
+    X, y = load_diabetes(return_X_y=True)
+    est = dp.NetworkRegressor(hidden=(5,), method="lm", restarts=1, random_state=0).fit(X, y)
+    assert est.training_["method"] == "lm" and est.score(X, y) > 0.5
+    labels = (y > np.median(y)).astype(int)
+    with pytest.raises(ValueError, match="method 'lm' .* outputs are logistic"):
+        dp.NetworkClassifier(method="lm").fit(X, labels)

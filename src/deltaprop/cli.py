@@ -261,6 +261,9 @@ def fit(
         raise typer.BadParameter(f"must lie strictly between 0 and 1; got {validation}", param_hint="--validation")
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
+    if classify and method == "lm":
+        raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares, for regression; "
+                                 "classification minimises a cross-entropy: use lbfgs or scg", param_hint="--method")
     try:
         sizes = tuple(int(m) for m in hidden.split(","))
     except ValueError:

@@ -203,8 +203,8 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     activation : str, default="tanh"
         Hidden activation: "tanh", "logistic", "relu", "softplus" or "linear".
     method : str, default="lbfgs"
-        Optimiser (see ``deltaprop.train``): "lbfgs", "scg", "bfgs", "cg",
-        "gd", "sgd", "momentum" or "adam".
+        Optimiser (see ``deltaprop.train``): "lbfgs", "scg", "lm"
+        (regression only), "bfgs", "cg", "gd", "sgd", "momentum" or "adam".
     learning_rate : float, default=None
         Step size of gd, sgd, momentum and adam (their default if None).
     max_iter : int, default=None

@@ -37,6 +37,7 @@ def test_every_optimiser_reduces_E_on_the_seed_example(method):
     [
         ("gd", {"learning_rate": 0.5, "epochs": 500}, 1e-9),
         ("scg", {}, 1e-9),
+        ("lm", {}, 1e-12),
         ("lbfgs", {}, 1e-9),
         ("bfgs", {}, 1e-9),
         ("cg", {}, 1e-9),
@@ -70,10 +71,11 @@ def test_gd_is_w_minus_eta_times_the_mean_gradient():
     assert result.error == pytest.approx(float(net.error(w1, X, T)), rel=1e-14)
 
 
-def test_weight_decay_gives_ridge_regression_with_unpenalised_biases():
+@pytest.mark.parametrize("method", ["lbfgs", "lm"])
+def test_weight_decay_gives_ridge_regression_with_unpenalised_biases(method):
     net, X, T, _ = convex_problem()
     lam = 5.0
-    result = dp.train(net, X, T, method="lbfgs", weight_decay=lam, seed=0)
+    result = dp.train(net, X, T, method=method, weight_decay=lam, seed=0)
     # minimise 1/2 ||X W^T + b - T||^2 + lam/2 ||W||^2: centre, then ridge, then the bias
     Xc, Tc = X - X.mean(0), T - T.mean(0)
     W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(3), Xc.T @ Tc).T
@@ -134,7 +136,7 @@ def test_restarts_on_a_dask_cluster_equal_local_restarts():
 
 
 @pytest.mark.parametrize("method, history", [("gd", "exact"), ("sgd", "exact"), ("sgd", "running"), ("momentum", "exact"),
-                                             ("adam", "running"), ("scg", "exact")])
+                                             ("adam", "running"), ("scg", "exact"), ("lm", "exact")])
 def test_checkpoint_interrupt_and_resume_equal_one_uninterrupted_run(tmp_path, method, history):
     net, X, T = seed_example(0)
     options = dict(method=method, epochs=40, seed=8, compiled=False, history=history)  # the Python engine, bit for bit

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 Array = Any
 
+#: The most entries of da/dw (patterns x outputs x weights) held at once by the outer-product sums.
+CHUNK_ELEMENTS = 1 << 22
+
 
 def _add(messages: dict, layer: str, message: Array) -> None:
     """Gather a message sent back to ``layer``: the sum over every connection out of it."""
@@ -156,9 +159,15 @@ def outer_product_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array
     outputs (5.85) and sum_n B_n^T (diag(y_n) - y_n y_n^T) B_n for softmax ones. It drops the terms
     in (y - t) times the second derivatives of the outputs, small near a good minimum."""
     xp = array_namespace(w)
-    B = weight_jacobian(net, w, X, activations=True)  # (N, K, W)
-    M = _output_jacobian(net, xp, forward_pass(net, weights(net, w), X)[1][net.output], False)  # (N, K, K)
-    H = xp.sum(xp.matrix_transpose(B) @ (M @ B), axis=0)
+    H = xp.zeros((net.n_params, net.n_params), dtype=w.dtype)
+    rows = max(1, CHUNK_ELEMENTS // (net.K * net.n_params))
+    for start in range(0, X.shape[0], rows):  # B of a chunk of patterns at a time: memory bounded by CHUNK_ELEMENTS
+        Xc = X[start : start + rows]
+        B = weight_jacobian(net, w, Xc, activations=True)  # (n, K, W)
+        M = _output_jacobian(net, xp, forward_pass(net, weights(net, w), Xc)[1][net.output], False)  # (n, K, K)
+        B2 = xp.reshape(B, (-1, net.n_params))
+        MB = xp.reshape(M @ B, (-1, net.n_params))
+        H = H + xp.matrix_transpose(B2) @ MB
     return 0.5 * (H + H.T)
 
 

@@ -18,6 +18,7 @@ from it exactly.
 ``momentum``    gradient descent with momentum, classical or Nesterov
 ``adam``        Adam (Kingma and Ba 2015)
 ``scg``         scaled conjugate gradients (Moller 1993), as in Netlab
+``lm``          Levenberg-Marquardt (PRML 5.4.2), sum-of-squares errors only
 ``lbfgs``,      quasi-Newton and conjugate-gradient methods of
 ``bfgs``,       ``scipy.optimize.minimize`` (PRML 5.2.4)
 ``cg``
@@ -164,7 +165,7 @@ class Adam(StepRule):
 
 SCIPY_METHODS = {"lbfgs": "L-BFGS-B", "bfgs": "BFGS", "cg": "CG"}
 STOCHASTIC_METHODS = ("sgd", "momentum", "adam")
-METHODS = ("gd",) + STOCHASTIC_METHODS + ("scg",) + tuple(SCIPY_METHODS)
+METHODS = ("gd",) + STOCHASTIC_METHODS + ("scg", "lm") + tuple(SCIPY_METHODS)
 
 
 def make_optimizer(method: str, N: int, learning_rate: float, batch_size: Optional[int], **options: Any):
@@ -181,4 +182,8 @@ def make_optimizer(method: str, N: int, learning_rate: float, batch_size: Option
         from .scg import ScaledConjugateGradients
 
         return ScaledConjugateGradients(N)
+    if method == "lm":
+        from .lm import LevenbergMarquardt
+
+        return LevenbergMarquardt(N, options["curvature"])
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")

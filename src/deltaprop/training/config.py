@@ -10,7 +10,7 @@ import numpy as np
 
 from ..optimize import METHODS, STOCHASTIC_METHODS
 
-DEFAULT_EPOCHS = {"gd": 1000, "sgd": 200, "momentum": 200, "adam": 200, "scg": 1000, "lbfgs": 1000, "bfgs": 1000, "cg": 1000}
+DEFAULT_EPOCHS = {"gd": 1000, "sgd": 200, "momentum": 200, "adam": 200, "scg": 1000, "lm": 1000, "lbfgs": 1000, "bfgs": 1000, "cg": 1000}
 DEFAULT_LEARNING_RATE = {"gd": 0.1, "sgd": 0.01, "momentum": 0.01, "adam": 0.001}
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_TOL = 1e-10  # batch methods only: the mini-batch methods' E is too noisy for it

@@ -87,7 +87,7 @@ def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     the last whole epoch, so that a checkpoint written then resumes exactly where an uninterrupted
     run would be."""
     optimizer = make_optimizer(config.method, problem.N, config.learning_rate, config.batch_size,
-                               momentum=config.momentum, nesterov=config.nesterov)
+                               momentum=config.momentum, nesterov=config.nesterov, curvature=problem.gauss_newton)
     if meta is not None:
         state = _join_state(arrays, meta["state"])
         rng.bit_generator.state = meta["rng"]

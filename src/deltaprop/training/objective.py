@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..engine.network import Network
+from ..engine.second import outer_product_hessian
 from ..fast import evaluator
 
 
@@ -107,3 +108,11 @@ class Objective:
             out = (E, E, g)
         self._last = (w.copy(), out)
         return out
+
+    def gauss_newton(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(A, g) for Levenberg-Marquardt: A = sum_n b_n b_n^T + lambda diag(decay mask), the outer-product
+        approximation of the objective's Hessian (PRML 5.84, 5.112), and the objective's gradient g."""
+        A = outer_product_hessian(self.net, w, self.X, self.T)
+        if self.weight_decay:
+            A[np.diag_indices_from(A)] += self.weight_decay * self.decay_mask
+        return A, self.full(w)[2]

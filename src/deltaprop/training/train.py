@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..engine.checks import check_data
-from ..engine.network import Network
+from ..engine.network import MAX_HESSIAN_PARAMS, Network
 from .checkpoints import restart_path
 from .config import Config, make_config, number, positive_int
 from .restarts import run_restarts
@@ -81,7 +81,9 @@ def train(
         when X and T are both float32, else in float64.
     method : str
         ``"lbfgs"`` (default), ``"bfgs"``, ``"cg"`` (SciPy), ``"scg"``
-        (scaled conjugate gradients), ``"gd"`` (batch gradient descent),
+        (scaled conjugate gradients), ``"lm"`` (Levenberg-Marquardt, PRML
+        5.4.2: linear outputs, at most 5000 parameters), ``"gd"`` (batch
+        gradient descent),
         ``"sgd"``, ``"momentum"``, ``"adam"`` (mini-batch methods).
     epochs, max_iter : int
         The limit on epochs (passes over the data) or iterations (batch
@@ -133,7 +135,7 @@ def train(
         ``checkpoint_every`` seconds, on Ctrl-C and at the end; with
         restarts, one file per restart (``name.restart3.npz``).
     resume : path
-        Continue from a checkpoint: for gd, sgd, momentum, adam and scg the
+        Continue from a checkpoint: for gd, sgd, momentum, adam, scg and lm the
         result is identical to an uninterrupted run of the same seed; the
         SciPy methods restart their search from the saved weights.
     snapshots : int
@@ -177,6 +179,8 @@ def train(
     X, T, Xv, Tv = _split(net, X, T, validation, split_seq)
     config = make_config(method, X.shape[0], epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,
                      weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots, history)
+    if config.method == "lm":
+        _check_lm(net)
     callbacks = list(callbacks) if callbacks else []
     for cb in callbacks:
         if not callable(cb):
@@ -206,6 +210,17 @@ def train(
     if config.tol > 0 and result.stop_reason == "max epochs":
         _warn_not_converged(config, result)
     return result
+
+
+def _check_lm(net: Network) -> None:
+    """Levenberg-Marquardt needs a sum-of-squares error (linear outputs) and a dense W x W matrix."""
+    kind = net.layers[net.output].activation.name
+    if kind != "linear":
+        raise ValueError(f"method 'lm' (Levenberg-Marquardt) minimises a sum-of-squares error, which needs linear "
+                         f"outputs; this network's outputs are {kind} (a cross-entropy error): use method='lbfgs' or 'scg'")
+    if net.n_params > MAX_HESSIAN_PARAMS:
+        raise ValueError(f"method 'lm' (Levenberg-Marquardt) solves a dense system of n_params x n_params; this network "
+                         f"has {net.n_params} parameters, more than {MAX_HESSIAN_PARAMS}: use method='lbfgs' or 'scg'")
 
 
 def _warn_not_converged(config: Config, result: TrainResult) -> None:
