@@ -110,6 +110,18 @@ def test_evaluate_regression(files):
     assert f"{rmse:.6g}" in result.stdout and f"{nll:.6g}" in result.stdout and "R^2" in result.stdout
 
 
+def test_trace_prints_the_jacobian_of_the_pattern_in_the_data_units(files):
+    d, _ = files
+    result = run("trace", d / "reg.safetensors", "--input", "0.3,1.2,-0.5")
+    assert result.returncode == 0, result.stderr
+    J = dp.load(d / "reg.safetensors").jacobian(np.array([[0.3, 1.2, -0.5]]))[0]
+    table = result.stdout[result.stdout.index("the Jacobian dy_k/dx_i at this pattern"):]
+    row = next(line for line in table.splitlines() if line.startswith("│ y "))
+    np.testing.assert_allclose([float(c) for c in row.strip("│").split("│")[1:]], J, rtol=1e-5)
+    result = run("trace", d / "clf.safetensors", "--input", "0.3,1.2,-0.5")
+    assert result.returncode == 0 and "│ p(up) " in result.stdout
+
+
 def test_trace_prints_the_library_trace_of_the_standardised_pattern(files):
     d, _ = files
     result = run("trace", d / "reg.safetensors", "--input", "0.3,1.2,-0.5", "--target", "0.5")

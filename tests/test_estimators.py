@@ -191,3 +191,40 @@ def test_levenberg_marquardt_fits_regression_and_is_refused_for_classification()
     labels = (y > np.median(y)).astype(int)
     with pytest.raises(ValueError, match="method 'lm' .* outputs are logistic"):
         dp.NetworkClassifier(method="lm").fit(X, labels)
+
+
+def _central_differences(f, X, h=1e-6):
+    """d f(X)[n, ...] / dX[n, i] by central differences, (n, ..., D)."""
+    columns = []
+    for i in range(X.shape[1]):
+        E = np.zeros_like(X)
+        E[:, i] = h
+        columns.append((f(X + E) - f(X - E)) / (2 * h))
+    return np.stack(columns, axis=-1)
+
+
+def test_the_regressor_jacobian_is_d_predict_dx_in_the_users_units():
+    rng = np.random.default_rng(2)
+    X = rng.normal([100.0, -3.0, 0.0], [50.0, 0.01, 1.0], (60, 3))  # very different scales: the scalers matter
+    Y = np.column_stack([np.sin(X[:, 0] / 50) + 300 * X[:, 1], 1000 * X[:, 2] ** 2])
+    two = dp.NetworkRegressor(hidden=(6,), restarts=1, max_iter=200, random_state=0).fit(X, Y)
+    J = two.jacobian(X[:5])
+    assert J.shape == (5, 2, 3)
+    np.testing.assert_allclose(J, _central_differences(two.predict, X[:5]), rtol=1e-6, atol=1e-8 * np.abs(J).max())
+    one = dp.NetworkRegressor(hidden=(6,), restarts=1, max_iter=200, random_state=0).fit(X, Y[:, 0])
+    J1 = one.jacobian(X[:5])
+    assert J1.shape == (5, 3)
+    np.testing.assert_allclose(J1, _central_differences(one.predict, X[:5]), rtol=1e-6, atol=1e-8 * np.abs(J1).max())
+    with pytest.raises(ValueError, match="X has 2 features"):
+        one.jacobian(X[:5, :2])
+
+
+def test_the_classifier_output_jacobian_is_d_probability_dx():
+    rng = np.random.default_rng(3)
+    X = rng.normal(0.0, 10.0, (80, 2))
+    y = np.where(X[:, 0] + X[:, 1] ** 2 / 10 > 0, "yes", "no")
+    est = dp.NetworkClassifier(hidden=(4,), restarts=1, max_iter=100, random_state=0).fit(X, y)
+    J = est.output_jacobian(X[:4])
+    assert J.shape == (4, 1, 2)  # one logistic output: p(classes_[1])
+    numeric = _central_differences(lambda A: est.predict_proba(A)[:, 1:], X[:4])
+    np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-9)

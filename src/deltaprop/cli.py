@@ -432,6 +432,22 @@ def trace(
     if target is None:
         out.print("no --target given: t = y, so every delta and derivative is 0")
     out.print(str(net.trace(w, xs, t)), markup=False)
+    out.print(_jacobian_table(est, x, features, targets))
+
+
+def _jacobian_table(est, x: np.ndarray, features: list[str], targets: list[str]) -> Table:
+    """dy_k/dx_i at one pattern in the data's units (PRML 5.73): a row per output, a column per feature."""
+    J = est.output_jacobian(x[None, :])[0]
+    if hasattr(est, "classes_"):
+        classes = est.classes_[1:] if est.network_.K == 1 else est.classes_
+        rows = [f"p({c})" for c in classes]
+    else:
+        rows = targets
+    table = Table("", *map(escape, features), title="the Jacobian dy_k/dx_i at this pattern, in the data's units "
+                  "(PRML 5.73)", title_justify="left")
+    for name, row in zip(rows, J):
+        table.add_row(escape(str(name)), *(f"{v:.6g}" for v in row))
+    return table
 
 
 @app.command(epilog="Example: deltaprop gradcheck diabetes.safetensors diabetes.csv --rows 50")

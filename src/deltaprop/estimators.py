@@ -159,6 +159,16 @@ class _NetworkEstimator(BaseEstimator):
         inputs = self.network_inputs(X)  # checks that the estimator is fitted
         return self.network_.forward(self.w_, inputs)
 
+    def output_jacobian(self, X) -> np.ndarray:
+        """d(output k)/dx_i at each row of X, (n_samples, K, n_features), in the units of X and of the outputs
+        (the regressor's targets; the classifier's network outputs, the class probabilities): the network's
+        Jacobian (PRML 5.73-5.78) through the scalers, y_scale_k J_ki / x_scale_i."""
+        J = self.network_.jacobian(self.w_, self.network_inputs(X))
+        return J * self._output_scale()[:, None] / self.x_scale_
+
+    def _output_scale(self) -> np.ndarray:
+        return np.ones(self.network_.K)
+
     def save(self, path, metadata: Optional[dict] = None) -> None:
         """Write the fitted estimator to ``path`` as a safetensors model file (see :mod:`deltaprop.io`).
 
@@ -305,6 +315,16 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         self.y_mean_, self.y_scale_ = f.vector("y_mean", K), f.vector("y_scale", K)
         self._single_output = bool(info["single_output"])
         self.beta_ = float(info["beta"]) if self._single_output else np.asarray(info["beta"], dtype=float)
+
+    def _output_scale(self) -> np.ndarray:
+        return np.asarray(self.y_scale_, dtype=float)
+
+    def jacobian(self, X) -> np.ndarray:
+        """dy_k/dx_i of the predictive mean at each row of X, in the units of X and y, by backpropagating to
+        the inputs (PRML 5.73-5.78) through the scalers: (n_samples, n_outputs, n_features), or
+        (n_samples, n_features) for a single output, as ``predict`` gives (n_samples,)."""
+        J = self.output_jacobian(X)
+        return J[:, 0, :] if self._single_output else J
 
     def predict(self, X, return_std: bool = False):
         """The predictive mean y(x, w) and, with ``return_std``, the standard deviation sqrt(1/beta_ML) (PRML 5.16)."""
