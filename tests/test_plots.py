@@ -121,7 +121,8 @@ def test_demo_writes_the_pictures(tmp_path):
 
     written = demo_pictures(tmp_path, restarts=2)
     names = sorted(p.name for p, _ in written)
-    assert names == ["error_surface.png", "figure_5_3.png", "fit.png", "minima.png", "training.png"]
+    assert names == ["error_surface.png", "figure_5_3.png", "fit.png", "hessian_spectrum.png", "minima.png",
+                     "training.png"]
     for path, _ in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
@@ -165,3 +166,21 @@ def test_the_error_surfaces_colour_bar_is_labelled_by_decades():
     bar = fig.axes[-1]
     labels = [t.get_text() for t in bar.get_yticklabels()]
     assert 2 <= len(labels) <= 8 and all(re.fullmatch(r"1e-?\d+", label) for label in labels), labels
+
+
+def test_the_hessian_spectrum_shows_the_exact_outer_product_and_diagonal_values():
+    net, X, T = seed_example(0)
+    fit = dp.train(net, X, T, restarts=3, seed=0)
+    for w, has_negative in ((fit.w, False), (net.init(seed=1), True)):
+        ax = plots.plot_hessian_spectrum(net, w, X, T).axes[0]
+        expected = {"exact": np.linalg.eigvalsh(net.hessian(w, X, T)),
+                    "outer product": np.linalg.eigvalsh(net.outer_product_hessian(w, X, T)),
+                    "diagonal": net.diagonal_hessian(w, X, T)}
+        for gid, values in expected.items():
+            (line,) = lines(ax, gid)
+            np.testing.assert_allclose(line.get_ydata(), np.abs(np.sort(values)[::-1]), rtol=1e-12)
+        negative = np.sort(np.concatenate([l.get_ydata() for l in lines(ax, "negative")])) if lines(ax, "negative") \
+            else np.zeros(0)
+        wanted = np.sort(np.concatenate([np.abs(v[v < 0]) for v in expected.values()]))
+        np.testing.assert_allclose(negative, wanted, rtol=1e-12)
+        assert bool(negative.size) == has_negative and ax.get_yscale() == "log"

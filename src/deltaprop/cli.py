@@ -157,6 +157,8 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
     save(plots.plot_error_surface(net, fit.w, X, T, path=fit.snapshots["w"],
                                   title=f"E(w) on a plane through w_ML; the {method} path"),
          "error_surface.png", "E(w) on a plane through the minimum, with the optimiser's path")
+    save(plots.plot_hessian_spectrum(net, fit.w, X, T, title="sin(pi x): the Hessian's eigenvalues at w_ML"),
+         "hessian_spectrum.png", "the Hessian's eigenvalues at w_ML: exact, outer-product and diagonal approximations")
     rng = np.random.default_rng(seed)
     Xn = rng.uniform(-1, 1, (40, 1))
     Tn = np.sin(np.pi * Xn) + 0.3 * rng.standard_normal((40, 1))

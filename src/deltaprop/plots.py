@@ -1,10 +1,11 @@
 """Figures with matplotlib: the fitted function, training curves, the spread of
-minima, PRML Figure 5.3 and a slice of the error surface.
+minima, PRML Figure 5.3, a slice of the error surface and the Hessian's spectrum.
 
 Each function returns a ``matplotlib.figure.Figure`` (drawn on new axes, or
 on ``ax`` when given). Artists carry a gid naming what they show ("data",
 "fit", "hidden", "band", "training", "validation", "early stopping",
-"minima", "best", "path", "w"), so that tests and callers can find them.
+"minima", "best", "path", "w", "exact", "outer product", "diagonal",
+"negative"), so that tests and callers can find them.
 """
 
 from __future__ import annotations
@@ -160,6 +161,43 @@ def plot_minima(restart_errors: Sequence[float], *, best: Optional[int] = None, 
         ax.set_yscale("log")
     ax.set_xlabel("restart, sorted by final error")
     ax.set_ylabel("final $E(\\mathbf{w})$")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def plot_hessian_spectrum(net: Network, w: np.ndarray, X: Any, T: Any, *, ax=None,
+                          title: str = "The Hessian's eigenvalues and its approximations"):
+    """The eigenvalues of the exact Hessian of E at w, beside those of the outer-product approximation
+    (PRML 5.84-5.85) and the diagonal approximation's entries (PRML 5.79-5.81), each sorted, on a log axis.
+
+    The axis shows |lambda|; a negative eigenvalue (w not at a minimum, or a saddle) is crossed
+    (gid "negative"). Near a minimum with small residuals the outer product follows the exact
+    spectrum; the diagonal approximation keeps the diagonal entries, not the eigenvalues, and so misses
+    the spread that correlated weights give. Needs a network small enough for a dense Hessian.
+    """
+    w, X, T = np.asarray(w, dtype=float), np.asarray(X, dtype=float), np.asarray(T, dtype=float)
+    spectra = {"exact": np.linalg.eigvalsh(net.hessian(w, X, T)),
+               "outer product": np.linalg.eigvalsh(net.outer_product_hessian(w, X, T)),
+               "diagonal": net.diagonal_hessian(w, X, T)}
+    fig, ax = _axes(ax)
+    index = np.arange(1, net.n_params + 1)
+    tiny = np.finfo(float).tiny
+    styles = {"exact": ("tab:blue", "o", 10, "none"), "outer product": ("tab:red", "s", 4, None),
+              "diagonal": ("tab:green", "^", 5, None)}  # exact as rings around the outer product's squares
+    for name, values in spectra.items():
+        colour, marker, size, fill = styles[name]
+        values = np.sort(values)[::-1]
+        magnitude = np.maximum(np.abs(values), tiny)
+        label = f"{name}" + (" (entries)" if name == "diagonal" else "")
+        ax.plot(index, magnitude, marker + "-", color=colour, ms=size, mfc=fill, lw=1, label=label, gid=name)
+        negative = values < 0
+        if negative.any():
+            ax.plot(index[negative], magnitude[negative], "x", color=colour, ms=size + 4, mew=2,
+                    label=f"{name}: negative", gid="negative")
+    ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue, largest first")
+    ax.set_ylabel("$|\\lambda|$")
     ax.set_title(title)
     ax.legend()
     return fig
