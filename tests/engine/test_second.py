@@ -78,8 +78,10 @@ def test_bad_input_to_the_second_order_passes_is_refused_by_name():
 
     net, X, T = seed_example(0)
     w = net.init(seed=0)
-    with pytest.raises(ValueError, match="w must be a 1-D array of length n_params = 10"):
+    with pytest.raises(ValueError, match="v must be a 1-D array of length n_params = 10 for this network; got shape \\(9,\\)"):
         net.hessian_vector_product(w, X, T, np.ones(9))
+    with pytest.raises(ValueError, match="v holds a non-finite value \\(nan\\) at index 3"):
+        net.hessian_vector_product(w, X, T, np.where(np.arange(10) == 3, np.nan, 1.0))
     with pytest.raises(ValueError, match="X must be a 2-D array of shape \\(N, D=1\\)"):
         net.jacobian(w, np.ones((3, 2)))
     big = dp.mlp([100, 60, 1])

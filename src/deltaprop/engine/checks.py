@@ -152,6 +152,21 @@ def check_data(net: "Network", w: Any, X: Any, T: Optional[Any] = None, names: t
     return w, X, T
 
 
+def check_vector(net: "Network", v: Any, like: Array, name: str = "v") -> Array:
+    """A vector laid out as w, such as the v of H v: real, finite, of length n_params, in the namespace
+    and dtype of ``like`` (the checked w)."""
+    v = _numeric(as_array(v, name), name)
+    check_length(net, v, name)
+    try:
+        xp = array_namespace(like, v)
+    except TypeError:
+        raise TypeError(f"w and {name} must come from the same array library; got {type(like).__module__}."
+                        f"{type(like).__name__} and {type(v).__module__}.{type(v).__name__}") from None
+    v = xp.astype(v, like.dtype)
+    _check_finite(xp, v, name)
+    return v
+
+
 def check_pattern(net: "Network", w: Any, x: Any, t: Any) -> tuple:
     """Check one pattern x (D,) and target t (K,); return w and the pattern as (1, D) and (1, K) rows."""
     x, t = _numeric(as_array(x, "x"), "x"), _numeric(as_array(t, "t"), "t")

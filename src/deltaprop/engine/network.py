@@ -263,9 +263,7 @@ class Network:
     def hessian_vector_product(self, w: Array, X: Array, T: Array, v: Array) -> Array:
         """H v, H the Hessian of E(w), by the R-operator (PRML 5.4.6): a small multiple of a gradient's cost."""
         w, X, T = checks.check_data(self, w, X, T)
-        v, _, _ = checks.check_data(self, v, X[:1], names=("X", "T"))
-        xp = array_namespace(w)
-        return second.hessian_vector_product(self, w, X, T, xp.astype(v, w.dtype))
+        return second.hessian_vector_product(self, w, X, T, checks.check_vector(self, v, w))
 
     def hessian(self, w: Array, X: Array, T: Array) -> Array:
         """The exact Hessian of E(w), (n_params, n_params), from n_params products H e_i (PRML 5.4.5-5.4.6).
