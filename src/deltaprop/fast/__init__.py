@@ -1,5 +1,8 @@
 """Fast backends of the engine: ``evaluator(net, X, T)`` gives E(w) and dE/dw on the rows of (X, T)
-by the backend chosen here, in this one place.
+by the backend chosen here, in this one place; ``hessian_vector_product``, ``hessian``,
+``outer_product_hessian``, ``jacobian`` and ``weight_jacobian`` give the engine's second-order
+quantities (``deltaprop.engine.second``) by ``deltaprop.fast.second`` for layered networks and NumPy
+float data, and by the engine itself otherwise.
 
 ==============  ===============================================================  ======================
 backend         what it is                                                       takes
@@ -109,5 +112,65 @@ def evaluator(net, X: Any, T: Any, backend: Optional[str] = None):
     return Evaluator(net, X, T)
 
 
-__all__ = ["BACKENDS", "SMALL_WEIGHTS", "SUPPORTS", "BackendNotice", "choose", "evaluator", "have_numba", "layered",
-           "small"]
+def _second_order_numpy(net, *arrays) -> bool:
+    """Whether ``fast.second`` takes the problem: a layered network and NumPy float arrays of one dtype."""
+    return layered(net) and _numpy_floats(*arrays)
+
+
+def _second_order(name: str, net, *arrays):
+    """The function ``name`` of ``fast.second`` where it takes the problem, else the engine's."""
+    if _second_order_numpy(net, *arrays):
+        from . import second
+    else:
+        from ..engine import second
+    return getattr(second, name)
+
+
+def hessian_vector_product(net, w: Any, X: Any, T: Any, v: Any):
+    """H v for the Hessian of E(w) on (X, T), by the R-operator (PRML 5.4.6); as ``net.hessian_vector_product``,
+    computed by ``fast.second`` for a layered network and NumPy float data, else by the engine."""
+    from ..engine.checks import check_data, check_vector
+
+    w, X, T = check_data(net, w, X, T)
+    v = check_vector(net, v, w)
+    return _second_order("hessian_vector_product", net, w, X, T, v)(net, w, X, T, v)
+
+
+def hessian(net, w: Any, X: Any, T: Any):
+    """The exact Hessian of E(w), (n_params, n_params); as ``net.hessian``, by the layer-wise formulas of
+    ``fast.second`` for a layered network and NumPy float data (else the engine's n_params products H e_i).
+    Refused above ``MAX_HESSIAN_PARAMS`` parameters."""
+    from ..engine.checks import check_data
+
+    net.dense_hessian_fits()
+    w, X, T = check_data(net, w, X, T)
+    return _second_order("hessian", net, w, X, T)(net, w, X, T)
+
+
+def outer_product_hessian(net, w: Any, X: Any, T: Any):
+    """The outer-product approximation sum_n B_n^T M_n B_n (PRML 5.84-5.85); as ``net.outer_product_hessian``."""
+    from ..engine.checks import check_data
+
+    net.dense_hessian_fits()
+    w, X, T = check_data(net, w, X, T)
+    return _second_order("outer_product_hessian", net, w, X, T)(net, w, X, T)
+
+
+def jacobian(net, w: Any, X: Any):
+    """dy_k/dx_i, (N, K, D) (PRML 5.73-5.78); as ``net.jacobian``."""
+    from ..engine.checks import check_data
+
+    w, X, _ = check_data(net, w, X)
+    return _second_order("jacobian", net, w, X)(net, w, X)
+
+
+def weight_jacobian(net, w: Any, X: Any, activations: bool = False):
+    """dy_nk/dw, or da_nk/dw with ``activations``, (N, K, n_params); as ``net.weight_jacobian``."""
+    from ..engine.checks import check_data
+
+    w, X, _ = check_data(net, w, X)
+    return _second_order("weight_jacobian", net, w, X)(net, w, X, bool(activations))
+
+
+__all__ = ["BACKENDS", "SMALL_WEIGHTS", "SUPPORTS", "BackendNotice", "choose", "evaluator", "have_numba", "hessian",
+           "hessian_vector_product", "jacobian", "layered", "outer_product_hessian", "small", "weight_jacobian"]

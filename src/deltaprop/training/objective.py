@@ -12,8 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..engine.network import Network
-from ..engine.second import outer_product_hessian
-from ..fast import evaluator
+from ..fast import evaluator, outer_product_hessian
 
 
 class Objective:
