@@ -47,6 +47,10 @@ NOTE = ("deltaprop's time is the whole dp.train call: checking the data, drawing
         "what the peers' timed loops hold, without checking the data, drawing w0 and the final E(w).\n\n"
         "scikit-learn's MLPRegressor shuffles mini-batches with its own random numbers, so where batches are shuffled "
         "(W3, W5b) its final loss differs from the others: it runs the same method on another data order.")
+W6_NOTE = ("W6: deltaprop's rows are the public calls dp.hessian_vector_product, dp.weight_jacobian and dp.hessian, "
+           "each checking its input; 'evaluator' is deltaprop.fast.evaluator(net, X, T).hessian_vector_product(w, v), "
+           "which checked the data once, as the gradient row (the evaluator's error_and_gradient) did. The peers' rows "
+           "time their functions alone, JAX's compiled before timing. Every result is compared with deltaprop's.")
 HAVE = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax", "sklearn")}
 
 
@@ -352,6 +356,248 @@ def w5(quick: bool, repeats: int) -> list[str]:
     return rows
 
 
+# -- W6: second derivatives ----------------------------------------------------------------------
+
+
+def boston() -> tuple[np.ndarray, np.ndarray] | None:
+    """The Boston housing data's first published training split, standardised; None where it is missing."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci" / "bostonHousing"
+    if not (folder / "data.txt").exists():
+        return None
+    data = np.loadtxt(folder / "data.txt")
+    rows = np.loadtxt(folder / "index_train_0.txt").astype(int)
+    X, t = data[rows, :13], data[rows, 13:14]
+    return (X - X.mean(0)) / X.std(0), (t - t.mean(0)) / t.std(0)
+
+
+def _peer_params(net, w, lib, dtype):
+    """[(W, b), ...] of a layered network as tensors of ``lib`` ("torch" or "jax")."""
+    names = list(net.layers)
+    views = net.unpack(w)
+    pairs = [(views[f"W[{b}<-{a}]"], views[f"b[{b}]"]) for a, b in zip(names[:-1], names[1:])]
+    if lib == "torch":
+        import torch
+
+        return [(torch.tensor(W, dtype=dtype), torch.tensor(b, dtype=dtype)) for W, b in pairs]
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)  # before the first array: float64 where asked
+    return [(jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in pairs]
+
+
+def _flatten(net, layers) -> np.ndarray:
+    names = list(net.layers)
+    views = {}
+    for (W, b), (src, dst) in zip(layers, zip(names[:-1], names[1:])):
+        views[f"W[{dst}<-{src}]"], views[f"b[{dst}]"] = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return net.pack(views)
+
+
+def _torch_second(net, X, T, output):
+    """PyTorch as its documentation writes these: torch.func's forward-over-reverse H v (jvp of grad), the
+    per-pattern Jacobian by vmap of jacrev, and torch.func.hessian (jacfwd of jacrev), in eager mode."""
+    import torch
+    from torch.func import grad, hessian, jacrev, jvp, vmap
+
+    dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+    Xt, Tt = torch.tensor(X, dtype=dtype), torch.tensor(T, dtype=dtype)
+
+    def forward(params, x):
+        z = x
+        for W, b in params[:-1]:
+            z = torch.tanh(z @ W.T + b)
+        return z @ params[-1][0].T + params[-1][1]
+
+    def loss(params):
+        a = forward(params, Xt)
+        if output == "softmax":
+            return -(Tt * torch.log_softmax(a, dim=1)).sum()
+        return 0.5 * ((a - Tt) ** 2).sum()
+
+    def flat_jacobian(params):
+        J = vmap(jacrev(forward), in_dims=(None, 0))(params, Xt)  # per pattern: [(dy/dW, dy/db), ...]
+        return torch.cat([torch.cat([dW.reshape(len(Xt), net.K, -1), db.reshape(len(Xt), net.K, -1)], 2)
+                          for dW, db in J], 2)
+
+    def flat_hessian(params):
+        flat = [p for pair in params for p in pair]
+        shapes = [p.shape for p in flat]
+
+        def f(*ps):
+            return loss([(ps[i], ps[i + 1]) for i in range(0, len(ps), 2)])
+
+        H = hessian(f, argnums=tuple(range(len(flat))))(*flat)
+        n = [int(np.prod(s)) for s in shapes]
+        return torch.cat([torch.cat([H[i][j].reshape(n[i], n[j]) for j in range(len(flat))], 1) for i in range(len(flat))], 0)
+
+    def double_backward(params, v):
+        """H v by differentiating g . v once more (reverse over reverse), the classic PyTorch form."""
+        flat = [p.detach().requires_grad_() for pair in params for p in pair]
+        g = torch.autograd.grad(loss([(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]), flat, create_graph=True)
+        dot = sum((gi * vi).sum() for gi, vi in zip(g, [u for pair in v for u in pair]))
+        Hv = torch.autograd.grad(dot, flat)
+        return [(Hv[i], Hv[i + 1]) for i in range(0, len(Hv), 2)]
+
+    return {
+        "hvp double backward": double_backward,
+        "hvp": lambda params, v: jvp(grad(loss), (params,), (v,))[1],
+        "gradient": lambda params: grad(loss)(params),
+        "weight_jacobian": flat_jacobian,
+        "hessian": flat_hessian,
+    }
+
+
+def _jax_second(net, X, T, output):
+    """JAX jitted: jvp of grad for H v, vmap of jacrev per pattern, jax.hessian."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    dtype = jnp.float64 if X.dtype == np.float64 else jnp.float32
+    Xj, Tj = jnp.asarray(X, dtype), jnp.asarray(T, dtype)
+
+    def forward(params, x):
+        z = x
+        for W, b in params[:-1]:
+            z = jnp.tanh(z @ W.T + b)
+        return z @ params[-1][0].T + params[-1][1]
+
+    def loss(params):
+        a = forward(params, Xj)
+        if output == "softmax":
+            return -(Tj * jax.nn.log_softmax(a, axis=1)).sum()
+        return 0.5 * ((a - Tj) ** 2).sum()
+
+    def flat_jacobian(params):
+        J = jax.vmap(jax.jacrev(forward), in_axes=(None, 0))(params, Xj)
+        return jnp.concatenate([jnp.concatenate([dW.reshape(len(Xj), net.K, -1), db.reshape(len(Xj), net.K, -1)], 2)
+                                for dW, db in J], 2)
+
+    def flat_hessian(params):
+        flat, unflatten = jax.flatten_util.ravel_pytree(params)
+        return jax.hessian(lambda f: loss(unflatten(f)))(flat)
+
+    import jax.flatten_util  # noqa: F401
+
+    return {
+        "hvp": jax.jit(lambda params, v: jax.jvp(jax.grad(loss), (params,), (v,))[1]),
+        "gradient": jax.jit(jax.grad(loss)),
+        "weight_jacobian": jax.jit(flat_jacobian),
+        "hessian": jax.jit(flat_hessian),
+    }
+
+
+def second_order_rows(quick: bool, repeats: int) -> list[str]:
+    """W6: H v, dy/dw and the exact Hessian on the Boston 13-50-1 network, and H v on 784-512-512-10,
+    deltaprop against torch.func and JAX, interleaved; each peer's result checked against deltaprop's."""
+    from deltaprop.fast import evaluator
+
+    rows = ["| network | quantity | implementation | median ms | relative to deltaprop | max relative difference from deltaprop |",
+            "|---|---|---|---|---|---|"]
+    cases = []
+    data = boston()
+    if data is None:
+        rows.append("| 13-50-1 Boston | all | deltaprop | missing | | ../shared/data/uci/bostonHousing not found |")
+    else:
+        net = dp.mlp([13, 50, 1])
+        cases.append((f"13-50-1 tanh, Boston, N={len(data[0])}, float64", net, data[0], data[1], "linear",
+                      ("gradient", "hvp", "weight_jacobian", "hessian")))
+    rng = np.random.default_rng(1)
+    X2 = rng.standard_normal((256, 784)).astype(np.float32)
+    T2 = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 256)]
+    cases.append(("784-512-512-10 tanh, softmax, N=256, float32", dp.mlp([784, 512, 512, 10], output="softmax"), X2, T2,
+                  "softmax", ("gradient", "hvp")))
+    for title, net, X, T, output, quantities in cases:
+        w = net.init(seed=0).astype(X.dtype)
+        v = np.random.default_rng(2).standard_normal(net.n_params).astype(X.dtype)
+        ev = evaluator(net, X, T)
+        ours = {
+            "gradient": lambda: ev.error_and_gradient(w)[1],
+            "hvp": lambda: dp.hessian_vector_product(net, w, X, T, v),
+            "weight_jacobian": lambda: dp.weight_jacobian(net, w, X),
+            "hessian": lambda: dp.hessian(net, w, X, T),
+        }
+        as_float64 = lambda r: np.asarray(r, dtype=np.float64)  # noqa: E731
+        peers = {"deltaprop": {q: (lambda f=ours[q]: f(), as_float64) for q in quantities},
+                 "deltaprop, evaluator (data checked once)": {
+                     "hvp": (lambda: ev.hessian_vector_product(w, v), as_float64)}}
+        for lib, make in (("torch.func (eager)", _torch_second), ("JAX (jit)", _jax_second)):
+            if not HAVE["torch" if lib.startswith("torch") else "jax"]:
+                continue
+            if lib.startswith("torch"):
+                import torch
+
+                dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+                params = _peer_params(net, w, "torch", dtype)
+                vp = _peer_params(net, v, "torch", dtype)
+            else:
+                import jax
+                import jax.numpy as jnp
+
+                jax.config.update("jax_enable_x64", True)
+                dtype = jnp.float64 if X.dtype == np.float64 else jnp.float32
+                params = _peer_params(net, w, "jax", dtype)
+                vp = _peer_params(net, v, "jax", dtype)
+            fns = make(net, X, T, output)
+            flat = lambda r: _flatten(net, r)  # noqa: E731
+            if "hvp double backward" in fns:
+                peers[f"{lib[:len('torch')]}.autograd double backward"] = {
+                    "hvp": (lambda fns=fns, p=params, vp=vp: fns["hvp double backward"](p, vp), flat)}
+            peers[lib] = {
+                "gradient": (lambda fns=fns, p=params: fns["gradient"](p), flat),
+                "hvp": (lambda fns=fns, p=params, vp=vp: fns["hvp"](p, vp), flat),
+                "weight_jacobian": (lambda fns=fns, p=params: fns["weight_jacobian"](p),
+                                    lambda r: np.asarray(r, dtype=np.float64)),
+                "hessian": (lambda fns=fns, p=params: fns["hessian"](p), lambda r: np.asarray(r, dtype=np.float64)),
+            }
+        for quantity in quantities:
+            takers = {name: fs for name, fs in peers.items() if quantity in fs}
+            times = {name: [] for name in takers}
+            results = {}
+            for name, fs in takers.items():  # warm-up (JAX compiles here)
+                results[name] = _ready(fs[quantity][0]())
+            for _ in range(repeats):
+                for name, fs in takers.items():
+                    start = time.perf_counter()
+                    _ready(fs[quantity][0]())
+                    times[name].append(time.perf_counter() - start)
+            reference = peers["deltaprop"][quantity][1](results["deltaprop"])
+            base = statistics.median(times["deltaprop"])
+            for name, ts in times.items():
+                value = peers[name][quantity][1](results[name])
+                if quantity == "weight_jacobian" and name != "deltaprop":
+                    value = value[:, :, _peer_order(net)]
+                difference = np.abs(value - reference).max() / max(np.abs(reference).max(), 1e-300)
+                t = statistics.median(ts)
+                label = {"gradient": "gradient (for scale)", "hvp": "H v", "weight_jacobian": "dy/dw (N, K, W)",
+                         "hessian": "exact Hessian (W, W)"}[quantity]
+                rows.append(f"| {title} | {label} | {name} | {1e3 * t:.3g} | {t / base:.2f}x | {difference:.1e} |")
+            print("\n".join(rows[-len(times):]), flush=True)
+    return rows
+
+
+def _ready(result):
+    """Wait for an asynchronous result (JAX) to be computed."""
+    if HAVE["jax"] and "jax" in sys.modules:
+        import jax
+
+        return jax.block_until_ready(result)
+    return result
+
+
+def _peer_order(net) -> np.ndarray:
+    """Columns of the peers' flattened dy/dw ([W1 row-major, b1, W2, b2, ...]) in w's order: the identity
+    for deltaprop's mlp layout, checked here rather than assumed."""
+    names = list(net.layers)
+    order = np.concatenate([np.concatenate([np.arange(net.block(f"W[{b}<-{a}]").offset,
+                                                      net.block(f"W[{b}<-{a}]").offset + net.block(f"W[{b}<-{a}]").size),
+                                            np.arange(net.block(f"b[{b}]").offset,
+                                                      net.block(f"b[{b}]").offset + net.block(f"b[{b}]").size)])
+                            for a, b in zip(names[:-1], names[1:])])
+    return np.argsort(order)
+
+
 # -- on an accelerator: the engine on PyTorch tensors against PyTorch eager ---------------------------
 
 
@@ -499,6 +745,10 @@ def main() -> None:
                          f"{'yes' if agrees else 'NO'} |")
         lines.append("")
         print("\n".join(lines[-(len(runs) + 4):]), flush=True)
+    if only is None or "W6" in only:
+        lines += ["### W6: second derivatives (H v, the Jacobian dy/dw, the exact Hessian)", ""]
+        lines += second_order_rows(args.quick, repeats)
+        lines += ["", W6_NOTE, ""]
     if only is None or "W5" in only:
         lines += ["### W5: whole fits", "", "| workload | implementation | median time | notes |", "|---|---|---|---|"]
         lines += w5(args.quick, repeats)

@@ -38,3 +38,15 @@ def test_gpu_check_runs_the_engine_on_torch_tensors_and_agrees_with_numpy():
     lines = [l for l in result.stdout.splitlines() if l.startswith("PyTorch ")]
     assert len(lines) == 5 * 3 * 2 * 2 and all(l.endswith(" ok") for l in lines)
     assert result.stdout.rstrip().endswith("60 cases, 0 disagree")
+
+
+def test_second_derivative_rows_agree_with_deltaprop(tmp_path):
+    result = run("--only", "W6", "--quick", "--repeats", "1", "--out", str(tmp_path / "w6.md"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in (tmp_path / "w6.md").read_text().splitlines()
+            if l.startswith("| 13-50-1") or l.startswith("| 784-")]
+    assert {(r[1], r[2]) for r in rows} >= {("H v", "deltaprop"), ("H v", "torch.func (eager)"),
+                                              ("exact Hessian (W, W)", "torch.func (eager)"),
+                                              ("dy/dw (N, K, W)", "torch.func (eager)")}
+    for network, quantity, name, ms, ratio, difference in rows:
+        assert float(difference) <= (1e-12 if "float64" in network else 1e-5), (network, quantity, name, difference)

@@ -32,7 +32,7 @@ def problem(net, rng, N, dtype):
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("backend", fast.BACKENDS)
-def test_every_backend_gives_the_reference_engines_error_and_gradient(backend, hidden, output, dtype, rtol):
+def test_every_backend_gives_the_reference_engines_error_gradient_and_h_v(backend, hidden, output, dtype, rtol):
     rng = np.random.default_rng([HIDDEN.index(hidden), OUTPUTS.index(output)])
     for N in (1, 3, 37):  # one pattern, fewer than the column kernel takes, and an odd batch for its padding
         net = random_layered(rng, hidden, output)
@@ -48,6 +48,12 @@ def test_every_backend_gives_the_reference_engines_error_and_gradient(backend, h
             assert E == pytest.approx(float(E_ref), rel=rtol, abs=rtol)
             np.testing.assert_allclose(g, g_ref, rtol=rtol, atol=rtol * max(1.0, np.abs(g_ref).max()))
             assert ev.error(w, rows) == E  # error alone is the same evaluation: the same bits
+            if rows is None:
+                v = rng.standard_normal(net.n_params).astype(dtype)
+                Hv_ref = net.hessian_vector_product(w64, X64, T64, v.astype(np.float64))
+                Hv = ev.hessian_vector_product(w, v)
+                assert Hv.dtype == dtype
+                np.testing.assert_allclose(Hv, Hv_ref, rtol=10 * rtol, atol=10 * rtol * max(1.0, np.abs(Hv_ref).max()))
             if hasattr(ev, "pattern_gradients"):
                 G = ev.pattern_gradients(w, rows)
                 np.testing.assert_allclose(G, backprop.pattern_gradients(net, w64, X64[sub], T64[sub]),

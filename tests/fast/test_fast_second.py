@@ -117,3 +117,15 @@ def test_bad_input_is_named():
         dp.hessian(big, big.init(seed=0), np.ones((2, 10)), np.ones((2, 1)))
     with pytest.raises(ValueError, match="this network has 6001 parameters"):
         dp.outer_product_hessian(big, big.init(seed=0), np.ones((2, 10)), np.ones((2, 1)))
+
+
+def test_h_v_in_chunks_of_patterns_equals_the_engines():
+    from deltaprop.fast import second
+
+    net = dp.mlp([2, 8, 3], output="softmax")
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 2))
+    T = np.eye(3)[rng.integers(0, 3, 3000)]
+    w, v = net.init(seed=1), rng.standard_normal(net.n_params)
+    assert second.CACHED_BYTES // (8 * 8) < 3000  # three chunks, the last one short
+    _close(dp.hessian_vector_product(net, w, X, T, v), net.hessian_vector_product(w, X, T, v), rtol=1e-12)

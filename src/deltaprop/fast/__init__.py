@@ -92,7 +92,8 @@ def evaluator(net, X: Any, T: Any, backend: Optional[str] = None):
     Returns an object with ``backend`` (its name), ``error(w, rows=None) -> float`` and
     ``error_and_gradient(w, rows=None, g=None) -> (E, g)``, where ``rows`` picks patterns
     (an index array; None for all) and ``g``, when given, is an array the gradient may be
-    written into (use the one returned). The reference also has ``pattern_gradients``.
+    written into (use the one returned), and ``hessian_vector_product(w, v)`` on all the data
+    (v of w's dtype, unchecked). The reference also has ``pattern_gradients``.
     w must be a 1-D array of X's dtype; it is not checked again on each call.
     """
     if backend is not None and backend not in SUPPORTS:

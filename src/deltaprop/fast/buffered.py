@@ -134,7 +134,7 @@ class BufferedEvaluator:
     backend = "buffered"
 
     def __init__(self, net, X: np.ndarray, T: np.ndarray):
-        self.X, self.T, self.n_params = X, T, net.n_params
+        self.net, self.X, self.T, self.n_params = net, X, T, net.n_params
         self.buffers = Buffers(net, min(X.shape[0], CHUNK), X.dtype)
 
     def _rows(self, rows) -> tuple:
@@ -146,3 +146,9 @@ class BufferedEvaluator:
     def error_and_gradient(self, w, rows=None, g: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
         g = np.empty(self.n_params, self.X.dtype) if g is None else g
         return self.buffers.error_and_gradient(w, *self._rows(rows), g), g
+
+    def hessian_vector_product(self, w, v) -> np.ndarray:
+        """H v on all the data by the R-operator (PRML 5.4.6), in NumPy (``deltaprop.fast.second``)."""
+        from .second import hessian_vector_product
+
+        return hessian_vector_product(self.net, w, self.X, self.T, v)

@@ -19,7 +19,7 @@ class CompiledEvaluator:
     def __init__(self, net, X: np.ndarray, T: np.ndarray):
         self.sizes, self.acts, self.out = kernels.kernel_spec(net)
         kernels.check_codes(self.acts, self.out)
-        self.dtype, self.n_params = X.dtype, net.n_params
+        self.net, self.dtype, self.n_params = net, X.dtype, net.n_params
         self.X, self.T = np.ascontiguousarray(X), np.ascontiguousarray(T)
         self.everyone = np.arange(X.shape[0])
         self.work = kernels.work(self.sizes, X.shape[0], np.empty(0, self.dtype))
@@ -34,3 +34,9 @@ class CompiledEvaluator:
     def error(self, w, rows=None) -> float:
         """E on the rows, by the same kernel as ``error_and_gradient``: the same bits."""
         return self.error_and_gradient(w, rows, self.scratch)[0]
+
+    def hessian_vector_product(self, w, v) -> np.ndarray:
+        """H v on all the data by the R-operator (PRML 5.4.6), in NumPy (``deltaprop.fast.second``)."""
+        from .second import hessian_vector_product
+
+        return hessian_vector_product(self.net, w, self.X, self.T, v)

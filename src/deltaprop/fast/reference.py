@@ -26,6 +26,12 @@ class ReferenceEvaluator:
         E, grad = backprop.error_and_gradient(self.net, w, *self._rows(rows))
         return float(E), grad
 
+    def hessian_vector_product(self, w, v):
+        """H v on all the data by the engine's R-operator (PRML 5.4.6)."""
+        from ..engine.second import hessian_vector_product
+
+        return hessian_vector_product(self.net, w, self.X, self.T, v)
+
     def pattern_gradients(self, w, rows=None):
         """Row n: dE_n/dw (PRML 5.53), (N, n_params)."""
         return backprop.pattern_gradients(self.net, w, *self._rows(rows))

@@ -20,6 +20,8 @@ from array_api_compat import numpy as xp_numpy
 from ..engine.outputs import OUTPUT_KINDS
 
 CHUNK = 1 << 22  # the most entries of a pattern-indexed temporary held at once in ``hessian``
+CACHED_BYTES = 1 << 16  # H v: the largest (rows, units) array of a chunk of patterns
+MIN_CHUNK_ROWS = 128  # fewer rows than this per chunk (wide layers): no chunks, the products dominate
 
 
 class Chain:
@@ -35,8 +37,10 @@ class Chain:
             self.layers.append((slice(Wb.offset, Wb.offset + Wb.size), shape, slice(bb.offset, bb.offset + bb.size),
                                 net.layers[dst].activation))
         self.output = OUTPUT_KINDS[net.layers[net.output].activation.name]
-        # where entry (p, i) of layer l's augmented matrix [W^l, b^l] lies in w
-        self.augmented = np.concatenate([
+
+    def augmented(self) -> np.ndarray:
+        """Where entry (p, i) of each layer's augmented matrix [W^l, b^l] lies in w, layer after layer."""
+        return np.concatenate([
             np.column_stack([np.arange(Ws.start, Ws.stop).reshape(shape), np.arange(bs.start, bs.stop)]).ravel()
             for Ws, shape, bs, _ in self.layers])
 
@@ -67,41 +71,61 @@ def _outer(u: np.ndarray, W: np.ndarray) -> np.ndarray:
 
 
 def hessian_vector_product(net, w: np.ndarray, X: np.ndarray, T: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """H v by the R-operator (PRML 5.92-5.98), as ``deltaprop.engine.second.hessian_vector_product``."""
+    """H v by the R-operator (PRML 5.92-5.98), as ``deltaprop.engine.second.hessian_vector_product``.
+
+    Small layers take the patterns in chunks whose (rows, units) arrays stay within ``CACHED_BYTES``:
+    fresh arrays larger than that come from the operating system page by page, which on small
+    networks cost more than the arithmetic (measured: H v on Boston's 13-50-1 network 0.55 ms in
+    chunks of 160 rows, 0.86 ms whole, against 0.26 ms for a gradient).
+    """
     chain = Chain(net)
+    widest = max(layer.size for layer in net.layers.values())
+    rows = CACHED_BYTES // (w.dtype.itemsize * widest)
+    if rows < MIN_CHUNK_ROWS or rows >= X.shape[0]:
+        return _hessian_vector_product(chain, w, X, T, v)
+    out = _hessian_vector_product(chain, w, X[:rows], T[:rows], v)
+    for start in range(rows, X.shape[0], rows):
+        out += _hessian_vector_product(chain, w, X[start : start + rows], T[start : start + rows], v)
+    return out
+
+
+def _hessian_vector_product(chain: Chain, w, X, T, v) -> np.ndarray:
+    """H v on all the rows of (X, T) at once; each array not needed again is overwritten by the next."""
     Ws, Vs = chain.matrices(w), chain.matrices(v)
     z, h1, h2 = chain.forward(w, X, second=True)
     L = len(Ws)
-    Rz = [np.zeros_like(X)]
-    Ra = []
-    for l, ((W, b), (V, c)) in enumerate(zip(Ws, Vs)):
-        r = z[l] @ V.T
+    Ra, Rz = [], [None]
+    for l, ((W, _), (V, c)) in enumerate(zip(Ws, Vs)):
+        r = z[l] @ V.T  # R{a} = V z + c + W R{z} (PRML 5.92)
         r += c
         if l:
             r += Rz[l] @ W.T
         Ra.append(r)
         if l < L - 1:
-            Rz.append(h1[l] * r)
+            Rz.append(h1[l] * r)  # R{z} = h'(a) R{a} (5.93)
     y = z[L]
     delta = y - T
-    M = chain.output_jacobian(y)
-    Rdelta = Ra[-1] if chain.output.name == "linear" else np.einsum("nkm,nm->nk", M, Ra[-1])
+    Rdelta = Ra[-1] if chain.output.name == "linear" else np.einsum("nkm,nm->nk", chain.output_jacobian(y), Ra[-1])
     out = np.empty_like(w)
     for l in range(L - 1, -1, -1):
-        W, V = Ws[l][0], Vs[l][0]
-        Wslice, _, bslice, _ = chain.layers[l]
-        g = Rdelta.T @ z[l]
+        Wslice, shape, bslice, _ = chain.layers[l]
+        g = out[Wslice].reshape(shape)
+        np.matmul(Rdelta.T, z[l], out=g)  # R{dE/dw} = R{delta} z + delta R{z} (5.97)
         if l:
             g += delta.T @ Rz[l]
-        out[Wslice] = g.ravel()
         out[bslice] = Rdelta.sum(axis=0)
         if l:
+            W, V = Ws[l][0], Vs[l][0]
             s = _outer(delta, W)
             Rs = _outer(Rdelta, W)
             Rs += _outer(delta, V)
-            Rdelta = h2[l - 1] * Ra[l - 1] * s
-            Rdelta += h1[l - 1] * Rs
-            delta = h1[l - 1] * s
+            Rdelta = Ra[l - 1]  # R{delta} = h''(a) R{a} s + h'(a) R{s} (5.96)
+            Rdelta *= h2[l - 1]
+            Rdelta *= s
+            Rs *= h1[l - 1]
+            Rdelta += Rs
+            s *= h1[l - 1]
+            delta = s
     return out
 
 
@@ -218,7 +242,8 @@ def hessian(net, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> np.ndarray:
             block[:, :-1] = np.einsum("npkq,ni->pkqi", F, Z[j], optimize=True)
             _add_block(H, offsets, l, j, block)
     flat = np.empty_like(H)
-    flat[np.ix_(chain.augmented, chain.augmented)] = H
+    where = chain.augmented()
+    flat[np.ix_(where, where)] = H
     return 0.5 * (flat + flat.T)  # symmetric to the bit, as the engine's
 
 
