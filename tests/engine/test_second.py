@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import deltaprop as dp
 from networks import near_relu_kink, problems, reference, torch_ops
@@ -165,3 +166,38 @@ def test_the_public_sequential_inverse_checks_its_arguments():
         dp.inverse_outer_product_hessian(dp.mlp([2, 3, 1], output="logistic"), w, X, 1.0)
     with pytest.raises(ValueError, match="X must be a 2-D array of shape \\(N, D=2\\)"):
         dp.inverse_outer_product_hessian(net, w, X[:, :1], 1.0)
+
+
+@FEW
+@given(problems(max_N=10))
+def test_the_outer_product_on_random_architectures_is_gauss_newton_from_torchs_jacobian(problem):
+    net, w, X, T = problem
+    w_t = torch.tensor(w, dtype=torch.float64)
+    B = torch.autograd.functional.jacobian(lambda v: _torch(net, X, T)(v)[2][net.output], w_t, vectorize=True).numpy()
+    y = net.forward(w, X)
+    kind = net.layers[net.output].activation.name
+    M = {"linear": lambda yn: np.eye(net.K), "logistic": lambda yn: np.diag(yn * (1 - yn)),
+         "softmax": lambda yn: np.diag(yn) - np.outer(yn, yn)}[kind]
+    expected = sum(B[n].T @ M(y[n]) @ B[n] for n in range(len(X)))
+    np.testing.assert_allclose(net.outer_product_hessian(w, X, T), expected, rtol=1e-10,
+                               atol=1e-10 * max(1.0, np.abs(expected).max()))
+    if kind == "linear":
+        from deltaprop.engine.second import inverse_outer_product_hessian
+
+        alpha = 0.7
+        np.testing.assert_allclose(inverse_outer_product_hessian(net, w, X, alpha),
+                                   np.linalg.inv(alpha * np.eye(net.n_params) + expected), rtol=1e-8, atol=1e-10)
+
+
+@FEW
+@given(st.integers(1, 4), st.integers(1, 4), st.sampled_from(["linear", "logistic"]), st.integers(0, 2**32 - 1))
+def test_with_no_hidden_layer_the_diagonal_is_the_central_difference_diagonal(D, K, output, seed):
+    rng = np.random.default_rng(seed)
+    net = dp.mlp([D, K], output=output)
+    w = net.init(seed=rng) + 0.3 * rng.standard_normal(net.n_params)
+    X, T = _data(net, rng)
+    diagonal = net.diagonal_hessian(w, X, T)
+    np.testing.assert_allclose(diagonal, np.diag(net.hessian(w, X, T)), rtol=1e-10, atol=1e-12)
+    check = dp.hessian_check(net, w, X, T)  # the exact H, itself against central differences of the gradient
+    assert check.max_relative_difference < 1e-6
+    np.testing.assert_allclose(diagonal, np.diag(check.numerical), rtol=1e-5, atol=1e-6)
