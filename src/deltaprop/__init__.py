@@ -10,8 +10,8 @@ as the equations of Bishop's PRML chapter 5.
 from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, mlp
 from .engine.second import inverse_outer_product as inverse_outer_product_hessian
 from .fast import hessian, hessian_vector_product, jacobian, outer_product_hessian, weight_jacobian
-from .numerics import (GradientCheck, HessianCheck, central_differences, gradient_check, hessian_check,
-                       negative_log_likelihood, noise_precision, predictive)
+from .numerics import (GradientCheck, HessianCheck, Posterior, central_differences, gradient_check, hessian_check,
+                       laplace, negative_log_likelihood, noise_precision, predictive)
 from .training import Restart, TrainingWarning, TrainResult, TrainState, train
 
 __version__ = "0.1.0"
@@ -54,6 +54,8 @@ __all__ = [
     "weight_jacobian",
     "HessianCheck",
     "hessian_check",
+    "laplace",
+    "Posterior",
     "Layer",
     "Network",
     "Trace",

@@ -500,3 +500,34 @@ def test_a_batch_method_stopped_by_its_limit_says_so_as_scikit_learn_does():
         warnings.simplefilter("error")
         assert dp.train(net, X, T, seed=0).stop_reason == "converged"
         dp.train(net, X, T, method="sgd", epochs=3, seed=0)  # no tolerance to meet: its limit is its end
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "lm", "gd"])
+def test_weight_decay_by_group_is_ridge_regression_with_one_lambda_per_group(method):
+    net, X, T, _ = convex_problem()
+    lam, mu = 5.0, 2.0
+    options = {"learning_rate": 0.5, "epochs": 4000, "tol": 1e-15} if method == "gd" else {}
+    result = dp.train(net, X, T, method=method, weight_decay={"W[y<-x]": lam, "b[y]": mu}, seed=0, **options)
+    Phi = np.hstack([X, np.ones((len(X), 1))])  # [W, b] for each output
+    theta = np.linalg.solve(Phi.T @ Phi + np.diag([lam, lam, lam, mu]), Phi.T @ T)
+    v = net.unpack(result.w)
+    np.testing.assert_allclose(v["W[y<-x]"], theta[:3].T, rtol=1e-6)
+    np.testing.assert_allclose(v["b[y]"], theta[3], rtol=1e-6)
+    assert result.penalty == pytest.approx(lam / 2 * np.sum(theta[:3] ** 2) + mu / 2 * np.sum(theta[3] ** 2), rel=1e-6)
+    with pytest.raises(ValueError, match="weight_decay names 'W\\[h<-x\\]', which is not a group of this network's "
+                                         "weights; the groups are W\\[y<-x\\], b\\[y\\]"):
+        dp.train(net, X, T, weight_decay={"W[h<-x]": 1.0})
+    with pytest.raises(ValueError, match="weight_decay\\['b\\[y\\]'\\] must lie in \\[0.0, inf\\]"):
+        dp.train(net, X, T, weight_decay={"b[y]": -1.0})
+
+
+def test_init_starts_from_given_weights():
+    net, X, T = seed_example(0)
+    first = dp.train(net, X, T, epochs=30, seed=0)
+    more = dp.train(net, X, T, init=first.w, seed=5)
+    assert more.history["error"][0] == pytest.approx(first.error, rel=1e-12)
+    assert more.error < first.error
+    with pytest.raises(ValueError, match="init gives one starting point; it needs restarts=1, not 3"):
+        dp.train(net, X, T, init=first.w, restarts=3)
+    with pytest.raises(ValueError, match="init must be a 1-D array of length n_params = 10"):
+        dp.train(net, X, T, init=first.w[:4])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -31,9 +31,11 @@ class Config:
     checkpoint_every: float
     snapshots: int = 0
     history: str = "exact"
+    decay_groups: Optional[dict] = None  # lambda per group of w ("W[h1<-x]", "b[h1]"); then weight_decay is 1
 
     def fingerprint(self) -> dict:
-        return {k: getattr(self, k) for k in ("method", "learning_rate", "batch_size", "momentum", "nesterov", "weight_decay")}
+        keys = ("method", "learning_rate", "batch_size", "momentum", "nesterov", "weight_decay", "decay_groups")
+        return {k: getattr(self, k) for k in keys}
 
 
 def positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -86,7 +88,12 @@ def make_config(method, N, epochs, max_iter, learning_rate, batch_size, momentum
     if tol is None:
         tol = 0.0 if method in STOCHASTIC_METHODS else DEFAULT_TOL
     tol = number("tol", tol, 0.0)
-    weight_decay = number("weight_decay", weight_decay, 0.0)
+    decay_groups = None
+    if isinstance(weight_decay, Mapping):
+        decay_groups = {str(k): number(f"weight_decay[{k!r}]", v, 0.0) for k, v in weight_decay.items()}
+        weight_decay = 1.0
+    else:
+        weight_decay = number("weight_decay", weight_decay, 0.0)
     if early_stopping is not None:
         early_stopping = positive_int("early_stopping", early_stopping)
         if not has_validation:
@@ -98,4 +105,4 @@ def make_config(method, N, epochs, max_iter, learning_rate, batch_size, momentum
     if method not in STOCHASTIC_METHODS or batch_size >= N:
         history = "exact"  # each epoch is one step on all the data: its exact E comes with the next gradient
     return Config(method, limit, learning_rate, batch_size, momentum, bool(nesterov), tol, weight_decay,
-                  early_stopping, checkpoint_every, snapshots, history)
+                  early_stopping, checkpoint_every, snapshots, history, decay_groups)

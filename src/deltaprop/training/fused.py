@@ -31,13 +31,13 @@ improved = nb.njit(inline="always", **JIT)(rules.improved)
 
 @nb.njit(inline="always", **JIT)
 def _decay(w, lam, decay, share, g, E):
-    """Add share * lam/2 |w|^2 over the weights to E and its gradient to g (PRML 5.112)."""
+    """Add share * lam/2 sum_i decay_i w_i^2 to E and its gradient to g (PRML 5.112)."""
     if lam == 0.0:
         return E
     reg = 0.0
     for i in range(w.size):
         v = w[i] * decay[i]
-        reg += v * v
+        reg += w[i] * v
         g[i] += share * lam * v
     return E + share * 0.5 * lam * reg
 

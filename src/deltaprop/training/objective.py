@@ -28,6 +28,9 @@ class Objective:
         The training data, of one float dtype.
     weight_decay : float
         lambda.
+    groups : dict or None
+        lambda_g for each named group of w (then ``weight_decay`` is 1 and the others have none);
+        None: ``weight_decay`` on every connection's weights, none on the biases.
     backend : str or None
         The ``deltaprop.fast`` backend; None chooses the fastest that takes the problem.
     validation : (X_val, T_val) or None
@@ -35,13 +38,14 @@ class Objective:
     """
 
     def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float,
-                 backend: Optional[str] = None, validation: Optional[tuple] = None):
+                 backend: Optional[str] = None, validation: Optional[tuple] = None,
+                 groups: Optional[dict] = None):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
         self.weight_decay = weight_decay
-        self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)
-        for c in net.connections:
-            b = net.block(c.name)
-            self.decay_mask[b.offset : b.offset + b.size] = 1.0
+        self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)  # lambda_i / lambda for each entry of w
+        for name, value in ({c.name: 1.0 for c in net.connections} if groups is None else groups).items():
+            b = net.block(name)
+            self.decay_mask[b.offset : b.offset + b.size] = value
         self.evaluator = evaluator(net, X, T, backend)
         self.engine = self.evaluator.backend
         self.validation = None if validation is None else evaluator(net, *validation, self.engine)
@@ -50,9 +54,10 @@ class Objective:
         self.running = [0.0, 0.0]  # sums of the batch errors and objectives since the last reset
 
     def _decay(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        """lambda/2 sum w^2 over the weights (PRML 5.112), and those weights with the biases zeroed."""
+        """lambda/2 sum_i m_i w_i^2 (PRML 5.112; m_i the decay mask: 1 for weights, 0 for biases, or each
+        group's lambda_g), and the vector m w whose multiple is its gradient."""
         v = w * self.decay_mask
-        return 0.5 * self.weight_decay * float(v @ v), v
+        return 0.5 * self.weight_decay * float(w @ v), v
 
     def penalty(self, w: np.ndarray) -> float:
         return self._decay(w)[0]

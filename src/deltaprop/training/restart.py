@@ -197,15 +197,18 @@ class Run:
 
 def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
               callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
-              backend: Optional[str] = None, stop_file: Optional[str] = None) -> Optional[dict]:
+              backend: Optional[str] = None, init: Optional[np.ndarray] = None,
+              stop_file: Optional[str] = None) -> Optional[dict]:
     """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross
     processes), or None if ``stop_file`` exists before it begins (``restarts.StopFlag``)."""
     if stop_file is not None and os.path.exists(stop_file):
         return None
-    problem = Objective(net, X, T, config.weight_decay, backend, val)
+    problem = Objective(net, X, T, config.weight_decay, backend, val, config.decay_groups)
     rng = np.random.default_rng(seed_seq)
     seed = int(seed_seq.generate_state(1)[0])
-    w = net.init(seed=rng).astype(X.dtype)
+    w = net.init(seed=rng).astype(X.dtype)  # drawn even with ``init``, so that the data order is the same
+    if init is not None:
+        w = init.astype(X.dtype)
     progress = Progress(show_progress, config.epochs, f"restart {index}" if index else "training")
     run = Run(problem, config, index, seed, callbacks, checkpoint, progress, stop_file)
     arrays = meta = None
@@ -218,6 +221,10 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
             final_w = LOOPS[loop](problem, config, run, w, rng, arrays, meta)
     finally:
         progress.close()
+    if run.stop_reason == "interrupted" and stop_file is not None and os.path.isdir(os.path.dirname(stop_file)):
+        # Ctrl-C reached this worker (a terminal signals the whole process group): say so to the restarts
+        # that would begin next, before the caller, perhaps slower, makes the same file
+        open(stop_file, "a").close()
     best_w = run.best_w
     E, objective = problem.value(best_w)
     beta = None

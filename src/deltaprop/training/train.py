@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ..engine.checks import check_data
+from ..engine.checks import check_data, check_vector
 from ..engine.network import MAX_HESSIAN_PARAMS, Network
 from .checkpoints import restart_path
 from .config import Config, make_config, number, positive_int
@@ -70,6 +70,7 @@ def train(
     snapshots: int = 0,
     history: str = "exact",
     compiled: bool = True,
+    init: Any = None,
 ) -> TrainResult:
     """Train ``net`` on (X, T): minimise E(w) from ``restarts`` random starts; return the best.
 
@@ -103,10 +104,13 @@ def train(
         Stop when the relative change of the objective in one epoch falls
         below tol. Default 1e-10 for the batch methods, off (0) for the
         mini-batch methods, whose error is noisy.
-    weight_decay : float
+    weight_decay : float or mapping
         lambda in E + lambda/2 w^T w over the weights, not the biases
         (PRML 5.112). The optimiser minimises the sum; ``error`` and
-        ``penalty`` report the two parts apart.
+        ``penalty`` report the two parts apart. A mapping from groups of w,
+        named as ``net.unpack`` names them (``"W[h1<-x]"``, ``"b[h1]"``), to
+        their lambdas gives each group its own (PRML 5.5.1); groups left out
+        have none.
     validation : (X_val, T_val) or float
         Validation data, or the fraction of (X, T) to hold out for it at
         random. With validation data the best weights are those of least
@@ -152,6 +156,9 @@ def train(
         ``error`` at epoch 0, before any batch), and the best weights and
         ``tol`` go by that sum. Full-batch methods record exact values
         either way, at no extra cost.
+    init : array (n_params,), optional
+        Start from these weights instead of random ones (``restarts`` must be
+        1): to continue from a trained w, as the evidence cycles do.
     compiled : bool
         Use the fast backends of :mod:`deltaprop.fast` where they take the
         network (layered: each layer fed by the one before, no masks): small
@@ -181,6 +188,16 @@ def train(
                      weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots, history)
     if config.method == "lm":
         _check_lm(net)
+    if config.decay_groups is not None:
+        names = [b.name for b in net.blocks]
+        unknown = [k for k in config.decay_groups if k not in names]
+        if unknown:
+            raise ValueError(f"weight_decay names {unknown[0]!r}, which is not a group of this network's weights; "
+                             f"the groups are {', '.join(names)}")
+    if init is not None:
+        if restarts != 1:
+            raise ValueError(f"init gives one starting point; it needs restarts=1, not {restarts}")
+        init = np.array(check_vector(net, init, np.zeros(net.n_params, dtype=dtype), "init"))
     callbacks = list(callbacks) if callbacks else []
     for cb in callbacks:
         if not callable(cb):
@@ -199,7 +216,7 @@ def train(
 
     jobs = [
         (net, X, T, val, config, r, restart_seqs[r], callbacks, restart_path(checkpoint, r, restarts),
-         restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference")
+         restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference", init)
         for r in range(restarts)
     ]
     outcomes = run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
