@@ -12,7 +12,7 @@ from .engine.second import inverse_outer_product as inverse_outer_product_hessia
 from .fast import hessian, hessian_vector_product, jacobian, outer_product_hessian, weight_jacobian
 from .numerics import (GradientCheck, HessianCheck, Posterior, central_differences, gradient_check, hessian_check,
                        laplace, negative_log_likelihood, noise_precision, predictive)
-from .training import Restart, TrainingWarning, TrainResult, TrainState, train
+from .training import EvidenceResult, Restart, TrainingWarning, TrainResult, TrainState, train, train_evidence
 
 __version__ = "0.1.0"
 
@@ -70,4 +70,6 @@ __all__ = [
     "TrainState",
     "TrainingWarning",
     "train",
+    "train_evidence",
+    "EvidenceResult",
 ]

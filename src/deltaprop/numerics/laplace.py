@@ -79,7 +79,9 @@ class Posterior:
         E_D(w): 1/2 sum ||y - t||^2 (regression) or the cross-entropy (classification).
     gamma : float
         The number of well-determined parameters (PRML 5.179), the flat-prior ones counted whole;
-        ``gamma_groups`` gives each group's share, W_g - alpha_g Tr_g(A^-1).
+        ``gamma_groups`` gives each group's share, W_g - alpha_g Tr_g(A^-1) (MacKay 1992). Where beta H
+        has negative eigenvalues (w a minimum of the objective but not of E_D), they count as 0 here,
+        as in Netlab, so that 0 <= gamma_g <= W_g.
     log_evidence : float
         ln p(D | alpha, beta) (PRML 5.175; 5.183 for classification), up to the flat prior's constant
         where ``proper`` is False.
@@ -197,7 +199,14 @@ def _posterior(net, w, X, T, groups: dict, beta: Optional[float], kind: str, H: 
         return None
     error = float(net.error(w, X, T))
     N, K = X.shape[0], net.K
-    L_inv = np.linalg.inv(L)
+    lam, U = np.linalg.eigh((1.0 if beta is None else beta) * H)
+    if lam.min() < 0:  # w is a minimum of the objective, not of E_D: as Netlab, drop the negative curvature
+        A_gamma = (U * np.maximum(lam, 0.0)) @ U.T
+        A_gamma[np.diag_indices_from(A_gamma)] += d
+        L_gamma = np.linalg.cholesky(A_gamma)
+    else:
+        L_gamma = L
+    L_inv = np.linalg.inv(L_gamma)
     diag_inv = np.einsum("ij,ij->j", L_inv, L_inv)  # diag(A^-1) from A^-1 = L^-T L^-1
     gamma_groups = {}
     for name, a in groups.items():

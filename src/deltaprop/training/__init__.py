@@ -1,9 +1,11 @@
 """Training (PRML 5.2): ``train`` and its result; the options checked once (``config``); the
 objective over one evaluator (``objective``); one restart with the one copy of its rules
-(``restart``, ``rules``); the loops (``loops``, ``fused``); restarts through joblib (``restarts``)."""
+(``restart``, ``rules``); the loops (``loops``, ``fused``); restarts through joblib (``restarts``);
+the weight decay set by the evidence (``evidence``, PRML 5.7)."""
 
+from .evidence import EvidenceResult, train_evidence
 from .restarts import on_scheduler
 from .result import Restart, TrainingWarning, TrainResult, TrainState
 from .train import train
 
-__all__ = ["Restart", "TrainingWarning", "TrainResult", "TrainState", "on_scheduler", "train"]
+__all__ = ["EvidenceResult", "train_evidence", "Restart", "TrainingWarning", "TrainResult", "TrainState", "on_scheduler", "train"]

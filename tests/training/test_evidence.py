@@ -1,0 +1,93 @@
+"""Hyperparameters by the evidence (PRML 5.7.2): on a network with no hidden layer the Laplace approximation is
+exact, so train_evidence must land on Bayesian linear regression's re-estimated alpha, beta and gamma (PRML
+3.86-3.95), computed here in closed form."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+
+
+def problem(N=60, D=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D))
+    T = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.7 + 0.3 * rng.standard_normal((N, 1))
+    return X, T
+
+
+def blr_fixed_point(Phi, t, groups, iterations=2000):
+    """Re-estimate alpha_g = gamma_g / ||m_g||^2 and beta = (N - gamma) / ||t - Phi m||^2 to their fixed point,
+    with m and S_N of Bayesian linear regression (PRML 3.53-3.54, 3.91-3.95); groups: index arrays of Phi's columns."""
+    N, M = Phi.shape
+    alpha, beta = np.full(len(groups), 0.01), 1.0 / np.var(t)
+    for _ in range(iterations):
+        prior = np.zeros(M)
+        for a, g in zip(alpha, groups):
+            prior[g] = a
+        A = np.diag(prior) + beta * Phi.T @ Phi
+        S = np.linalg.inv(A)
+        m = beta * S @ Phi.T @ t[:, 0]
+        gammas = np.array([len(g) - a * np.trace(S[np.ix_(g, g)]) for a, g in zip(alpha, groups)])
+        alpha = gammas / np.array([m[g] @ m[g] for g in groups])
+        beta = (N - gammas.sum()) / np.sum((t[:, 0] - Phi @ m) ** 2)
+    E = beta / 2 * np.sum((t[:, 0] - Phi @ m) ** 2) + 0.5 * np.sum(prior * m * m)
+    log_evidence = (0.5 * sum(len(g) * np.log(a) for a, g in zip(alpha, groups)) + N / 2 * np.log(beta) - E
+                    - 0.5 * np.linalg.slogdet(A)[1] - N / 2 * np.log(2 * np.pi))  # PRML 3.86, at the last alpha, beta
+    return alpha, beta, gammas.sum(), m, log_evidence
+
+
+@pytest.mark.parametrize("prior", ["shared", "groups"])
+def test_the_linear_network_lands_on_bayesian_linear_regressions_hyperparameters(prior):
+    X, T = problem()
+    net = dp.mlp([3, 1])
+    Phi = np.hstack([X, np.ones((len(X), 1))])  # w's layout: W[y<-x] then b[y]
+    groups = [np.arange(4)] if prior == "shared" else [np.arange(3), np.array([3])]
+    alpha, beta, gamma, m, log_evidence = blr_fixed_point(Phi, T, groups)
+    result = dp.train_evidence(net, X, T, prior=prior, cycles=500, tol=1e-12, method="lm")
+    assert result.converged
+    got = [result.alpha["W[y<-x]"], result.alpha["b[y]"]]
+    expected = [alpha[0], alpha[0]] if prior == "shared" else list(alpha)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert result.beta == pytest.approx(beta, rel=1e-6)
+    assert result.gamma == pytest.approx(gamma, rel=1e-6)
+    np.testing.assert_allclose(result.w, m, rtol=1e-6)
+    assert result.log_evidence == pytest.approx(log_evidence, rel=1e-6)
+    first = result.cycles[0]
+    assert set(first) >= {"cycle", "alpha", "beta", "gamma", "log_evidence", "error", "new_alpha", "new_beta"}
+    assert first["alpha"] == {"W[y<-x]": 0.01, "b[y]": 0.01} and first["beta"] == pytest.approx(1 / np.var(T))
+
+
+def test_a_hidden_layer_network_finds_the_noise_level_and_says_each_cycle():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (50, 1))
+    T = np.sin(np.pi * X) + 0.1 * rng.standard_normal((50, 1))
+    result = dp.train_evidence(dp.mlp([1, 3, 1]), X, T, restarts=3, seed=0)
+    assert result.converged and 0.08 < 1 / np.sqrt(result.beta) < 0.13  # the noise's standard deviation is 0.1
+    assert 0 < result.gamma <= 10
+    assert all(0 <= c["gamma"] <= 10 for c in result.cycles)
+    Xt = np.linspace(-1, 1, 200)[:, None]
+    assert np.sqrt(np.mean((dp.mlp([1, 3, 1]).forward(result.w, Xt) - np.sin(np.pi * Xt)) ** 2)) < 0.05
+
+
+def test_classification_re_estimates_alpha_alone():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 2))
+    T = (X[:, :1] + 0.5 * X[:, 1:] + 0.5 * rng.standard_normal((80, 1)) > 0).astype(float)
+    result = dp.train_evidence(dp.mlp([2, 3, 1], output="logistic"), X, T, seed=0)
+    assert result.beta is None and result.posterior.beta is None
+    assert result.converged and all(a > 0 for a in result.alpha.values())
+
+
+def test_bad_options_are_named():
+    X, T = problem()
+    net = dp.mlp([3, 1])
+    with pytest.raises(ValueError, match="unknown prior 'flat'; expected one of 'groups', 'shared'"):
+        dp.train_evidence(net, X, T, prior="flat")
+    with pytest.raises(ValueError, match="weight_decay does not apply to train_evidence"):
+        dp.train_evidence(net, X, T, weight_decay=1.0)
+    with pytest.raises(ValueError, match="validation does not apply to train_evidence"):
+        dp.train_evidence(net, X, T, validation=0.2)
+    with pytest.raises(ValueError, match="alpha must lie in \\(0.0, inf\\]"):
+        dp.train_evidence(net, X, T, alpha=0)
+    with pytest.raises(ValueError, match="beta applies to linear \\(regression\\) outputs; this network's are logistic"):
+        dp.train_evidence(dp.mlp([3, 1], output="logistic"), X, (T > 0).astype(float), beta=2.0)
