@@ -136,3 +136,44 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="unknown hessian 'diagonal'"):
         dp.laplace(net, w, X, T, 1.0, 1.0, hessian="diagonal")
     assert math.isfinite(dp.laplace(net, w, X, T, 1.0, 1.0).log_evidence)
+
+
+def test_moderated_probabilities_are_the_sigmoid_averaged_over_the_gaussian_of_a():
+    from scipy.integrate import quad
+    from scipy.special import expit
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 2))
+    T = (X[:, :1] - X[:, 1:] + 0.7 * rng.standard_normal((40, 1)) > 0).astype(float)
+    net = dp.mlp([2, 3, 1], output="logistic")
+    alpha = {b.name: 0.5 for b in net.blocks}
+    w = dp.train(net, X, T, weight_decay=alpha, restarts=2, seed=0, tol=1e-14).w
+    post = dp.laplace(net, w, X, T, alpha=alpha)
+    Xs = np.array([[0.0, 0.0], [3.0, -3.0], [-6.0, 1.0], [10.0, 10.0]])
+    # s^2 = b^T A^-1 b from PyTorch's Jacobian of a and Hessian of the cross-entropy
+    w_t = torch.tensor(w, dtype=torch.float64)
+    B = torch.autograd.functional.jacobian(lambda v: reference(torch_ops(), net, v, Xs, np.zeros((4, 1)))[2]["y"],
+                                           w_t).numpy()[:, 0, :]
+    H = torch.autograd.functional.hessian(lambda v: reference(torch_ops(), net, v, X, T)[1], w_t).numpy()
+    A = H + 0.5 * np.eye(net.n_params)
+    s2 = np.einsum("ni,ij,nj->n", B, np.linalg.inv(A), B)
+    np.testing.assert_allclose(post.weight_variance(Xs)[:, 0], s2, rtol=1e-8)
+    a = reference(torch_ops(), net, w_t, Xs, np.zeros((4, 1)))[2]["y"].numpy()[:, 0]
+    integral = [quad(lambda u: expit(u) * np.exp(-(u - m) ** 2 / (2 * v)) / np.sqrt(2 * np.pi * v), m - 12 * np.sqrt(v),
+                     m + 12 * np.sqrt(v))[0] for m, v in zip(a, s2)]
+    p = post.moderated_probabilities(Xs)[:, 0]
+    np.testing.assert_allclose(p, integral, atol=0.02)  # the probit approximation's own error is below 0.02
+    assert np.all(np.abs(p - 0.5) <= np.abs(expit(a) - 0.5) + 1e-15)  # moderated: pulled towards 1/2
+
+
+def test_moderated_softmax_probabilities_sum_to_one():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((30, 2))
+    T = np.eye(3)[rng.integers(0, 3, 30)]
+    net = dp.mlp([2, 3, 3], output="softmax")
+    w = dp.train(net, X, T, weight_decay={b.name: 1.0 for b in net.blocks}, seed=0).w
+    post = dp.laplace(net, w, X, T, alpha={b.name: 1.0 for b in net.blocks})
+    p = post.moderated_probabilities(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="predictive is for regression"):
+        post.predictive(X)

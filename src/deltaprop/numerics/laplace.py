@@ -115,6 +115,25 @@ class Posterior:
         flat = G.reshape(N * K, W)
         return np.einsum("nw,nw->n", flat, cho_solve(factor, flat.T).T).reshape(N, K)
 
+    def moderated_probabilities(self, X: Any) -> np.ndarray:
+        """Classification: the class probabilities averaged over the posterior, (N, K) (PRML 5.7.3).
+
+        Logistic outputs: p = sigma(kappa(s^2) a_MAP) with s^2 = b^T A^-1 b and kappa(s^2) =
+        (1 + pi s^2 / 8)^(-1/2), the probit approximation (PRML 5.190, 4.153-4.154). Softmax outputs,
+        for which PRML gives no formula: the same scaling of each a_k by its own variance before the
+        softmax, the usual extension (Lu, Ie and Sha 2020), which keeps the probabilities summing to 1.
+        """
+        from ..engine.activations import ACTIVATIONS
+        from ..engine.backprop import forward_pass, weights
+
+        if self.beta is not None:
+            raise ValueError("moderated probabilities are for classification (logistic or softmax outputs); for "
+                             "regression use predictive")
+        X = np.asarray(X, dtype=np.float64)
+        a = forward_pass(self.net, weights(self.net, self.w), X)[0][self.net.output]
+        kappa = 1.0 / np.sqrt(1.0 + np.pi * self.weight_variance(X) / 8.0)
+        return ACTIVATIONS[self.net.layers[self.net.output].activation.name].h(np, kappa * a)
+
     def predictive(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Regression: the mean y(x, w_MAP) and the variance sigma^2(x) = 1/beta + g^T A^-1 g
         (PRML 5.172-5.173), each (N, K)."""
