@@ -142,12 +142,22 @@ def test_estimators_say_what_their_network_sees_and_score_the_likelihood(tmp_pat
     np.testing.assert_allclose(reg.network_targets(y)[:, 0], (y - y.mean()) / y.std(), rtol=1e-12)
     with pytest.raises(ValueError, match="holds 2 target columns; the model has 1 outputs"):
         reg.network_targets(np.c_[y, y])
-    beta, r = reg.beta_, reg.predict(X) - y
+    mean, std = reg.predict(X, return_std=True)  # the Laplace predictive distribution: one std per pattern
+    r = mean - y
     assert reg.negative_log_likelihood(X, y) == pytest.approx(
-        np.mean(0.5 * beta * r**2 - 0.5 * np.log(beta) + 0.5 * np.log(2 * np.pi)), rel=1e-12)
-    assert reg.weight_decay_ == 10.0
+        np.mean(0.5 * r**2 / std**2 + np.log(std) + 0.5 * np.log(2 * np.pi)), rel=1e-12)
+    assert reg.weight_decay_ == "evidence" and np.all(std > 1 / np.sqrt(reg.beta_))
     reg.save(tmp_path / "r.safetensors")
-    assert dp.load(tmp_path / "r.safetensors").weight_decay_ == 10.0
+    loaded = dp.load(tmp_path / "r.safetensors")
+    assert loaded.weight_decay_ == "evidence" and loaded.evidence_ == reg.evidence_
+    np.testing.assert_array_equal(loaded.predict(X, return_std=True)[1], std)
+    fixed = dp.NetworkRegressor(hidden=(4,), restarts=1, random_state=0, weight_decay=10.0).fit(X, y)
+    beta, r = fixed.beta_, fixed.predict(X) - y
+    assert fixed.negative_log_likelihood(X, y) == pytest.approx(
+        np.mean(0.5 * beta * r**2 - 0.5 * np.log(beta) + 0.5 * np.log(2 * np.pi)), rel=1e-12)
+    assert fixed.weight_decay_ == 10.0 and fixed.posterior_ is None
+    fixed.save(tmp_path / "f.safetensors")
+    assert dp.load(tmp_path / "f.safetensors").weight_decay_ == 10.0
 
     labels = np.where(X[:, 0] > 5, "up", "down")
     clf = dp.NetworkClassifier(hidden=(3,), restarts=1, weight_decay=0.5, random_state=0).fit(X, labels)
@@ -228,3 +238,31 @@ def test_the_classifier_output_jacobian_is_d_probability_dx():
     assert J.shape == (4, 1, 2)  # one logistic output: p(classes_[1])
     numeric = _central_differences(lambda A: est.predict_proba(A)[:, 1:], X[:4])
     np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_the_regressors_default_is_the_evidence_and_its_error_bars_widen_away_from_the_data():
+    """Issue 15: the README's sine recipe, every default: the test RMSE within 20% of the noise level."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 50)
+    y = np.sin(np.pi * x) + 0.1 * rng.standard_normal(50)
+    est = dp.NetworkRegressor(random_state=0).fit(x[:, None], y)
+    xt = rng.uniform(-1, 1, 2000)
+    yt = np.sin(np.pi * xt) + 0.1 * rng.standard_normal(2000)
+    rmse = np.sqrt(np.mean((est.predict(xt[:, None]) - yt) ** 2))
+    print(f"sine, N = 50, every default: test RMSE {rmse:.4f} (noise 0.1), alpha {est.evidence_['alpha']}")
+    assert 0.08 < rmse < 0.12
+    _, std = est.predict(np.array([[-3.0], [0.0], [3.0]]), return_std=True)
+    assert std[0] > 3 * std[1] and std[2] > 3 * std[1]
+    assert 0.08 < 1 / np.sqrt(est.beta_) < 0.12
+
+
+def test_the_evidence_gives_way_to_a_fixed_weight_decay_where_it_cannot_run():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((40, 2)), rng.standard_normal(40)
+    with pytest.warns(dp.TrainingWarning, match="validation data are held out .* using the fixed weight decay 10"):
+        est = dp.NetworkRegressor(hidden=(3,), early_stopping=5, max_iter=20, random_state=0).fit(X, y)
+    assert est.weight_decay_ == 10.0
+    with pytest.warns(dp.TrainingWarning, match="the network has 5201 parameters, more than the 5000"):
+        est = dp.NetworkRegressor(hidden=(1300,), restarts=1, max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="validation does not apply to train_evidence"):
+        dp.NetworkRegressor(hidden=(3,), weight_decay="evidence", validation_fraction=0.2).fit(X, y)

@@ -136,8 +136,8 @@ def rewrite(path, change, tensors_change=None, digest=None):
 def test_a_newer_format_version_is_refused(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)
-    rewrite(path, {"format_version": "3"})
-    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 3\\).*upgrade"):
+    rewrite(path, {"format_version": "4"})
+    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 4\\).*upgrade"):
         dp.load(path)
 
 

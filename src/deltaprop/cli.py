@@ -173,6 +173,24 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
 # -- working with data and model files -----------------------------------------
 
 
+def _beta_name(est) -> str:
+    return "beta" if est.weight_decay_ == "evidence" else "beta_ML"
+
+
+def _decay(est) -> str:
+    return "by the evidence" if est.weight_decay_ == "evidence" else f"{est.weight_decay_:g}"
+
+
+def _evidence(est) -> str:
+    """alpha per group, beta, gamma and the log evidence (PRML 5.7), standardised units."""
+    e = est.evidence_
+    alphas = ", ".join(f"{g} {a:.3g}" for g, a in e["alpha"].items())
+    beta = "" if e["beta"] is None else f"; beta {e['beta']:.4g}"
+    return escape(f"alpha: {alphas}{beta}; gamma {e['gamma']:.3g} of {est.network_.n_params} parameters; "
+                  f"ln evidence {e['log_evidence']:.6g} ({e['cycles']} cycles"
+                  f"{'' if e['converged'] else ', not settled'}; standardised units)")
+
+
 def _s(n: int) -> str:
     """The plural s: "1 feature", "2 features"."""
     return "" if n == 1 else "s"
@@ -240,7 +258,8 @@ def fit(
     learning_rate: float = typer.Option(None, help="Step size of gd, sgd, momentum and adam."),
     batch_size: int = typer.Option(None, min=1, help="Mini-batch size of sgd, momentum and adam. Default: 32."),
     restarts: int = typer.Option(3, min=1, help="Random initialisations; the best is kept."),
-    weight_decay: float = typer.Option(None, min=0.0, help="lambda in E + lambda/2 w^T w. Default: 10 (regression), 1 (classification)."),
+    weight_decay: str = typer.Option(None, help="lambda in E + lambda/2 w^T w, or 'evidence': alpha and beta from the "
+                                                "training data (PRML 5.7). Default: evidence (regression), 1 (classification)."),
     validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
     snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
@@ -263,6 +282,13 @@ def fit(
         raise typer.BadParameter(f"must lie strictly between 0 and 1; got {validation}", param_hint="--validation")
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
+    if weight_decay is not None and weight_decay != "evidence":
+        try:
+            weight_decay = float(weight_decay)
+        except ValueError:
+            weight_decay = -1.0
+        if not (weight_decay >= 0 and np.isfinite(weight_decay)):
+            raise typer.BadParameter("expected 'evidence' or a number >= 0", param_hint="--weight-decay")
     if classify and method == "lm":
         raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares, for regression; "
                                  "classification minimises a cross-entropy: use lbfgs or scg", param_hint="--method")
@@ -308,7 +334,9 @@ def fit(
     table.add_row("network", escape(repr(est.network_)))
     ran = est.training_["restarts"]
     table.add_row("method", f"{method}, best of {ran} restart{_s(ran)}"
-                  + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {est.weight_decay_:g}")
+                  + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {_decay(est)}")
+    if est.evidence_ is not None:
+        table.add_row("evidence", _evidence(est))
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
@@ -317,7 +345,8 @@ def fit(
 
         rmse = root_mean_squared_error(y, est.predict(X), multioutput="raw_values")
         table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in rmse) + " on the training data")
-        table.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (noise precision, target units)")
+        table.add_row(_beta_name(est), ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_))
+                      + " (noise precision, target units)")
     table.add_row("time", f"{seconds:.2f} s")
     table.add_row("saved", escape(str(output)))
     out.print(table)
@@ -328,7 +357,8 @@ def fit(
 def predict(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
     data: Path = typer.Argument(..., help=f"Data with the model's feature columns (.csv, .parquet, .npy, .npz; {LIMITS})."),
-    std: bool = typer.Option(False, "--std", help="Regression: add the predictive standard deviation sqrt(1/beta_ML)."),
+    std: bool = typer.Option(False, "--std", help="Regression: add the predictive standard deviation (Laplace, PRML "
+                                                  "5.173, for a model trained by the evidence; else sqrt(1/beta_ML))."),
     proba: bool = typer.Option(False, "--proba", help="Classification: add the probability of each class."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the CSV here instead of to standard output."),
 ) -> None:
@@ -505,10 +535,12 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     if hasattr(est, "classes_"):
         summary.add_row("classes", escape(", ".join(str(c) for c in est.classes_)))
     else:
-        summary.add_row("beta_ML", ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (target units)")
+        summary.add_row(_beta_name(est), ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (target units)")
     t = est.training_
     summary.add_row("method", f"{t['method']}; {t['restarts']} restart{_s(t['restarts'])}, best {t['best_restart']}; "
-                              f"weight decay {est.weight_decay_:g}")
+                              f"weight decay {_decay(est)}")
+    if est.evidence_ is not None:
+        summary.add_row("evidence", _evidence(est))
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
     summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
     errors = est.restart_errors_

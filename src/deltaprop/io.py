@@ -38,7 +38,7 @@ from .engine.network import Network
 from .files import atomic_write
 
 FORMAT = "deltaprop-model"
-FORMAT_VERSION = 2  # 2: the canonical digest; files of version 1 are read with theirs
+FORMAT_VERSION = 3  # 2: the canonical digest (version 1 files are read with theirs); 3: posterior_precision
 MAX_HEADER = 64 * 2**20  # bytes of safetensors header (the metadata JSON): a history of about a million epochs
 DTYPES = {"F64": np.float64, "BOOL": np.bool_}  # the only tensor dtypes deltaprop writes
 
@@ -169,15 +169,17 @@ def network_tensors(net: Network, w: np.ndarray) -> dict:
 
 
 #: The tensors a model file may hold, by name: w, one mask per masked connection, and the scalers and
-#: snapshots of an estimator's file. ``expected_tensors`` gives their dtypes and shapes for a network.
-TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "snapshots")
+#: snapshots of an estimator's file, and the Laplace posterior's precision A (PRML 5.166) of one trained by the
+#: evidence. ``expected_tensors`` gives their dtypes and shapes for a network.
+TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "snapshots", "posterior_precision")
 
 
 def expected_tensors(net: Network) -> dict:
     """name -> (dtype, shape) of every tensor a file of ``net`` may hold; None in a shape is any length."""
     expected = {"w": (np.float64, (net.n_params,)), "x_mean": (np.float64, (net.D,)),
                 "x_scale": (np.float64, (net.D,)), "y_mean": (np.float64, (net.K,)),
-                "y_scale": (np.float64, (net.K,)), "snapshots": (np.float64, (None, net.n_params))}
+                "y_scale": (np.float64, (net.K,)), "snapshots": (np.float64, (None, net.n_params)),
+                "posterior_precision": (np.float64, (net.n_params, net.n_params))}
     for c in net.connections:
         if c.mask is not None:
             expected[f"mask:{c.name}"] = (np.bool_, c.mask.shape)
@@ -216,7 +218,7 @@ class ModelFile:
         except (KeyError, TypeError, ValueError) as exc:
             self.fail(f"the architecture it describes is not a valid network: {exc}")
         expected = expected_tensors(skeleton)
-        for name, entry in entries.items():
+        for name, entry in sorted(entries.items(), key=lambda item: item[0] != "w"):  # w first: it names the size
             if name not in expected:
                 self.fail(f"it holds a tensor {name!r}, which no deltaprop model file has (expected only "
                           f"{', '.join(sorted(expected))})")
@@ -254,7 +256,7 @@ class ModelFile:
         raise ModelFileError(f"{self.path}: {problem}")
 
     def _intact(self) -> bool:
-        digests = {1: (_digest_v1,), 2: (_digest,)}.get(self.version, (_digest, _digest_v1))
+        digests = {1: (_digest_v1,), 2: (_digest,), 3: (_digest,)}.get(self.version, (_digest, _digest_v1))
         return any(self.metadata.get("sha256") == digest(self.tensors, self.metadata) for digest in digests)
 
     def read_json(self, key: str, kind: type = object) -> Any:

@@ -54,7 +54,7 @@ def test_the_linear_network_lands_on_bayesian_linear_regressions_hyperparameters
     assert result.log_evidence == pytest.approx(log_evidence, rel=1e-6)
     first = result.cycles[0]
     assert set(first) >= {"cycle", "alpha", "beta", "gamma", "log_evidence", "error", "new_alpha", "new_beta"}
-    assert first["alpha"] == {"W[y<-x]": 0.01, "b[y]": 0.01} and first["beta"] == pytest.approx(1 / np.var(T))
+    assert first["alpha"] == {"W[y<-x]": 3.0, "b[y]": 3.0} and first["beta"] == pytest.approx(1 / np.var(T))
 
 
 def test_a_hidden_layer_network_finds_the_noise_level_and_says_each_cycle():

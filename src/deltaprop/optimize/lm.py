@@ -4,6 +4,7 @@ Gauss-Newton steps for a sum-of-squares error, a batch method with no line searc
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -51,7 +52,9 @@ class LevenbergMarquardt:
         damped = A.copy()
         damped[np.diag_indices_from(damped)] += lam
         try:
-            return -scipy.linalg.solve(damped, g, assume_a="pos", check_finite=False)
+            with warnings.catch_warnings():  # an ill-conditioned system's step is judged by E, as any other
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                return -scipy.linalg.solve(damped, g, assume_a="pos", check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             return None
 

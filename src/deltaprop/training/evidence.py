@@ -5,7 +5,7 @@ settle. The data choose the weight decay; nothing is held out.
 
 from __future__ import annotations
 
-import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -16,9 +16,10 @@ from .result import TrainResult
 from .train import train
 
 PRIORS = ("groups", "shared")
-ALPHA0 = 0.01  # the first alpha of every group: a broad prior (Netlab's demev1 starts there)
 MAX_ALPHA = 1e10  # a group the data do not use at all is pruned to ~0, not divided by zero
-PRUNED = 0.01  # a group with fewer well-determined parameters than this is pruned: its alpha need not settle
+MIN_ALPHA = 1e-10  # gamma_g ~ 0 by rounding must not make a prior improper
+CYCLE_TOL = 1e-7  # each cycle's training, from the last w: the hyperparameters settle to ~1% only; the last is tight
+PRUNED = 0.01  # a group with fewer well-determined parameters than this share of its own is being pruned
 
 
 @dataclass
@@ -44,10 +45,12 @@ class EvidenceResult:
         re-estimated alpha and beta.
     converged : bool
         Whether alpha and beta settled (relative change below ``tol``) before ``cycles`` ran out; the
-        alpha of a group the data do not determine (gamma_g < 0.01: the evidence prunes it, its alpha
-        growing without end) need not settle.
+        alpha of a group the data hardly determine (gamma_g below 1% of its W_g: the evidence is pruning
+        it, its alpha growing without end) need not settle.
     training : TrainResult
-        The last cycle's training run.
+        The last training run, from the previous w at the final hyperparameters.
+    first : TrainResult
+        The first cycle's training run, the one with the restarts from random starts.
     """
 
     w: np.ndarray
@@ -59,10 +62,28 @@ class EvidenceResult:
     cycles: list
     converged: bool
     training: TrainResult
+    first: TrainResult
 
 
-def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: float = ALPHA0,
-                   beta: Optional[float] = None, cycles: int = 30, tol: float = 1e-3, hessian: str = "exact",
+def initial_alphas(net, prior: str) -> dict[str, float]:
+    """The first alpha of each group: the precision of the distribution ``net.init`` draws that group's weights
+    from, its units' fan-in (a bias group takes its layer's); "shared": 1 / the mean of those variances."""
+    fan_in = {}
+    for c in net.connections:
+        fan_in[c.dst] = fan_in.get(c.dst, 0) + net.layers[c.src].size
+    alphas = {}
+    for b in net.blocks:
+        dst = b.name[b.name.index("[") + 1 : b.name.index("<-") if "<-" in b.name else -1]
+        alphas[b.name] = float(max(fan_in.get(dst, 1), 1))
+    if prior == "shared":
+        sizes = {b.name: b.size for b in net.blocks}
+        shared = sum(sizes.values()) / sum(sizes[g] / a for g, a in alphas.items())
+        alphas = {g: shared for g in alphas}
+    return alphas
+
+
+def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optional[float] = None,
+                   beta: Optional[float] = None, cycles: int = 30, tol: float = 1e-2, hessian: str = "exact",
                    method: str = "lbfgs", restarts: int = 1, seed: Any = None, **options: Any) -> EvidenceResult:
     """Train ``net`` with its weight decay set by the evidence (PRML 5.7.2).
 
@@ -72,7 +93,9 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: float =
         alpha_g = gamma_g / ||w_g||^2,   beta = (N K - gamma) / sum_n ||y_n - t_n||^2     (PRML 5.178, 5.180)
 
     with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3). The next
-    cycle starts from w. It stops when every alpha and beta changes by less than ``tol`` (relative).
+    cycle starts from w. It stops when every alpha and beta changes by less than ``tol`` (relative, default
+    1%) in a cycle. A cycle's training that stops at its iteration limit, and hyperparameters that do not
+    settle within ``cycles``, are each told once, as a ``ConvergenceWarning``.
 
     Parameters
     ----------
@@ -80,7 +103,12 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: float =
         "groups" (default): one alpha for each group of w, each layer's weights and each layer's biases
         apart, the consistent prior of PRML 5.5.1; "shared": one alpha for all of w.
     alpha : float
-        The first alpha of every group (default 0.01, a broad prior).
+        The first alpha of every group; by default the precision of the distribution the initial weights
+        are drawn from (``initial_alphas``: each unit's fan-in), so that training starts from a prior
+        the random start agrees with. The evidence may have several fixed points: started from a broad
+        prior (alpha = 0.01) on the diabetes data a 10-20-1 network settled at gamma = 194 of 241
+        parameters and a test R^2 of -0.22; from this start, at gamma = 25, R^2 0.53 and a log evidence
+        higher by 245.
     beta : float
         The first beta; default 1 / Var(T), as if the network explained nothing.
     cycles : int
@@ -101,7 +129,7 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: float =
                              f"the training data, with nothing held out")
     cycles = positive_int("cycles", cycles)
     tol = number("tol", tol, 0.0)
-    alpha0 = number("alpha", alpha, 0.0, low_open=True)
+    alpha0 = None if alpha is None else number("alpha", alpha, 0.0, low_open=True)
     regression = net.layers[net.output].activation.name == "linear"
     X64, T64 = np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64)
     if T64.ndim == 1:
@@ -112,44 +140,71 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: float =
     elif beta is not None:
         raise ValueError(f"beta applies to linear (regression) outputs; this network's are "
                          f"{net.layers[net.output].activation.name}")
-    alphas = {b.name: alpha0 for b in net.blocks}  # every group has a prior: A is positive definite
-    history, w, result, converged = [], None, None, False
+    # every group has a prior, so that A is positive definite
+    alphas = initial_alphas(net, prior) if alpha0 is None else {b.name: alpha0 for b in net.blocks}
+    from sklearn.exceptions import ConvergenceWarning
+
+    history: list = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        alphas, beta, w, converged, first = _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles,
+                                                    tol, hessian, method, restarts, seed, options, history)
+        scale = beta if regression else 1.0  # w and the posterior at the hyperparameters re-estimated last
+        result = train(net, X, T, method=method, weight_decay={g: a / scale for g, a in alphas.items()}, init=w,
+                       seed=seed, **options)
+    limited = sum(issubclass(c.category, ConvergenceWarning) for c in caught)
+    for c in caught:
+        if not issubclass(c.category, ConvergenceWarning):
+            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+    if limited:
+        warnings.warn(f"{method} stopped at its iteration limit in {limited} of the {len(history) + 1} trainings of "
+                      f"the evidence cycles; raise max_iter (epochs)", ConvergenceWarning, stacklevel=2)
+    if not converged:
+        warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
+                      f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
+    w = result.w
+    post = laplace(net, w, X64, T64, alphas, beta, hessian=hessian)
+    return EvidenceResult(w, alphas, beta, post.gamma, post.log_evidence, post, history, converged, result, first)
+
+
+def _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles, tol, hessian, method, restarts, seed,
+            options, history) -> tuple:
+    """The cycles of training and re-estimation; each appends its summary to ``history``."""
+    w, converged, first = None, False, None
     for cycle in range(1, cycles + 1):
         scale = beta if regression else 1.0
         decay = {g: a / scale for g, a in alphas.items()}
-        if w is None:
-            result = train(net, X, T, method=method, weight_decay=decay, restarts=restarts, seed=seed, **options)
-        else:
-            result = train(net, X, T, method=method, weight_decay=decay, init=w, seed=seed, **options)
+        start = {"restarts": restarts} if w is None else {"init": w}
+        result = train(net, X, T, method=method, weight_decay=decay, seed=seed, **{"tol": CYCLE_TOL, **options},
+                       **start)
+        first = first or result
         w = result.w
         post = laplace(net, w, X64, T64, alphas, beta if regression else None, hessian=hessian)
         new_alphas = {}
         for g, a in alphas.items():
             b = net.block(g)
             size = float(np.sum(w[b.offset : b.offset + b.size] ** 2))
-            new_alphas[g] = min(post.gamma_groups[g] / size, MAX_ALPHA) if size > 0 else MAX_ALPHA
+            new_alphas[g] = float(np.clip(post.gamma_groups[g] / size, MIN_ALPHA, MAX_ALPHA)) if size > 0 else MAX_ALPHA
         if prior == "shared":  # alpha = gamma / w^T w over all of w (PRML 5.178)
             total = float(w @ w)
-            new_alphas = {g: min(post.gamma / total, MAX_ALPHA) if total > 0 else MAX_ALPHA for g in alphas}
+            shared = float(np.clip(post.gamma / total, MIN_ALPHA, MAX_ALPHA)) if total > 0 else MAX_ALPHA
+            new_alphas = {g: shared for g in alphas}
         new_beta = None
         if regression:
             NK = X64.shape[0] * net.K
-            new_beta = (NK - post.gamma) / (2.0 * post.error) if post.error > 0 else math.inf
+            # with fewer patterns than well-determined parameters NK - gamma can fall to 0 or below: keep one
+            # degree of freedom for the noise, so that beta stays a precision
+            new_beta = max(NK - post.gamma, 1.0) / (2.0 * post.error) if post.error > 0 else MAX_ALPHA
         history.append({"cycle": cycle, "alpha": dict(alphas), "beta": beta, "gamma": post.gamma,
                         "log_evidence": post.log_evidence, "error": post.error, "hessian": post.hessian,
                         "new_alpha": dict(new_alphas), "new_beta": new_beta})
         # a group the data do not determine (gamma_g ~ 0) is being pruned: its alpha grows without end
-        changes = [abs(new_alphas[g] - alphas[g]) / alphas[g] for g in alphas if post.gamma_groups[g] >= PRUNED]
+        changes = [abs(new_alphas[g] - alphas[g]) / alphas[g] for g in alphas
+                   if post.gamma_groups[g] >= PRUNED * net.block(g).size]
         if regression:
             changes.append(abs(new_beta - beta) / beta)
         alphas, beta = new_alphas, (new_beta if regression else None)
         if max(changes, default=0.0) < tol:
             converged = True
             break
-    # the posterior and w at the hyperparameters the last re-estimation gave
-    scale = beta if regression else 1.0
-    result = train(net, X, T, method=method, weight_decay={g: a / scale for g, a in alphas.items()}, init=w,
-                   seed=seed, **options)
-    w = result.w
-    post = laplace(net, w, X64, T64, alphas, beta, hessian=hessian)
-    return EvidenceResult(w, alphas, beta, post.gamma, post.log_evidence, post, history, converged, result)
+    return alphas, beta, w, converged, first
