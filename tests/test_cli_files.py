@@ -44,8 +44,8 @@ def test_fit_prints_a_summary_and_writes_a_model(files):
                  "-o", d / "again.safetensors")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for text in ("N = 80 rows; 3 features: a, b, c", "Network(layers=[x: 3, h1: 5 tanh, y: 1 linear]", "beta_ML",
-                 "lbfgs, best of 2 restarts", "saved"):
+    for text in ("N = 80 rows; 3 features: a, b, c", "Network(layers=[x: 3, h1: 5 tanh, y: 1 linear]", "│ beta ",
+                 "lbfgs, best of 2 restarts, weight decay by the evidence", "│ evidence │ alpha: W[h1<-x]", "saved"):
         assert text in out, text
     est = dp.load(d / "again.safetensors")
     assert f"{float(est.beta_):.6g}" in out
@@ -104,9 +104,9 @@ def test_evaluate_regression(files):
     result = run("evaluate", d / "reg.safetensors", d / "train.csv", "--target", "y")
     assert result.returncode == 0, result.stderr
     est = dp.load(d / "reg.safetensors")
-    pred = est.predict(df[["a", "b", "c"]].to_numpy())
+    pred, std = est.predict(df[["a", "b", "c"]].to_numpy(), return_std=True)  # the Laplace predictive distribution
     rmse = np.sqrt(np.mean((pred - df["y"]) ** 2))
-    nll = np.mean(0.5 * np.log(2 * np.pi / est.beta_) + 0.5 * est.beta_ * (pred - df["y"]) ** 2)
+    nll = np.mean(0.5 * np.log(2 * np.pi * std**2) + 0.5 * (pred - df["y"]) ** 2 / std**2)
     assert f"{rmse:.6g}" in result.stdout and f"{nll:.6g}" in result.stdout and "R^2" in result.stdout
 
 
@@ -145,7 +145,8 @@ def test_gradcheck_and_info(files):
     assert result.returncode == 0 and "on 10 rows" in result.stdout
     result = run("info", d / "reg.safetensors")
     assert result.returncode == 0
-    for text in ("NetworkRegressor", "model format version 2", "h1", "features", "a, b, c", "restarts' minima"):
+    for text in ("NetworkRegressor", "model format version 3", "h1", "features", "a, b, c", "restarts' minima",
+                 "weight decay by the evidence", "ln evidence"):
         assert text in result.stdout, text
 
 
@@ -273,6 +274,7 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
         (["fit", "x.csv", "--target", "y", "--hidden", "10,0"], "expected positive layer sizes separated by commas"),
         (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
         (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
+        (["fit", "x.csv", "--target", "y", "--weight-decay", "lots"], "--weight-decay: expected 'evidence' or a number >= 0"),
         (["fit", "x.csv", "--target", "label", "--classify", "--method", "lm"],
          "Invalid value for --method: lm (Levenberg-Marquardt) minimises a sum of squares, for regression"),
         (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),
@@ -371,7 +373,7 @@ def test_a_full_disk_at_the_save_is_one_line_and_leaves_no_file(files, tmp_path)
         "os.fsync = full\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     result = subprocess.run([DELTAPROP, "fit", str(d / "train.csv"), "--target", "y", "--features", "a,b,c",
-                             "--restarts", "1", "-o",
+                             "--restarts", "1", "--weight-decay", "10", "-o",
                              str(tmp_path / "m.safetensors")], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (f"error: could not write {tmp_path / 'm.safetensors'}: No space left on device; "
@@ -404,7 +406,11 @@ def test_fit_and_info_count_right_and_show_the_weight_decay_used(files, tmp_path
                  "-o", tmp_path / "one.safetensors")
     assert result.returncode == 0 and "1 feature: a" in result.stdout and "best of 1 restart," in result.stdout
     info = run("info", tmp_path / "one.safetensors").stdout
-    assert "1 restart, best 0; weight decay 10" in info
+    assert "1 restart, best 0; weight decay by the evidence" in info
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a", "--hidden", "2", "--restarts", "1",
+                 "--weight-decay", "3", "-o", tmp_path / "three.safetensors")
+    assert result.returncode == 0 and "weight decay 3" in result.stdout
+    assert "1 restart, best 0; weight decay 3" in run("info", tmp_path / "three.safetensors").stdout
 
 
 def test_a_warning_is_one_line(files, tmp_path):

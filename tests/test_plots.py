@@ -121,8 +121,8 @@ def test_demo_writes_the_pictures(tmp_path):
 
     written = demo_pictures(tmp_path, restarts=2)
     names = sorted(p.name for p, _ in written)
-    assert names == ["error_surface.png", "figure_5_3.png", "fit.png", "hessian_spectrum.png", "minima.png",
-                     "training.png"]
+    assert names == ["error_bars.png", "error_surface.png", "evidence.png", "figure_5_3.png", "fit.png",
+                     "hessian_spectrum.png", "minima.png", "training.png"]
     for path, _ in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
@@ -184,3 +184,28 @@ def test_the_hessian_spectrum_shows_the_exact_outer_product_and_diagonal_values(
         wanted = np.sort(np.concatenate([np.abs(v[v < 0]) for v in expected.values()]))
         np.testing.assert_allclose(negative, wanted, rtol=1e-12)
         assert bool(negative.size) == has_negative and ax.get_yscale() == "log"
+
+
+def test_the_model_comparison_marks_the_most_evidence():
+    ax = plots.plot_model_comparison([1, 2, 3], [-5.0, -2.0, -4.0], [0.4, 0.2, 0.25]).axes[0]
+    (ev,) = lines(ax, "evidence")
+    np.testing.assert_array_equal(ev.get_ydata(), [-5.0, -2.0, -4.0])
+    (best,) = lines(ax, "best")
+    assert list(best.get_xdata()) == [2] and list(best.get_ydata()) == [-2.0]
+    right = ax.figure.axes[1]
+    np.testing.assert_array_equal(lines(right, "test error")[0].get_ydata(), [0.4, 0.2, 0.25])
+
+
+def test_the_error_bars_are_the_constant_band_beside_the_laplace_band():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (30, 1))
+    T = np.sin(np.pi * X) + 0.2 * rng.standard_normal((30, 1))
+    net = dp.mlp([1, 3, 1])
+    found = dp.train_evidence(net, X, T, restarts=2, seed=0)
+    fig = plots.plot_error_bars(net, X, T, found.posterior, grid=np.linspace(-2, 2, 401))
+    left, right = fig.axes[:2]
+    constant, laplace = band_half_width(left), band_half_width(right)
+    np.testing.assert_allclose(constant, 2 / np.sqrt(found.beta), rtol=1e-9)
+    grid = np.linspace(-2, 2, 401)[:, None]
+    np.testing.assert_allclose(laplace, 2 * np.sqrt(found.posterior.predictive(grid)[1][:, 0]), rtol=1e-9)
+    assert laplace[0] > 2 * laplace[200] and laplace[-1] > 2 * laplace[200]  # x = -2 and 2 against x = 0

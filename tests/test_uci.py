@@ -76,3 +76,16 @@ def test_bad_arguments_are_refused_by_name(tmp_path, args, message):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "uci.py"), *args],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_an_evidence_run_needs_no_cross_validation_and_writes_its_table(tmp_path):
+    write_data_set(tmp_path / "data" / "toy", splits=1)
+    out = tmp_path / "UCI-evidence.md"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "uci.py"), str(tmp_path / "data"),
+                             "--weight-decay", "evidence", "--out", str(out)], capture_output=True, text=True,
+                            timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [row] = [line.split("|") for line in out.read_text().splitlines() if line.startswith("| toy ")]
+    rmse, ll = float(row[4].split("+-")[0]), float(row[7].split("+-")[0])
+    assert row[3].strip() == "1" and rmse < 0.2 and ll > 0.0  # noise 0.05: the function is learnt
+    assert "weight_decay='evidence'" in out.read_text()

@@ -16,7 +16,7 @@ from .files import save_figure, writable, write_text
 from .engine.network import mlp
 from .optimize import METHODS
 from .tables import LIMITS
-from .training import on_scheduler, train
+from .training import on_scheduler, train, train_evidence
 
 app = typer.Typer(
     help="Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5).",
@@ -150,6 +150,14 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
     save(plots.plot_fit(net, noisy_fit.w, X, noisy_T, beta=noisy_fit.beta,
                         title="sin(pi x) + noise, weight decay 0.1: y +- 2/sqrt(beta_ML)"),
          "fit.png", "a fit to noisy sin(pi x), its hidden units dashed and its predictive band y +- 2/sqrt(beta_ML)")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bayes = train_evidence(net, X, noisy_T, method=method, restarts=restarts, seed=seed, progress=False)
+    save(plots.plot_error_bars(net, X, noisy_T, bayes.posterior,
+                               title="sin(pi x) + noise, alpha and beta by the evidence: error bars"),
+         "error_bars.png", "the constant band y +- 2/sqrt(beta) beside the Laplace band, which widens away from the data")
     fit = train(net, X, T, method=method, restarts=restarts, seed=seed, snapshots=40, progress=False)
     save(plots.plot_minima(fit.restart_errors, best=[r.index for r in fit.restarts].index(fit.best_restart),
                            title=f"sin(pi x): final E of {restarts} restart{_s(restarts)}"),
@@ -159,6 +167,7 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
          "error_surface.png", "E(w) on a plane through the minimum, with the optimiser's path")
     save(plots.plot_hessian_spectrum(net, fit.w, X, T, title="sin(pi x): the Hessian's eigenvalues at w_ML"),
          "hessian_spectrum.png", "the Hessian's eigenvalues at w_ML: exact, outer-product and diagonal approximations")
+    save(*_evidence_pictures(seed, restarts, method, plots))
     rng = np.random.default_rng(seed)
     Xn = rng.uniform(-1, 1, (40, 1))
     Tn = np.sin(np.pi * Xn) + 0.3 * rng.standard_normal((40, 1))
@@ -168,6 +177,28 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
                              title="1-20-1 on 40 noisy points of sin(pi x): over-fitting"),
          "training.png", "training and validation error per epoch, early stopping marked")
     return written
+
+
+def _evidence_pictures(seed: int, restarts: int, method: str, plots):
+    """The evidence against M on 30 noisy points of sin(pi x), with the test error; returns save's arguments."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (30, 1))
+    T = np.sin(np.pi * X) + 0.2 * rng.standard_normal((30, 1))
+    Xt = rng.uniform(-1, 1, (2000, 1))
+    Tt = np.sin(np.pi * Xt) + 0.2 * rng.standard_normal((2000, 1))
+    hidden, evidence, errors = list(range(1, 9)), [], []
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a model that does not settle is still a point on the curve
+        for M in hidden:
+            net = mlp([1, M, 1])
+            found = train_evidence(net, X, T, method=method, restarts=restarts, seed=seed, progress=False)
+            evidence.append(found.log_evidence)
+            errors.append(float(np.sqrt(np.mean((net.forward(found.w, Xt) - Tt) ** 2))))
+    fig = plots.plot_model_comparison(hidden, evidence, errors,
+                                      title="30 points of sin(pi x) + noise (sd 0.2): evidence and test error")
+    return fig, "evidence.png", "the log evidence and the test error against the number of hidden units"
 
 
 # -- working with data and model files -----------------------------------------
@@ -585,7 +616,8 @@ def plot(
         X, T = numeric(df, features, data, "feature"), numeric(df, targets, data, "target")
         if est.n_features_in_ == 1 and est.network_.K == 1:
             fig = plots.plot_fit(est.network_, est.w_, X, T, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
-                                 t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
+                                 t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}",
+                                 posterior=est.posterior_)  # the Laplace band, where trained by the evidence
             fig.axes[0].set_xlabel(features[0])
             fig.axes[0].set_ylabel(targets[0])
         else:

@@ -143,6 +143,7 @@ class _NetworkEstimator(BaseEstimator):
                            early_stopping=self.early_stopping, **options)
             beta = result.beta
         started = found.first if self.weight_decay_ == "evidence" else result  # the run of the random restarts
+        self._evidence_attributes()
         self.w_ = result.w
         self.training_ = {
             "method": result.method, "error": result.error, "penalty": result.penalty, "beta": beta,
@@ -154,6 +155,13 @@ class _NetworkEstimator(BaseEstimator):
         self.snapshots_ = result.snapshots
         self.restart_errors_ = started.restart_errors
         self.n_iter_ = int(result.history["epoch"][-1])
+
+    def _evidence_attributes(self) -> None:
+        """alpha_, gamma_ and log_evidence_ from ``evidence_`` (None without the evidence)."""
+        e = self.evidence_
+        self.alpha_ = None if e is None else dict(e["alpha"])
+        self.gamma_ = None if e is None else e["gamma"]
+        self.log_evidence_ = None if e is None else e["log_evidence"]
 
     def _weight_decay(self, validation) -> Any:
         """The weight decay to train with: "evidence" (PRML 5.7) or a number. The default ("evidence" for
@@ -310,6 +318,10 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
     evidence_ : dict or None
         With the evidence: alpha (per group), beta (standardised units),
         gamma, gamma_groups, log_evidence, cycles, converged, hessian.
+    alpha_, gamma_, log_evidence_ : dict, float, float or None
+        With the evidence: the prior precision of each group of weights
+        (PRML 5.178), the number of well-determined parameters (5.179) and
+        ln p(D | alpha, beta) (5.175), in standardised units.
     history_ : dict of arrays
         Per epoch: error, validation_error, grad_norm, seconds.
     snapshots_ : dict
@@ -572,7 +584,7 @@ def _evidence_problem(net, e: Any, regression: bool) -> str:
     if not (_positive(e["beta"]) if regression else e["beta"] is None):
         return "beta must be a positive number (regression) or null (classification)"
     for key, ok in (("gamma", _number(e["gamma"])), ("log_evidence", _number(e["log_evidence"])),
-                    ("error", _number(e["error"])), ("cycles", isinstance(e["cycles"], int) and e["cycles"] >= 1),
+                    ("error", _number(e["error"])), ("cycles", isinstance(e["cycles"], int) and e["cycles"] >= 0),
                     ("N", isinstance(e["N"], int) and e["N"] >= 1), ("converged", isinstance(e["converged"], bool)),
                     ("hessian", e["hessian"] in ("exact", "outer_product"))):
         if not ok:
@@ -618,6 +630,7 @@ def from_model_file(f: ModelFile):
                                    e["log_evidence"], True)
     elif "posterior_precision" in f.tensors:
         f.fail("the file holds posterior_precision but no estimator.evidence")
+    est._evidence_attributes()
     est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
     est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
     est.n_iter_ = training.pop("n_iter")

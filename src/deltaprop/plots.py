@@ -1,11 +1,12 @@
 """Figures with matplotlib: the fitted function, training curves, the spread of
-minima, PRML Figure 5.3, a slice of the error surface and the Hessian's spectrum.
+minima, PRML Figure 5.3, a slice of the error surface, the Hessian's spectrum and the
+comparison of models by the evidence.
 
 Each function returns a ``matplotlib.figure.Figure`` (drawn on new axes, or
 on ``ax`` when given). Artists carry a gid naming what they show ("data",
 "fit", "hidden", "band", "training", "validation", "early stopping",
 "minima", "best", "path", "w", "exact", "outer product", "diagonal",
-"negative"), so that tests and callers can find them.
+"negative", "evidence", "test error"), so that tests and callers can find them.
 """
 
 from __future__ import annotations
@@ -44,26 +45,33 @@ def hidden_outputs(net: Network, w: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] = None, *,
              x_scaler: Optional[tuple] = None, t_scaler: Optional[tuple] = None, hidden: bool = True,
-             title: Optional[str] = None, ax=None):
-    """One-input regression: the data, y(x, w), the hidden units' outputs (dashed) and y +- 2/sqrt(beta).
+             title: Optional[str] = None, ax=None, posterior: Any = None, grid: Any = None):
+    """One-input regression: the data, y(x, w), the hidden units' outputs (dashed) and a band of +- 2
+    predictive standard deviations.
 
     As PRML Figure 5.3. ``x_scaler`` and ``t_scaler`` are (mean, scale)
     pairs when the network works on standardised data; X, T and ``beta``
-    are in the original units. The band is the predictive distribution's
-    mean +- 2 standard deviations (PRML 5.16).
+    are in the original units. The band is y +- 2/sqrt(beta) (PRML 5.16), or,
+    given the Laplace ``posterior`` (``deltaprop.laplace``, in the network's
+    units), y +- 2 sqrt(1/beta + g^T A^-1 g) (PRML 5.173), which widens away
+    from the data. ``grid``: the x values to draw at (default: the data's range).
     """
     if net.D != 1 or net.K != 1 or net.layers[net.output].activation.name != "linear":
         raise ValueError(f"plot_fit draws networks with one input and one linear output; this one has D={net.D}, K={net.K}")
     X, T = np.asarray(X, dtype=float).reshape(-1, 1), np.asarray(T, dtype=float).reshape(-1, 1)
     (xm, xs), (tm, ts) = x_scaler or _identity(1), t_scaler or _identity(1)
     fig, ax = _axes(ax)
-    grid = np.linspace(X.min(), X.max(), 400)[:, None]
+    grid = np.linspace(X.min(), X.max(), 400)[:, None] if grid is None else np.asarray(grid, float).reshape(-1, 1)
     Xs = (grid - xm) / xs
     y = net.forward(w, Xs)[:, 0] * ts[0] + tm[0]
-    if beta is not None:
+    if posterior is not None:
+        half = 2.0 * np.sqrt(posterior.predictive(Xs)[1][:, 0]) * ts[0]
+        ax.fill_between(grid[:, 0], y - half, y + half, color="tab:red", alpha=0.15, lw=0,
+                        label=r"$y \pm 2\sigma(x)$, Laplace", gid="band")
+    elif beta is not None:
         half = 2.0 / np.sqrt(beta)
         ax.fill_between(grid[:, 0], y - half, y + half, color="tab:red", alpha=0.15, lw=0,
-                        label=r"$y \pm 2/\sqrt{\beta_{ML}}$", gid="band")
+                        label=r"$y \pm 2/\sqrt{\beta}$", gid="band")
     ax.plot(X[:, 0], T[:, 0], "o", ms=4, mfc="none", color="tab:blue", label="data", gid="data")
     ax.plot(grid[:, 0], y, "-", color="tab:red", lw=2, label=r"$y(x, \mathbf{w})$", gid="fit")
     if hidden:
@@ -200,6 +208,49 @@ def plot_hessian_spectrum(net: Network, w: np.ndarray, X: Any, T: Any, *, ax=Non
     ax.set_ylabel("$|\\lambda|$")
     ax.set_title(title)
     ax.legend()
+    return fig
+
+
+def plot_error_bars(net: Network, X: Any, T: Any, posterior: Any, *, grid: Any = None,
+                    title: str = "Error bars: constant noise, and the Laplace approximation"):
+    """Two panels over ``grid`` (default: twice the data's range): y +- 2/sqrt(beta), the same width everywhere
+    (PRML 5.16), beside y +- 2 sqrt(1/beta + g^T A^-1 g) of the Laplace ``posterior`` (PRML 5.173), which
+    widens where there are no data."""
+    from matplotlib.figure import Figure
+
+    X = np.asarray(X, dtype=float).reshape(-1, 1)
+    if grid is None:
+        centre, half = (X.max() + X.min()) / 2, X.max() - X.min()
+        grid = np.linspace(centre - half, centre + half, 400)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    plot_fit(net, posterior.w, X, T, beta=posterior.beta, ax=left, grid=grid, hidden=False,
+             title=r"$y \pm 2/\sqrt{\beta}$")
+    plot_fit(net, posterior.w, X, T, posterior=posterior, ax=right, grid=grid, hidden=False,
+             title=r"$y \pm 2\sqrt{1/\beta + \mathbf{g}^T \mathbf{A}^{-1} \mathbf{g}}$ (PRML 5.173)")
+    for ax in (left, right):
+        ax.legend(loc="lower left", fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_model_comparison(hidden: Sequence[int], log_evidence: Sequence[float], test_rmse: Sequence[float], *,
+                          ax=None, title: str = "Model comparison by the evidence"):
+    """The log evidence (PRML 5.175) and the test error against the number of hidden units M: the
+    network analogue of PRML Figure 3.14 (gids "evidence", "test error", "best")."""
+    fig, ax = _axes(ax)
+    M, ev, err = np.asarray(hidden), np.asarray(log_evidence, dtype=float), np.asarray(test_rmse, dtype=float)
+    ax.plot(M, ev, "o-", color="tab:blue", label=r"$\ln p(\mathcal{D} | \alpha, \beta)$", gid="evidence")
+    best = int(np.argmax(ev))
+    ax.plot([M[best]], [ev[best]], "*", ms=16, color="tab:blue", gid="best", label=f"most evidence: M = {M[best]}")
+    ax.set_xlabel("hidden units $M$")
+    ax.set_ylabel("log evidence", color="tab:blue")
+    right = ax.twinx()
+    right.plot(M, err, "s--", color="tab:red", label="test RMSE", gid="test error")
+    right.set_ylabel("test RMSE", color="tab:red")
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="lower center")
+    ax.set_title(title)
     return fig
 
 

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..numerics.laplace import Posterior, laplace
+from ..optimize import STOCHASTIC_METHODS
 from .result import TrainResult
 from .train import train
 
@@ -95,7 +96,9 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3). The next
     cycle starts from w. It stops when every alpha and beta changes by less than ``tol`` (relative, default
     1%) in a cycle. A cycle's training that stops at its iteration limit, and hyperparameters that do not
-    settle within ``cycles``, are each told once, as a ``ConvergenceWarning``.
+    settle within ``cycles``, are each told once, as a ``ConvergenceWarning`` (the cycles' own trainings, which
+    continue from w, may stop at their limits unsaid). Ctrl-C or a diverged training stops the cycles: the
+    result then holds that training (``training.stop_reason``) and the posterior at its w.
 
     Parameters
     ----------
@@ -147,19 +150,21 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     history: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        alphas, beta, w, converged, first = _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles,
-                                                    tol, hessian, method, restarts, seed, options, history)
-        scale = beta if regression else 1.0  # w and the posterior at the hyperparameters re-estimated last
-        result = train(net, X, T, method=method, weight_decay={g: a / scale for g, a in alphas.items()}, init=w,
-                       seed=seed, **options)
-    limited = sum(issubclass(c.category, ConvergenceWarning) for c in caught)
-    for c in caught:
+        alphas, beta, w, converged, first, result = _cycles(net, X, T, X64, T64, alphas, beta, regression, prior,
+                                                            cycles, tol, hessian, method, restarts, seed, options,
+                                                            history)
+        if result is None:  # w and the posterior at the hyperparameters re-estimated last
+            scale = beta if regression else 1.0
+            result = train(net, X, T, method=method, weight_decay={g: a / scale for g, a in alphas.items()}, init=w,
+                           seed=seed, **options)
+    for c in caught:  # the cycles' trainings may stop at their limits (they continue from w); others are told
         if not issubclass(c.category, ConvergenceWarning):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
-    if limited:
-        warnings.warn(f"{method} stopped at its iteration limit in {limited} of the {len(history) + 1} trainings of "
-                      f"the evidence cycles; raise max_iter (epochs)", ConvergenceWarning, stacklevel=2)
-    if not converged:
+    if result.stop_reason == "max epochs":
+        warnings.warn(f"{method} stopped at its limit of {result.history['epoch'][-1]} iterations in the last "
+                      f"training, at the final alpha and beta; raise max_iter (epochs)", ConvergenceWarning,
+                      stacklevel=2)
+    if not converged and result.stop_reason not in ("interrupted", "diverged"):
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
     w = result.w
@@ -175,10 +180,12 @@ def _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles, tol, h
         scale = beta if regression else 1.0
         decay = {g: a / scale for g, a in alphas.items()}
         start = {"restarts": restarts} if w is None else {"init": w}
-        result = train(net, X, T, method=method, weight_decay=decay, seed=seed, **{"tol": CYCLE_TOL, **options},
-                       **start)
+        loose = {} if method in STOCHASTIC_METHODS else {"tol": CYCLE_TOL}  # mini-batch methods keep theirs (off)
+        result = train(net, X, T, method=method, weight_decay=decay, seed=seed, **{**loose, **options}, **start)
         first = first or result
         w = result.w
+        if result.stop_reason in ("interrupted", "diverged"):  # Ctrl-C, or no w_MAP: the posterior at this w
+            return alphas, beta, w, False, first, result
         post = laplace(net, w, X64, T64, alphas, beta if regression else None, hessian=hessian)
         new_alphas = {}
         for g, a in alphas.items():
@@ -207,4 +214,4 @@ def _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles, tol, h
         if max(changes, default=0.0) < tol:
             converged = True
             break
-    return alphas, beta, w, converged, first
+    return alphas, beta, w, converged, first, None
