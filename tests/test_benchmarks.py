@@ -45,8 +45,12 @@ def test_second_derivative_rows_agree_with_deltaprop(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [[c.strip() for c in l.strip("|").split("|")] for l in (tmp_path / "w6.md").read_text().splitlines()
             if l.startswith("| 13-50-1") or l.startswith("| 784-")]
-    assert {(r[1], r[2]) for r in rows} >= {("H v", "deltaprop"), ("H v", "torch.func (eager)"),
-                                              ("exact Hessian (W, W)", "torch.func (eager)"),
-                                              ("dy/dw (N, K, W)", "torch.func (eager)")}
+    expected = {("H v", "deltaprop"), ("H v", "torch.func (eager)")}  # the 784-512-512-10 rows, always
+    if (ROOT.parent / "shared" / "data" / "uci" / "bostonHousing" / "data.txt").exists():  # the Boston rows need it
+        expected |= {("exact Hessian (W, W)", "torch.func (eager)"), ("dy/dw (N, K, W)", "torch.func (eager)")}
+    else:
+        assert "| 13-50-1 Boston | all | deltaprop | missing |" in (tmp_path / "w6.md").read_text()
+    rows = [r for r in rows if r[3] != "missing"]
+    assert {(r[1], r[2]) for r in rows} >= expected
     for network, quantity, name, ms, ratio, difference in rows:
         assert float(difference) <= (1e-12 if "float64" in network else 1e-5), (network, quantity, name, difference)
