@@ -249,7 +249,7 @@ def plot_model_comparison(hidden: Sequence[int], log_evidence: Sequence[float], 
     right.plot(M, err, "s--", color="tab:red", label="test RMSE", gid="test error")
     right.set_ylabel("test RMSE", color="tab:red")
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="lower center")
+    right.legend(lines, [line.get_label() for line in lines], loc="upper right")  # on the axes drawn last: on top
     ax.set_title(title)
     return fig
 
