@@ -249,3 +249,27 @@ def test_a_wide_layer_keeps_its_units_apart(browser, tmp_path, hidden):
     assert more.count() == (hidden > 24) and (hidden <= 24 or more.text_content() == f"({hidden - 24} more)")
     view.page.screenshot(path=str(ARTIFACTS / f"wide-{hidden}.png"))
     view.check_clean()
+
+
+def test_a_model_trained_by_the_evidence_shows_its_laplace_band(browser, tmp_path):
+    import json
+    import re
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 40)
+    pd.DataFrame({"x": x, "t": np.sin(np.pi * x) + 0.1 * rng.standard_normal(40)}).to_csv(tmp_path / "s.csv", index=False)
+    subprocess.run([DELTAPROP, "fit", tmp_path / "s.csv", "--target", "t", "--hidden", "3", "--restarts", "2",
+                    "-o", tmp_path / "s.safetensors"], check=True, capture_output=True)
+    subprocess.run([DELTAPROP, "explain", tmp_path / "s.safetensors", tmp_path / "s.csv", "-o", tmp_path / "s.html"],
+                   check=True, capture_output=True)
+    est = dp.load(tmp_path / "s.safetensors")
+    html = (tmp_path / "s.html").read_text()
+    data = json.loads(re.search(r'<script id="model-data" type="application/json">(.*?)</script>', html,
+                                flags=re.S).group(1))
+    grid = x.min() + (x.max() - x.min()) * np.arange(200) / 199
+    _, std = est.predict(grid[:, None], return_std=True)
+    np.testing.assert_allclose(data["laplace"]["half"], 2 * std, rtol=1e-9)
+    view = Page(browser, tmp_path / "s.html")
+    tip = view.page.evaluate("hoverText.get(document.getElementById('fit-band'))")  # the curve covers its middle
+    assert "the Laplace approximation (PRML 5.173)" in tip
+    view.check_clean()

@@ -668,6 +668,7 @@ def explain(
             title=f"Backpropagation in action: {model.name}",
             subtitle=f"{repr(est.network_)}; inputs standardised with the training statistics"
                      + ("" if classify else ", targets too"),
+            posterior=None if classify else est.posterior_,
         )
     write_text(output, html)
     _console().print(f"wrote {escape(str(output))}: open it in a browser (file://{escape(str(output.resolve()))})")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..engine.network import Network
 
+GRID = 200  # points of the fitted function drawn by the page (drawFit)
 MAX_PATTERNS = 200
 
 
@@ -37,13 +38,16 @@ def explain_html(
     target_names: Optional[Sequence[str]] = None,
     title: str = "Backpropagation in action",
     subtitle: str = "",
+    posterior: Any = None,
 ) -> str:
     """The page for ``net`` at weights w, as an HTML string.
 
     X and T are patterns in the original units (T holds class labels when
     ``classes`` is given); ``x_scaler`` and ``t_scaler`` are the (mean,
     scale) pairs that take them to the units the network works in. At most
-    the first 200 patterns go into the page.
+    the first 200 patterns go into the page. With the Laplace ``posterior``
+    (``deltaprop.laplace``, in the network's units) of a one-input regression,
+    the fit at the final weights is drawn with its band +- 2 sigma(x) (PRML 5.173).
     """
     w = np.asarray(w, dtype=float)
     if w.shape != (net.n_params,):
@@ -81,6 +85,12 @@ def explain_html(
         T = np.asarray(T)[:MAX_PATTERNS]
         T = T.reshape(len(T), -1)
         data["patterns"] = {"x": _list(X), "t": T.tolist() if classes is not None else _list(T)}
+    data["laplace"] = None
+    if posterior is not None and data["patterns"] is not None and net.D == 1 and net.K == 1 and kind == "linear":
+        lo, hi = float(X[:, 0].min()), float(X[:, 0].max())
+        grid = lo + (hi - lo) * np.arange(GRID) / (GRID - 1)  # the page's own grid for the fit
+        variance = posterior.predictive(((grid - xm[0]) / xs[0])[:, None])[1][:, 0]
+        data["laplace"] = {"half": _list(2.0 * np.sqrt(variance) * ts[0])}
     if history is not None:
         data["history"] = {k: [None if not np.isfinite(v) else float(v) for v in np.asarray(history[k], dtype=float)]
                            for k in ("epoch", "error", "validation_error") if k in history}
