@@ -282,8 +282,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
         data. None: "evidence" for the regressor (falling back to 10, with a
         warning, for a network of more than 5000 parameters or with
         validation data held out), and 1 for the classifier, for which the
-        evidence is not yet the default (on the digits data it took 20-100 s
-        and predicted worse than a weight decay of 1).
+        evidence is not yet the default (on the digits data it took 117 s
+        and predicted worse than a weight decay of 1: accuracy 0.909
+        against 0.916).
     restarts : int, default=3
         Random initialisations; the best is kept.
     early_stopping : int, default=None
