@@ -150,6 +150,24 @@ def test_predictions_against_targets_and_residuals_for_any_number_of_inputs():
     assert "(u)" in right.get_ylabel() and "target v" in fig.axes[2].get_xlabel()
 
 
+def test_predictions_take_one_laplace_error_bar_per_pattern():
+    """A std per pattern (PRML 5.173) is drawn as y +- 2 std on each point; a wrong shape is refused."""
+    rng = np.random.default_rng(1)
+    T = rng.standard_normal((30, 2))
+    Y = T + 0.1 * rng.standard_normal((30, 2))
+    std = rng.uniform(0.05, 0.5, (30, 2))
+    fig = plots.plot_predictions(Y, T, std=std)
+    for k in range(2):
+        (bars,) = [c for c in fig.axes[2 * k].collections if c.get_gid() == "error bars"]
+        ends = np.array(bars.get_segments())  # (N, 2 ends, (x, y))
+        np.testing.assert_allclose(ends[:, 0, 0], T[:, k])
+        np.testing.assert_allclose(ends[:, 0, 1], Y[:, k] - 2 * std[:, k])
+        np.testing.assert_allclose(ends[:, 1, 1], Y[:, k] + 2 * std[:, k])
+        assert not [c for c in fig.axes[2 * k].collections if c.get_gid() == "band"]
+    with pytest.raises(ValueError, match=r"std must have shape \(2,\) .* or \(30, 2\)"):
+        plots.plot_predictions(Y, T, std=std[:20])
+
+
 def test_figure_5_3_keeps_its_legend_off_the_data_and_the_fits_colour_for_the_fit(figure_5_3):
     from matplotlib.colors import to_rgba
 

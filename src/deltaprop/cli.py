@@ -290,7 +290,7 @@ def fit(
     batch_size: int = typer.Option(None, min=1, help="Mini-batch size of sgd, momentum and adam. Default: 32."),
     restarts: int = typer.Option(3, min=1, help="Random initialisations; the best is kept."),
     weight_decay: str = typer.Option(None, help="lambda in E + lambda/2 w^T w, or 'evidence': alpha and beta from the "
-                                                "training data (PRML 5.7). Default: evidence (regression), 1 (classification)."),
+                                                "training data (PRML 5.7). Default: evidence."),
     validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
     snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
@@ -621,8 +621,10 @@ def plot(
             fig.axes[0].set_xlabel(features[0])
             fig.axes[0].set_ylabel(targets[0])
         else:
-            fig = plots.plot_predictions(est.predict(X).reshape(T.shape), T, std=np.sqrt(1 / np.atleast_1d(est.beta_)),
-                                         names=targets, title=f"{model.name} on {data.name}")
+            Y, std = est.predict(X, return_std=True)  # per pattern: the Laplace sigma(x) where trained by the evidence
+            fig = plots.plot_predictions(Y.reshape(T.shape), T, names=targets, title=f"{model.name} on {data.name}",
+                                         std=std.reshape(T.shape) if est.posterior_ is not None else
+                                         np.sqrt(1 / np.atleast_1d(est.beta_)))
     save_figure(fig, output, dpi=110)
     _console().print(f"wrote {escape(str(output))}")
 

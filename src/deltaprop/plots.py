@@ -91,21 +91,34 @@ def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] 
 
 def plot_predictions(Y: Any, T: Any, *, std: Any = None, names: Optional[Sequence[str]] = None,
                      title: Optional[str] = None):
-    """Regression with any number of inputs: for each output, the prediction against the target (the
-    line y = t and, given ``std``, the band +- 2 std of the predictive distribution, PRML 5.16), and
-    the residuals t - y against the prediction."""
+    """Regression with any number of inputs: for each output, the prediction against the target, and
+    the residuals t - y against the prediction.
+
+    ``std`` is the predictive standard deviation: one per output (K,), drawn as the band y = t +- 2 std
+    about the diagonal (1/sqrt(beta_ML), PRML 5.16), or one per pattern and output (N, K), drawn as an
+    error bar +- 2 std on each prediction (the Laplace approximation's sigma(x), PRML 5.173).
+    """
     from matplotlib.figure import Figure
 
     Y, T = np.asarray(Y, dtype=float).reshape(len(Y), -1), np.asarray(T, dtype=float).reshape(len(T), -1)
-    K = Y.shape[1]
+    N, K = Y.shape
     names = list(names or [f"t{k + 1}" for k in range(K)])
-    std = None if std is None else np.broadcast_to(np.asarray(std, dtype=float), (K,))
+    per_point = std is not None and np.ndim(std) == 2
+    if std is not None:
+        std = np.asarray(std, dtype=float)
+        if std.shape != (N, K) if per_point else std.size not in (1, K):
+            raise ValueError(f"std must have shape ({K},) (one per output) or ({N}, {K}) (one per pattern and "
+                             f"output); got {std.shape}")
+        std = std if per_point else np.broadcast_to(std.reshape(-1), (K,))
     fig = Figure(figsize=(9.0, 3.6 * K), layout="constrained")
     axes = fig.subplots(K, 2, squeeze=False)
     for k, (left, right) in enumerate(axes):
         lo, hi = min(Y[:, k].min(), T[:, k].min()), max(Y[:, k].max(), T[:, k].max())
         line = np.array([lo, hi])
-        if std is not None:
+        if per_point:
+            left.errorbar(T[:, k], Y[:, k], yerr=2 * std[:, k], fmt="none", ecolor="tab:red", alpha=0.35, lw=1,
+                          label=r"$y \pm 2\sigma(x)$, Laplace", gid="error bars")
+        elif std is not None:
             left.fill_between(line, line - 2 * std[k], line + 2 * std[k], color="tab:red", alpha=0.12, lw=0,
                               label=r"$t = y \pm 2/\sqrt{\beta_{ML}}$", gid="band")
         left.plot(line, line, "-", color="tab:red", lw=1, label="$y = t$", gid="diagonal")

@@ -108,12 +108,18 @@ class Posterior:
 
         from ..fast import weight_jacobian
 
-        activations = self.beta is None
-        G = weight_jacobian(self.net, self.w, X, activations=activations)  # (N, K, W)
-        N, K, W = G.shape
+        from ..fast.second import CHUNK
+
+        X = np.asarray(X, dtype=np.float64)
+        N, K, W = X.shape[0], self.net.K, self.net.n_params
         factor = cho_factor(self.A, lower=True)
-        flat = G.reshape(N * K, W)
-        return np.einsum("nw,nw->n", flat, cho_solve(factor, flat.T).T).reshape(N, K)
+        out = np.empty((N, K))
+        rows = max(1, CHUNK // (K * W))  # the (rows, K, W) Jacobian of a chunk of patterns at a time
+        for start in range(0, N, rows):
+            G = weight_jacobian(self.net, self.w, X[start : start + rows], activations=self.beta is None)
+            flat = G.reshape(-1, W)
+            out[start : start + rows] = np.einsum("nw,wn->n", flat, cho_solve(factor, flat.T)).reshape(-1, K)
+        return out
 
     def moderated_probabilities(self, X: Any) -> np.ndarray:
         """Classification: the class probabilities averaged over the posterior, (N, K) (PRML 5.7.3).
