@@ -77,7 +77,10 @@ def check_steps(view, net, w, xs, ts, shots=None):
             assert set(view.cells("delta", net.output, out)) == {""} and set(view.cells("t", net.output, out)) == {""}
         else:
             same(view.numbers("delta", net.output, out), tr.delta[net.output])
-            same(view.numbers("t", net.output, out), tr.t)
+            if net.layers[net.output].activation.components:  # a mixture's units are not one per target
+                assert set(view.cells("t", net.output, out)) == {""}
+            else:
+                same(view.numbers("t", net.output, out), tr.t)
         for j in hidden:
             cells = view.cells("delta", j, range(net.layers[j].size))
             if step < 3:
@@ -272,4 +275,24 @@ def test_a_model_trained_by_the_evidence_shows_its_laplace_band(browser, tmp_pat
     view = Page(browser, tmp_path / "s.html")
     tip = view.page.evaluate("hoverText.get(document.getElementById('fit-band'))")  # the curve covers its middle
     assert "the Laplace approximation (PRML 5.173)" in tip
+    view.check_clean()
+
+
+def test_a_mixture_density_network_page_shows_its_deltas(browser, tmp_path):
+    """Issue 16: the page traces an MDN (PRML 5.6): mixture parameters forward, deltas 5.155-5.157 back."""
+    from deltaprop.examples import inverse_problem
+
+    X, T = inverse_problem(0, 200)
+    pd.DataFrame({"x": X[:, 0], "t": T[:, 0]}).to_csv(tmp_path / "inverse.csv", index=False)
+    subprocess.run([DELTAPROP, "fit", tmp_path / "inverse.csv", "--target", "t", "--hidden", "4", "--components", "2",
+                    "--restarts", "1", "--epochs", "100", "-o", tmp_path / "mdn.safetensors"], check=True,
+                   capture_output=True)
+    subprocess.run([DELTAPROP, "explain", tmp_path / "mdn.safetensors", tmp_path / "inverse.csv", "-o",
+                    tmp_path / "mdn.html"], check=True, capture_output=True)
+    est = dp.load(tmp_path / "mdn.safetensors")
+    view = Page(browser, tmp_path / "mdn.html")
+    view.page.select_option("#pattern", "5")
+    check_steps(view, est.network_, est.w_, est.network_inputs(X[5:6])[0], est.network_targets(T[5:6])[0],
+                shots="mixture")
+    view.page.hover('td[data-kind="delta"][data-layer="y"][data-unit="0"]')
     view.check_clean()

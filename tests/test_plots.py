@@ -122,7 +122,7 @@ def test_demo_writes_the_pictures(tmp_path):
     written = demo_pictures(tmp_path, restarts=2)
     names = sorted(p.name for p, _ in written)
     assert names == ["error_bars.png", "error_surface.png", "evidence.png", "figure_5_3.png", "fit.png",
-                     "hessian_spectrum.png", "minima.png", "training.png"]
+                     "hessian_spectrum.png", "minima.png", "mixture_density.png", "training.png"]
     for path, _ in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
@@ -227,3 +227,28 @@ def test_the_error_bars_are_the_constant_band_beside_the_laplace_band():
     grid = np.linspace(-2, 2, 401)[:, None]
     np.testing.assert_allclose(laplace, 2 * np.sqrt(found.posterior.predictive(grid)[1][:, 0]), rtol=1e-9)
     assert laplace[0] > 2 * laplace[200] and laplace[-1] > 2 * laplace[200]  # x = -2 and 2 against x = 0
+
+
+def test_the_mixture_figure_draws_prml_figure_5_21():
+    """Four panels: pi_k(x) summing to 1, mu_k(x) in the data's units, the density's contours over the data,
+    and the conditional mode beside the mean and a sum-of-squares fit."""
+    from deltaprop.examples import inverse_problem
+
+    X, T = inverse_problem(0, 300)
+    net = dp.mlp([1, 4, 1], output="mdn", components=3)
+    w = net.init(0) + 0.3 * np.random.default_rng(0).standard_normal(net.n_params)
+    fig = plots.plot_mixture(net, w, X, T, x_scaler=(np.array([0.5]), np.array([2.0])),
+                             t_scaler=(np.array([1.0]), np.array([3.0])), sum_of_squares=lambda x: 0 * x[:, 0])
+    pi_ax, mu_ax, p_ax, mode_ax = fig.axes[:4]
+    pis = lines(pi_ax, "pi")
+    assert len(pis) == 3
+    np.testing.assert_allclose(sum(line.get_ydata() for line in pis), 1.0)
+    x = pis[0].get_xdata()
+    m = dp.mixture.mixture(net, w, ((x - 0.5) / 2.0)[:, None])
+    np.testing.assert_allclose(lines(mu_ax, "mu")[1].get_ydata(), m.mu[:, 1, 0] * 3.0 + 1.0)
+    assert p_ax.collections and lines(p_ax, "data")
+    np.testing.assert_allclose(lines(mode_ax, "mode")[0].get_ydata(),
+                               dp.mixture.mode(net, w, ((x - 0.5) / 2.0)[:, None])[:, 0] * 3.0 + 1.0)
+    assert lines(mode_ax, "mean") and lines(mode_ax, "sum_of_squares")
+    with pytest.raises(ValueError, match="one input and one target"):
+        plots.plot_mixture(dp.mlp([1, 2, 1]), dp.mlp([1, 2, 1]).init(0), X, T)

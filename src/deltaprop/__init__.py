@@ -11,7 +11,7 @@ from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, 
 from .engine.second import inverse_outer_product as inverse_outer_product_hessian
 from .fast import hessian, hessian_vector_product, jacobian, outer_product_hessian, weight_jacobian
 from .numerics import (GradientCheck, HessianCheck, Posterior, central_differences, gradient_check, hessian_check,
-                       laplace, negative_log_likelihood, noise_precision, predictive)
+                       laplace, mixture, negative_log_likelihood, noise_precision, predictive)
 from .training import EvidenceResult, Restart, TrainingWarning, TrainResult, TrainState, train, train_evidence
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "NetworkRegressor": "estimators",
     "NetworkClassifier": "estimators",
+    "MixtureDensityRegressor": "estimators",
     "load": "estimators",
     "load_network": "io",
     "save_network": "io",
@@ -38,6 +39,7 @@ def __getattr__(name):
 __all__ = [
     "NetworkRegressor",
     "NetworkClassifier",
+    "MixtureDensityRegressor",
     "load",
     "load_network",
     "save_network",
@@ -55,6 +57,7 @@ __all__ = [
     "HessianCheck",
     "hessian_check",
     "laplace",
+    "mixture",
     "Posterior",
     "Layer",
     "Network",

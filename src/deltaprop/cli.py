@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,7 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
     save(plots.plot_hessian_spectrum(net, fit.w, X, T, title="sin(pi x): the Hessian's eigenvalues at w_ML"),
          "hessian_spectrum.png", "the Hessian's eigenvalues at w_ML: exact, outer-product and diagonal approximations")
     save(*_evidence_pictures(seed, restarts, method, plots))
+    save(*_mixture_picture(seed, restarts, plots))
     rng = np.random.default_rng(seed)
     Xn = rng.uniform(-1, 1, (40, 1))
     Tn = np.sin(np.pi * Xn) + 0.3 * rng.standard_normal((40, 1))
@@ -177,6 +179,29 @@ def demo_pictures(folder: Path, seed: int = 0, restarts: int = 10, method: str =
                              title="1-20-1 on 40 noisy points of sin(pi x): over-fitting"),
          "training.png", "training and validation error per epoch, early stopping marked")
     return written
+
+
+def _mixture_picture(seed: int, restarts: int, plots):
+    """PRML Figure 5.21: a 1-5-(3 components) mixture density network on the inverse problem of PRML 5.6, with a
+    sum-of-squares network's fit beside its conditional mode (Figure 5.19); returns save's arguments."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .estimators import MixtureDensityRegressor, NetworkRegressor
+    from .examples import inverse_problem
+
+    X, T = inverse_problem(seed, 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mdn = MixtureDensityRegressor(hidden=(5,), components=3, restarts=restarts, random_state=seed).fit(X, T[:, 0])
+        sos = NetworkRegressor(hidden=(5,), restarts=restarts, random_state=seed).fit(X, T[:, 0])
+    fig = plots.plot_mixture(mdn.network_, mdn.w_, X, T, x_scaler=(mdn.x_mean_, mdn.x_scale_),
+                             t_scaler=(mdn.y_mean_, mdn.y_scale_), sum_of_squares=sos.predict,
+                             title=f"The inverse problem of PRML 5.6: a mixture density network of 3 components, best "
+                                   f"of {restarts} restart{_s(restarts)}")
+    return fig, "mixture_density.png", ("PRML Figure 5.21: mixing coefficients, means, contours of p(t|x) and the "
+                                        "conditional mode, beside a sum-of-squares fit")
 
 
 def _evidence_pictures(seed: int, restarts: int, method: str, plots):
@@ -250,7 +275,7 @@ def _model_columns(f, est) -> tuple[list[str], list[str]]:
     """The feature and target columns that ``deltaprop fit`` kept in the file, checked against the model."""
     features = f.user.get("features") or [str(i) for i in range(est.n_features_in_)]
     targets = f.user.get("targets") or ["y"]
-    n_targets = 1 if hasattr(est, "classes_") else est.network_.K
+    n_targets = 1 if hasattr(est, "classes_") else est.network_.target_size
     for what, names, n in (("features", features, est.n_features_in_), ("targets", targets, n_targets)):
         if not (isinstance(names, list) and len(names) == n and all(isinstance(c, str) for c in names)):
             f.fail(f"user.{what} must name the model's {n} {what[:-1] if n == 1 else what}; got {names!r}")
@@ -284,6 +309,8 @@ def fit(
     hidden: str = typer.Option("20", help="Hidden layer sizes, comma-separated, e.g. 10,10."),
     activation: str = typer.Option("tanh", help="Hidden activation: tanh, logistic, relu, softplus or linear."),
     classify: bool = typer.Option(False, "--classify", help="Classification: the target holds class labels."),
+    components: int = typer.Option(None, min=1, help="A mixture density network (PRML 5.6): p(t | x) as a mixture of "
+                                                     "this many Gaussians, for targets with several answers per x."),
     method: str = typer.Option("lbfgs", help=f"Optimiser: one of {', '.join(METHODS)}."),
     epochs: int = typer.Option(None, min=1, help="Epochs or iterations. Default: 1000 (batch methods), 200 (mini-batch)."),
     learning_rate: float = typer.Option(None, help="Step size of gd, sgd, momentum and adam."),
@@ -306,7 +333,7 @@ def fit(
     import sys
     import time
 
-    from .estimators import NetworkClassifier, NetworkRegressor
+    from .estimators import MixtureDensityRegressor, NetworkClassifier, NetworkRegressor
     from .tables import labels, numeric, read_table
 
     if validation is not None and not 0 < validation < 1:
@@ -320,6 +347,15 @@ def fit(
             weight_decay = -1.0
         if not (weight_decay >= 0 and np.isfinite(weight_decay)):
             raise typer.BadParameter("expected 'evidence' or a number >= 0", param_hint="--weight-decay")
+    if components is not None and classify:
+        raise typer.BadParameter("a mixture density network models real-valued targets; it takes no --classify",
+                                 param_hint="--components")
+    if components is not None and weight_decay == "evidence":
+        raise typer.BadParameter("the evidence (PRML 5.7) needs the Hessian of an output with its canonical error; a "
+                                 "mixture density network takes a number", param_hint="--weight-decay")
+    if components is not None and method == "lm":
+        raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares; a mixture density network "
+                                 "minimises -ln p(t | x): use lbfgs or scg", param_hint="--method")
     if classify and method == "lm":
         raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares, for regression; "
                                  "classification minimises a cross-entropy: use lbfgs or scg", param_hint="--method")
@@ -346,7 +382,8 @@ def fit(
     else:
         y = numeric(df, targets, data, "target")
         y = y[:, 0] if len(targets) == 1 else y
-    Estimator = NetworkClassifier if classify else NetworkRegressor
+    Estimator = NetworkClassifier if classify else NetworkRegressor if components is None else \
+        partial(MixtureDensityRegressor, components=components)
     est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
                     batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,
                     early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs, snapshots=snapshots,
@@ -371,6 +408,9 @@ def fit(
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
+    elif components is not None:
+        table.add_row("mixture", f"{components} Gaussian component{_s(components)} (PRML 5.6)")
+        table.add_row("-ln p(t|x)", f"{est.negative_log_likelihood(X, y):.6g} per row on the training data (target units)")
     else:
         from sklearn.metrics import root_mean_squared_error
 
@@ -400,6 +440,8 @@ def predict(
 
     from .tables import numeric, read_table
 
+    from .estimators import MixtureDensityRegressor
+
     f, est = _load(model)
     features, targets = _model_columns(f, est)
     df = read_table(data)
@@ -412,6 +454,13 @@ def predict(
         if proba:
             for c, p in zip(est.classes_, est.predict_proba(X).T):
                 columns[f"p({c})"] = p
+    elif isinstance(est, MixtureDensityRegressor):
+        if proba or std:
+            raise typer.BadParameter("this model is a mixture density network: p(t | x) is a mixture of Gaussians, with "
+                                     "no single standard deviation (deltaprop plot draws it)",
+                                     param_hint="--proba" if proba else "--std")
+        for k, name in enumerate(targets):
+            columns[name] = est.predict(X).reshape(len(X), -1)[:, k]  # the conditional mode
     else:
         if proba:
             raise typer.BadParameter("--proba is for classification models; this model is a regressor", param_hint="--proba")
@@ -453,8 +502,8 @@ def evaluate(
         table.add_row("log-loss (mean NLL per pattern)", f"{log_loss(y, est.predict_proba(X), labels=est.classes_):.6g}")
     else:
         T = numeric(df, targets, data, "target")
-        if T.shape[1] != est.network_.K:
-            raise _Failure(f"the model has {est.network_.K} outputs but --target names {T.shape[1]} columns")
+        if T.shape[1] != est.network_.target_size:
+            raise _Failure(f"the model has {est.network_.target_size} outputs but --target names {T.shape[1]} columns")
         Y = est.predict(X).reshape(T.shape)
         table.add_row("RMSE", ", ".join(f"{v:.6g}" for v in root_mean_squared_error(T, Y, multioutput="raw_values")))
         table.add_row("mean NLL per pattern", f"{est.negative_log_likelihood(X, T):.6g}")
@@ -472,6 +521,8 @@ def trace(
     """Print every message of backpropagation for one pattern, in the seed's notation."""
     import pandas as pd
 
+    from .numerics import mixture
+
     f, est = _load(model)
     features, targets = _model_columns(f, est)
     x = np.array(_numbers(input, "--input"))
@@ -479,21 +530,23 @@ def trace(
         raise typer.BadParameter(f"the model takes {est.n_features_in_} inputs ({', '.join(features)}); got {len(x)}", param_hint="--input")
     net, w = est.network_, est.w_
     xs = est.network_inputs(x[None, :])[0]
+    M = net.layers[net.output].activation.components
     if target is None:
-        t = net.forward(w, xs[None, :])[0]
+        t = net.forward(w, xs[None, :])[0] if not M else mixture.mode(net, w, xs[None, :])[0]
     elif hasattr(est, "classes_"):
         t = _targets(est, pd.DataFrame({targets[0]: [target]}), targets, Path("--target"))[0]
     else:
         values = _numbers(target, "--target")
-        if len(values) != net.K:
-            raise typer.BadParameter(f"the model has {net.K} outputs; got {len(values)} targets", param_hint="--target")
+        if len(values) != net.target_size:
+            raise typer.BadParameter(f"the model has {net.target_size} targets; got {len(values)}", param_hint="--target")
         t = est.network_targets(np.array([values]))[0]
     out = _console()
     if est.standardize:
         out.print(f"inputs standardised with the training statistics: x = ({', '.join(f'{v:g}' for v in x)}) -> "
                   f"({', '.join(f'{v:.6g}' for v in xs)})" + ("" if hasattr(est, "classes_") else "; targets likewise"))
     if target is None:
-        out.print("no --target given: t = y, so every delta and derivative is 0")
+        out.print("no --target given: t = y, so every delta and derivative is 0" if not M else
+                  "no --target given: t = the conditional mode (the mean of the most probable component)")
     out.print(str(net.trace(w, xs, t)), markup=False)
     out.print(_jacobian_table(est, x, features, targets))
 
@@ -501,9 +554,13 @@ def trace(
 def _jacobian_table(est, x: np.ndarray, features: list[str], targets: list[str]) -> Table:
     """dy_k/dx_i at one pattern in the data's units (PRML 5.73): a row per output, a column per feature."""
     J = est.output_jacobian(x[None, :])[0]
+    M = est.network_.layers[est.network_.output].activation.components
     if hasattr(est, "classes_"):
         classes = est.classes_[1:] if est.network_.K == 1 else est.classes_
         rows = [f"p({c})" for c in classes]
+    elif M:  # the mixture's parameters, in standardised units
+        rows = [f"pi_{k + 1}" for k in range(M)] + [f"sigma_{k + 1}" for k in range(M)] + \
+            [f"mu_{k + 1}({name})" for k in range(M) for name in targets]
     else:
         rows = targets
     table = Table("", *map(escape, features), title="the Jacobian dy_k/dx_i at this pattern, in the data's units "
@@ -614,7 +671,14 @@ def plot(
         features, targets = _model_columns(f, est)
         df = read_table(data)
         X, T = numeric(df, features, data, "feature"), numeric(df, targets, data, "target")
-        if est.n_features_in_ == 1 and est.network_.K == 1:
+        mixture = est.network_.layers[est.network_.output].activation.components
+        if mixture and est.n_features_in_ == 1 and T.shape[1] == 1:  # PRML Figure 5.21
+            fig = plots.plot_mixture(est.network_, est.w_, X, T, x_scaler=(est.x_mean_, est.x_scale_),
+                                     t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}")
+        elif mixture:
+            fig = plots.plot_predictions(est.predict(X).reshape(T.shape), T, names=targets,
+                                         title=f"{model.name} on {data.name}: the conditional mode")
+        elif est.n_features_in_ == 1 and est.network_.K == 1:
             fig = plots.plot_fit(est.network_, est.w_, X, T, beta=est.beta_, x_scaler=(est.x_mean_, est.x_scale_),
                                  t_scaler=(est.y_mean_, est.y_scale_), title=f"{model.name} on {data.name}",
                                  posterior=est.posterior_)  # the Laplace band, where trained by the evidence

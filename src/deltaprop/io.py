@@ -43,6 +43,9 @@ MAX_HEADER = 64 * 2**20  # bytes of safetensors header (the metadata JSON): a hi
 DTYPES = {"F64": np.float64, "BOOL": np.bool_}  # the only tensor dtypes deltaprop writes
 
 
+KINDS = ("network", "NetworkRegressor", "NetworkClassifier", "MixtureDensityRegressor")  # what a file may hold
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be read: missing, truncated, corrupted, foreign or too new."""
 
@@ -177,8 +180,8 @@ TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "s
 def expected_tensors(net: Network) -> dict:
     """name -> (dtype, shape) of every tensor a file of ``net`` may hold; None in a shape is any length."""
     expected = {"w": (np.float64, (net.n_params,)), "x_mean": (np.float64, (net.D,)),
-                "x_scale": (np.float64, (net.D,)), "y_mean": (np.float64, (net.K,)),
-                "y_scale": (np.float64, (net.K,)), "snapshots": (np.float64, (None, net.n_params)),
+                "x_scale": (np.float64, (net.D,)), "y_mean": (np.float64, (net.target_size,)),
+                "y_scale": (np.float64, (net.target_size,)), "snapshots": (np.float64, (None, net.n_params)),
                 "posterior_precision": (np.float64, (net.n_params, net.n_params))}
     for c in net.connections:
         if c.mask is not None:
@@ -202,9 +205,8 @@ class ModelFile:
         if self.version is None or self.version < 1:
             self.fail(f"unknown model format version {self.metadata.get('format_version')!r}")
         self.kind = self.metadata.get("kind")
-        if self.kind not in ("network", "NetworkRegressor", "NetworkClassifier"):
-            self.fail(f"the metadata entry 'kind' is {self.kind!r}; expected 'network', 'NetworkRegressor' or "
-                      f"'NetworkClassifier'")
+        if self.kind not in KINDS:
+            self.fail(f"the metadata entry 'kind' is {self.kind!r}; expected one of {', '.join(map(repr, KINDS))}")
         self.user = self.read_json("user", dict) if "user" in self.metadata else {}
         spec = self.read_json("architecture", dict)
         problem = check_architecture(spec)

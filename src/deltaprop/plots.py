@@ -267,6 +267,65 @@ def plot_model_comparison(hidden: Sequence[int], log_evidence: Sequence[float], 
     return fig
 
 
+def plot_mixture(net: Network, w: np.ndarray, X: Any, T: Any, *, x_scaler=None, t_scaler=None,
+                 sum_of_squares: Any = None, resolution: int = 200, title: Optional[str] = None):
+    """PRML Figure 5.21 for a mixture density network of one input and one target: (a) the mixing
+    coefficients pi_k(x), (b) the means mu_k(x), (c) the contours of p(t | x) over the data, and (d) the
+    conditional mode (the mean of the most probable component) beside the conditional mean (5.158) and,
+    given ``sum_of_squares`` (a callable from x to y in the data's units), a sum-of-squares network's fit,
+    which like the mean runs between the branches (Figure 5.19, right). x and t are drawn in the data's
+    units: the scalers (mean, scale) take them to the network's."""
+    from matplotlib.figure import Figure
+
+    from .numerics import mixture
+
+    if net.D != 1 or net.target_size != 1 or not net.layers[net.output].activation.components:
+        raise ValueError("plot_mixture draws a mixture density network of one input and one target")
+    X, T = np.asarray(X, dtype=float).reshape(-1, 1), np.asarray(T, dtype=float).reshape(-1, 1)
+    (xm, xs), (tm, ts) = x_scaler or _identity(1), t_scaler or _identity(1)
+    x = np.linspace(X.min(), X.max(), resolution)
+    inputs = ((x - xm[0]) / xs[0])[:, None]
+    m = mixture.mixture(net, w, inputs)
+    M = m.pi.shape[1]
+    fig = Figure(figsize=(10.0, 7.6), layout="constrained")
+    (ax_pi, ax_mu), (ax_p, ax_mode) = fig.subplots(2, 2)
+    colours = HIDDEN_COLOURS
+    for k in range(M):
+        ax_pi.plot(x, m.pi[:, k], color=colours[k % len(colours)], label=f"$\\pi_{k + 1}(x)$", gid="pi")
+        ax_mu.plot(x, m.mu[:, k, 0] * ts[0] + tm[0], color=colours[k % len(colours)], label=f"$\\mu_{k + 1}(x)$",
+                   gid="mu")
+    ax_pi.set_title("(a) mixing coefficients (PRML 5.150)", fontsize=10)
+    ax_mu.set_title("(b) component means (PRML 5.152)", fontsize=10)
+    ax_pi.set_ylim(-0.02, 1.02)
+    t = np.linspace(T.min() - 0.1 * np.ptp(T), T.max() + 0.1 * np.ptp(T), resolution)
+    grid_x, grid_t = np.meshgrid(x, t)
+    p = mixture.density(net, w, ((grid_x.ravel() - xm[0]) / xs[0])[:, None],
+                        ((grid_t.ravel() - tm[0]) / ts[0])[:, None]).reshape(grid_x.shape) / ts[0]
+    levels = np.unique(np.quantile(p, [0.5, 0.6, 0.7, 0.8, 0.88, 0.94, 0.97, 0.99]))  # each branch, not the peaks only
+    ax_p.contour(grid_x, grid_t, p, levels=levels, cmap="viridis", linewidths=0.8)
+    ax_p.plot(X[:, 0], T[:, 0], ".", ms=2, color="tab:blue", alpha=0.5, gid="data")
+    ax_p.set_title("(c) contours of $p(t \\mid x)$ (PRML 5.148)", fontsize=10)
+    ax_mode.plot(X[:, 0], T[:, 0], ".", ms=2, color="tab:blue", alpha=0.3, label="data", gid="data")
+    mode = mixture.mode(net, w, inputs)[:, 0] * ts[0] + tm[0]
+    ax_mode.plot(x, mode, ".", ms=3, color="tab:red", label="conditional mode", gid="mode")
+    ax_mode.plot(x, mixture.mean(net, w, inputs)[:, 0] * ts[0] + tm[0], "-", color="tab:orange", lw=1.2,
+                 label="conditional mean (5.158)", gid="mean")
+    if sum_of_squares is not None:
+        ax_mode.plot(x, np.asarray(sum_of_squares(x[:, None]), dtype=float).ravel(), "--", color="black", lw=1.2,
+                     label="sum-of-squares network", gid="sum_of_squares")
+    ax_mode.set_title("(d) the conditional mode", fontsize=10)
+    ax_mode.legend(fontsize=8, loc="upper left")
+    for ax in (ax_pi, ax_mu, ax_p, ax_mode):
+        ax.set_xlabel("$x$")
+    ax_mu.legend(fontsize=8)
+    ax_pi.legend(fontsize=8)
+    for ax in (ax_mu, ax_p, ax_mode):
+        ax.set_ylabel("$t$")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N: int = 50):
     """PRML Figure 5.3: a 1-3-1 tanh network fitted to N = 50 points of x^2, sin(pi x), |x| and the Heaviside step.
 

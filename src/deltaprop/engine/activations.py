@@ -10,12 +10,15 @@ other.
 
 Softmax couples the units of a layer, so it has no elementwise h'(a); it is
 allowed only on the output layer, where the canonical link makes
-delta_k = y_k - t_k (PRML 5.18) and h' is never needed.
+delta_k = y_k - t_k (PRML 5.18) and h' is never needed. So is the mixture density
+output ``"mdn:M"`` (PRML 5.6), whose units give the M mixing coefficients, standard
+deviations and means of a Gaussian mixture over the targets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any, Callable, Optional
 
 Array = Any
@@ -112,6 +115,32 @@ def softmax(xp, a: Array) -> Array:
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
+def mixture_split(xp, a: Array, M: int) -> tuple[Array, Array, Array]:
+    """A mixture density network's output units cut into (a^pi (N, M), a^sigma (N, M), a^mu (N, M, L)):
+    the M mixing units, the M log-standard-deviation units, then the means, component by component
+    (PRML 5.149)."""
+    L = a.shape[1] // M - 2
+    return a[:, :M], a[:, M : 2 * M], xp.reshape(a[:, 2 * M :], (a.shape[0], M, L))
+
+
+def mixture_parameters(xp, a: Array, M: int) -> Array:
+    """The outputs of a mixture density network, [pi, sigma, mu]: the mixing coefficients by a softmax
+    (PRML 5.150), the standard deviations by an exponential (5.151), the means as they are (5.152)."""
+    a_pi, a_sigma, _ = mixture_split(xp, a, M)
+    return xp.concat([softmax(xp, a_pi), xp.exp(a_sigma), a[:, 2 * M :]], axis=1)
+
+
+MIXTURE = "mdn"  # the mixture density output's name; with its number of components M: "mdn:3"
+
+
+@lru_cache(maxsize=None)
+def mixture_activation(M: int) -> "Activation":
+    """The output activation of a mixture density network of M components (PRML 5.6), named ``"mdn:M"``."""
+    if isinstance(M, bool) or not isinstance(M, int) or M < 1:
+        raise ValueError(f"a mixture density network needs components M >= 1 (an integer); got {M!r}")
+    return Activation(f"{MIXTURE}:{M}", 6, partial(mixture_parameters, M=M), None, None, components=M)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation function h with its derivatives.
@@ -136,6 +165,7 @@ class Activation:
     h: Callable[..., Array]
     derivative: Optional[Callable[..., Array]]
     second_derivative: Optional[Callable[..., Array]]
+    components: Optional[int] = None  # M, for the mixture density output ("mdn:M")
 
     @property
     def output_only(self) -> bool:
@@ -162,8 +192,15 @@ def get_activation(name: str) -> Activation:
     """Return the activation called ``name``, or say which names exist."""
     if isinstance(name, Activation):
         return name
+    if isinstance(name, str) and name.startswith(MIXTURE + ":"):
+        count = name[len(MIXTURE) + 1 :]
+        if not (count.isascii() and count.isdigit()):
+            raise ValueError(f"unknown activation {name!r}; a mixture density output is 'mdn:M', M its number of "
+                             f"components, e.g. 'mdn:3'")
+        return mixture_activation(int(count))
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         known = ", ".join(repr(n) for n in ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; expected one of {known}") from None
+        raise ValueError(f"unknown activation {name!r}; expected one of {known}, or 'mdn:M' (a mixture density "
+                         f"output of M components)") from None

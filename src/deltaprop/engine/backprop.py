@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from array_api_compat import array_namespace
 
-from .outputs import OUTPUT_KINDS, deltas
+from .outputs import output_kind
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def backward_pass(
 ) -> tuple[dict[str, Array], dict[str, Array]]:
     """Error backpropagation: every layer's delta, and dE/dw for every weight.
 
-    delta_k = y_k - t_k at the outputs (PRML 5.54); going backwards,
+    delta_k = y_k - t_k at the outputs (PRML 5.54; the output kind's own deltas for a
+    mixture density, 5.155-5.157); going backwards,
     delta_j = h'(a_j) sum_k w_kj delta_k over every connection out of j
     (PRML 5.56); and dE/dw_ji = sum_n delta_j z_i (PRML 5.53, 5.57), with
     dE/dw_j0 = sum_n delta_j for the bias.
@@ -65,7 +66,7 @@ def backward_pass(
     of w, shaped as the view.
     """
     xp = array_namespace(T)
-    delta = {net.output: deltas(xp, z[net.output], T)}
+    delta = {net.output: output_kind(net).deltas(xp, a[net.output], z[net.output], T)}
     sent_back: dict[str, Array] = {}  # sum_k w_kj delta_k, gathered from the layers j feeds
     grads: dict[str, Array] = {}
     for j in reversed(net.incoming):
@@ -91,7 +92,7 @@ def forward(net: "Network", w: Array, X: Array) -> Array:
 def pattern_errors(net: "Network", a_out: Array, T: Array) -> Array:
     """E_n for each pattern, (N,), from the output pre-activations."""
     xp = array_namespace(a_out)
-    return OUTPUT_KINDS[net.layers[net.output].activation.name].error(xp, a_out, T)
+    return output_kind(net).error(xp, a_out, T)
 
 
 def error(net: "Network", w: Array, X: Array, T: Array) -> Array:

@@ -83,7 +83,7 @@ def _check_2d(x: Array, name: str, columns: int, what: str, hint: str) -> None:
 def check_targets_range(net: "Network", xp, T: Array, name: str = "T") -> None:
     """Targets must suit the output's error function: in [0, 1] for logistic, 1-of-K rows for softmax."""
     kind = net.layers[net.output].activation.name
-    if kind == "linear":
+    if kind == "linear" or net.layers[net.output].activation.components:  # real-valued targets
         return
     outside = (T < 0) | (T > 1)
     if bool(xp.any(outside)):
@@ -144,7 +144,7 @@ def check_data(net: "Network", w: Any, X: Any, T: Optional[Any] = None, names: t
 
     T = cast(arrays[tname])
     hint = " A single target column is T.reshape(-1, 1)." if T.ndim == 1 else ""
-    _check_2d(T, tname, net.K, "K", hint)
+    _check_2d(T, tname, net.target_size, "K", hint)
     if T.shape[0] != N:
         raise ValueError(f"{tname} has {T.shape[0]} rows but {xname} has {N}; each pattern x_n needs its target t_n")
     _check_finite(xp, T, tname)
@@ -170,8 +170,8 @@ def check_vector(net: "Network", v: Any, like: Array, name: str = "v") -> Array:
 def check_pattern(net: "Network", w: Any, x: Any, t: Any) -> tuple:
     """Check one pattern x (D,) and target t (K,); return w and the pattern as (1, D) and (1, K) rows."""
     x, t = _numeric(as_array(x, "x"), "x"), _numeric(as_array(t, "t"), "t")
-    for name, v, size, what in (("x", x, net.D, "D"), ("t", t, net.K, "K")):
+    for name, v, size, what in (("x", x, net.D, "D"), ("t", t, net.target_size, "K")):
         if tuple(v.shape) not in ((size,), (1, size)):
             raise ValueError(f"{name} must be one pattern of shape ({what}={size},); got shape {tuple(v.shape)}")
     xp = array_namespace(x, t)
-    return check_data(net, w, xp.reshape(x, (1, net.D)), xp.reshape(t, (1, net.K)), names=("x", "t"))
+    return check_data(net, w, xp.reshape(x, (1, net.D)), xp.reshape(t, (1, net.target_size)), names=("x", "t"))

@@ -23,7 +23,7 @@ from array_api_compat import array_namespace, device
 
 from . import backprop, checks, second
 from .activations import Activation, get_activation
-from .outputs import OUTPUT_ACTIVATIONS
+from .outputs import OUTPUT_ACTIVATIONS, output_kind
 from .trace import Trace
 
 Array = Any
@@ -111,6 +111,8 @@ class Network:
         self.output: str = names[-1]
         self.D: int = self.layers[self.input].size
         self.K: int = self.layers[self.output].size
+        #: The width of a target row: K, or L for a mixture density output over L-dimensional targets
+        self.target_size: int = output_kind(self).target_size(self.K)
         self.incoming: dict[str, tuple[Connection, ...]] = {
             name: tuple(c for c in self.connections if c.dst == name) for name in names[1:]
         }
@@ -323,7 +325,7 @@ class Network:
         return f"Network(layers=[{layers}], connections=[{conns}], n_params={self.n_params})"
 
 
-def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear") -> Network:
+def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear", components: Optional[int] = None) -> Network:
     """The layered network D - M1 - ... - K with full connections between neighbours.
 
     ``mlp([D, M, K])`` is the seed's two-layer network (PRML 5.7);
@@ -338,11 +340,22 @@ def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear") -> N
     hidden : str
         Activation of every hidden layer.
     output : str
-        Output activation: ``"linear"``, ``"logistic"`` or ``"softmax"``.
+        Output activation: ``"linear"``, ``"logistic"``, ``"softmax"``, or ``"mdn"``: a mixture
+        density network (PRML 5.6) of ``components`` Gaussians over targets of ``sizes[-1]``
+        dimensions, whose output layer has (sizes[-1] + 2) * components units.
+    components : int
+        M, for ``output="mdn"`` only.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, e.g. [1, 3, 1]; got {sizes}")
+    if (output == "mdn") != (components is not None):
+        raise ValueError("components (M) goes with output='mdn', a mixture density network, and only with it; got "
+                         f"output={output!r}, components={components!r}")
+    if output == "mdn":
+        output = get_activation(f"mdn:{components}") if isinstance(components, int) and components >= 1 else \
+            _bad_components(components)
+        sizes[-1] = (_parse_size("the targets", sizes[-1]) + 2) * output.components
     names = ["x"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + ["y"]
     layers: dict[str, Any] = {"x": sizes[0]}
     for name, size in zip(names[1:-1], sizes[1:-1]):
@@ -352,6 +365,12 @@ def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear") -> N
 
 
 # -- checking the specification ---------------------------------------------
+
+
+def _bad_components(components: Any):
+    from .activations import mixture_activation
+
+    return mixture_activation(components)  # raises, naming what is wrong
 
 
 def _parse_size(name: str, size: Any) -> int:
@@ -381,10 +400,17 @@ def _parse_layers(layers: Mapping[str, Any]) -> dict[str, Layer]:
             raise ValueError(f"layer {name!r} must be (size, activation), e.g. (3, 'tanh'); got {spec!r}")
         size, activation = _parse_size(name, spec[0]), get_activation(spec[1])
         is_output = position == len(names) - 1
-        if is_output and activation.name not in OUTPUT_ACTIVATIONS:
+        if is_output and activation.name not in OUTPUT_ACTIVATIONS and not activation.components:
             raise ValueError(
                 f"the output layer {name!r} (the last in layers) has activation {activation.name!r}; expected one of "
-                f"{OUTPUT_ACTIVATIONS}, each paired with its canonical error so that delta_k = y_k - t_k (PRML 5.18)"
+                f"{OUTPUT_ACTIVATIONS}, each paired with its canonical error so that delta_k = y_k - t_k (PRML 5.18), "
+                f"or 'mdn:M', a mixture density of M components (PRML 5.6)"
+            )
+        M = activation.components
+        if is_output and M and (size % M or size // M < 3):
+            raise ValueError(
+                f"the mixture density output layer {name!r} of {M} components over L-dimensional targets has "
+                f"(L + 2) * {M} units (mixing coefficients, standard deviations, means), L >= 1; got {size}"
             )
         if not is_output and activation.output_only:
             raise ValueError(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from array_api_compat import array_namespace
 
 from .backprop import forward_pass, weights
-from .outputs import OUTPUT_KINDS
+from .outputs import OUTPUT_KINDS, output_kind, require_canonical
 
 if TYPE_CHECKING:
     from .network import Network
@@ -46,7 +46,7 @@ def _h_primes(net: "Network", xp, j: str, a: dict, z: dict) -> tuple[Array, Arra
 
 def _output_jacobian(net: "Network", xp, y: Array, of_activations: bool) -> Array:
     """d(output)/da_out, (N, K, K): dy/da from the output kind's table, or the identity for da/da."""
-    kind = OUTPUT_KINDS["linear" if of_activations else net.layers[net.output].activation.name]
+    kind = OUTPUT_KINDS["linear"] if of_activations else output_kind(net)
     return kind.jacobian(xp, y)
 
 
@@ -107,6 +107,7 @@ def hessian_vector_product(net: "Network", w: Array, X: Array, T: Array, v: Arra
     (PRML 5.96), and R{dE/dw_ji} = sum_n (R{delta_j} z_i + delta_j R{z_i}) (PRML 5.97-5.98).
     One forward and one backward pass, each about twice a gradient's.
     """
+    require_canonical(net, "H v")
     xp = array_namespace(w)
     W, V = weights(net, w), weights(net, v)
     a, z = forward_pass(net, W, X)
@@ -158,6 +159,7 @@ def outer_product_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array
     That is sum_n b_n b_n^T for sum-of-squares (PRML 5.84), sum_n y_n (1 - y_n) b_n b_n^T for logistic
     outputs (5.85) and sum_n B_n^T (diag(y_n) - y_n y_n^T) B_n for softmax ones. It drops the terms
     in (y - t) times the second derivatives of the outputs, small near a good minimum."""
+    require_canonical(net, "the outer-product Hessian")
     xp = array_namespace(w)
     H = xp.zeros((net.n_params, net.n_params), dtype=w.dtype)
     rows = max(1, CHUNK_ELEMENTS // (net.K * net.n_params))
@@ -196,6 +198,7 @@ def diagonal_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
     layer (d^2 E_n / da_k da_k' for k != k'); with no hidden layer and linear or logistic outputs the
     diagonal is exact.
     """
+    require_canonical(net, "the diagonal Hessian")
     xp = array_namespace(w)
     W = weights(net, w)
     a, z = forward_pass(net, W, X)

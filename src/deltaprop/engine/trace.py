@@ -62,17 +62,22 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def format_trace(tr: "Trace") -> str:
     """Format ``tr`` as three tables: units, output deltas' targets, and weight derivatives."""
     net = tr.network
+    M = net.layers[net.output].activation.components
+    outputs = ("  outputs:   delta_k = y_k - t_k                          (PRML 5.54)" if not M else
+               f"  outputs:   {M} mixing coefficients, standard deviations, then means; deltas (PRML 5.155-5.157)")
     out = [
         "Backpropagation for one pattern (PRML 5.3.1). Units are numbered from 1;",
         "the bias of unit j is w_j0, the weight from the extra unit z_0 = 1.",
         "  forward:   a_j = sum_i w_ji z_i + w_j0,  z_j = h(a_j)   (PRML 5.48, 5.49)",
-        "  outputs:   delta_k = y_k - t_k                          (PRML 5.54)",
+        outputs,
         "  backward:  delta_j = h'(a_j) sum_k w_kj delta_k         (PRML 5.56)",
         "  weights:   dE_n/dw_ji = delta_j z_i                     (PRML 5.53)",
         "",
         f"E_n = {float(tr.error):.6g}",
         "",
     ]
+    if M:
+        out[-1:-1] = [f"t = ({', '.join(_num(v) for v in tr.t)})"]
     rows = []
     for name, layer in net.layers.items():
         for u in range(layer.size):
@@ -80,7 +85,7 @@ def format_trace(tr: "Trace") -> str:
             if layer.activation is None:
                 rows.append([unit, "input", "", _num(tr.z[name][u]), "", ""])
                 continue
-            target = _num(tr.t[u]) if name == net.output else ""
+            target = _num(tr.t[u]) if name == net.output and not M else ""
             rows.append(
                 [unit, layer.activation.name, _num(tr.a[name][u]), _num(tr.z[name][u]), target, _num(tr.delta[name][u])]
             )

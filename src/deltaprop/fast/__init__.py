@@ -38,10 +38,11 @@ class BackendNotice(UserWarning):
 
 
 def layered(net) -> bool:
-    """A chain of layers, each fed by the one before, with no masks: the networks the fast backends know."""
+    """A chain of layers, each fed by the one before, with no masks, and an output with its canonical error
+    (not a mixture density): the networks the fast backends know."""
     names = list(net.layers)
     chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
-    return chain and all(c.mask is None for c in net.connections)
+    return chain and all(c.mask is None for c in net.connections) and not net.layers[net.output].activation.components
 
 
 def small(net) -> bool:
@@ -131,7 +132,9 @@ def hessian_vector_product(net, w: Any, X: Any, T: Any, v: Any):
     """H v for the Hessian of E(w) on (X, T), by the R-operator (PRML 5.4.6); as ``net.hessian_vector_product``,
     computed by ``fast.second`` for a layered network and NumPy float data, else by the engine."""
     from ..engine.checks import check_data, check_vector
+    from ..engine.outputs import require_canonical
 
+    require_canonical(net, "H v")
     w, X, T = check_data(net, w, X, T)
     v = check_vector(net, v, w)
     return _second_order("hessian_vector_product", net, w, X, T, v)(net, w, X, T, v)
@@ -142,7 +145,9 @@ def hessian(net, w: Any, X: Any, T: Any):
     ``fast.second`` for a layered network and NumPy float data (else the engine's n_params products H e_i).
     Refused above ``MAX_HESSIAN_PARAMS`` parameters."""
     from ..engine.checks import check_data
+    from ..engine.outputs import require_canonical
 
+    require_canonical(net, "the Hessian")
     net.dense_hessian_fits()
     w, X, T = check_data(net, w, X, T)
     return _second_order("hessian", net, w, X, T)(net, w, X, T)
@@ -151,7 +156,9 @@ def hessian(net, w: Any, X: Any, T: Any):
 def outer_product_hessian(net, w: Any, X: Any, T: Any):
     """The outer-product approximation sum_n B_n^T M_n B_n (PRML 5.84-5.85); as ``net.outer_product_hessian``."""
     from ..engine.checks import check_data
+    from ..engine.outputs import require_canonical
 
+    require_canonical(net, "the outer-product Hessian")
     net.dense_hessian_fits()
     w, X, T = check_data(net, w, X, T)
     return _second_order("outer_product_hessian", net, w, X, T)(net, w, X, T)

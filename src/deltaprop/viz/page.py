@@ -54,7 +54,7 @@ def explain_html(
         raise ValueError(f"w must be a 1-D array of length n_params = {net.n_params}; got shape {w.shape}")
     kind = net.layers[net.output].activation.name
     xm, xs = x_scaler or (np.zeros(net.D), np.ones(net.D))
-    tm, ts = t_scaler or (np.zeros(net.K), np.ones(net.K))
+    tm, ts = t_scaler or (np.zeros(net.target_size), np.ones(net.target_size))
     blocks = {b.name: b for b in net.blocks}
     data = {
         "title": title,
@@ -65,6 +65,7 @@ def explain_html(
         "input": net.input,
         "output": net.output,
         "output_kind": kind,
+        "components": net.layers[net.output].activation.components,
         "connections": [
             {"src": c.src, "dst": c.dst, "name": c.name, "offset": blocks[c.name].offset, "shape": list(blocks[c.name].shape),
              "mask": None if c.mask is None else c.mask.astype(int).tolist()}
