@@ -19,6 +19,12 @@ def test_cpu_suite_agrees_on_the_loss(tmp_path):
     assert len(rows) >= 3 * 3  # deltaprop, NumPy and PyTorch at least; JAX where installed
     disagree = [r for r in rows if r.endswith("NO |") and "scikit-learn" not in r]
     assert disagree == [], disagree  # scikit-learn alone shuffles with its own random numbers
+    assert any(r.startswith("| Numba hand-written scalar loop") for r in rows)  # the scalar floor, same loss
+    fits = [[c.strip() for c in l.strip("|").split("|")] for l in (tmp_path / "r.md").read_text().splitlines()
+            if l.startswith("| W7:")]
+    assert {f[1].split()[0] for f in fits} >= {"deltaprop", "scikit-learn", "PyTorch"}
+    for fit in fits:  # every whole fit ends at a small objective of the same problem (the starts differ)
+        assert 0 < float(fit[4].split("E/N ")[1]) < 0.1, fit
 
 
 def test_device_mode_runs_the_engine_on_torch_tensors():

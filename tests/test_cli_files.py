@@ -420,3 +420,34 @@ def test_a_warning_is_one_line(files, tmp_path):
     assert result.returncode == 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: training diverged (restart 0, epoch 1")
+
+
+def test_a_mixture_density_network_from_fit_to_plot(tmp_path):
+    """Issue 16: fit --components M trains a MixtureDensityRegressor; predict gives the mode, evaluate the mean
+    -ln p(t|x) per row, plot --kind fit draws PRML Figure 5.21; what does not apply is refused in one line."""
+    from deltaprop.examples import inverse_problem
+
+    X, T = inverse_problem(0, 300)
+    pd.DataFrame({"x": X[:, 0], "t": T[:, 0]}).to_csv(tmp_path / "inverse.csv", index=False)
+    model = tmp_path / "mdn.safetensors"
+    result = run("fit", tmp_path / "inverse.csv", "--target", "t", "--hidden", "5", "--components", "3",
+                 "--restarts", "2", "--epochs", "300", "-o", model)
+    assert result.returncode == 0, result.stderr
+    assert "3 Gaussian components" in result.stdout and "-ln p(t|x)" in result.stdout
+    est = dp.load(model)
+    assert type(est) is dp.MixtureDensityRegressor and est.components == 3
+    predicted = pd.read_csv(stdio.StringIO(run("predict", model, tmp_path / "inverse.csv").stdout))
+    np.testing.assert_allclose(predicted["t"], est.predict(X), rtol=1e-12)
+    result = run("evaluate", model, tmp_path / "inverse.csv")
+    assert result.returncode == 0 and f"{est.negative_log_likelihood(X, T[:, 0]):.6g}" in result.stdout
+    result = run("plot", model, tmp_path / "inverse.csv", "--kind", "fit", "-o", tmp_path / "mdn.png")
+    assert result.returncode == 0 and (tmp_path / "mdn.png").read_bytes()[:4] == b"\x89PNG"
+    assert run("trace", model, "-x", "0.5", "-t", "0.3").returncode == 0
+    for args, message in ((("predict", model, tmp_path / "inverse.csv", "--std"), "Invalid value for --std: this model is a mixture"),
+                          (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "2", "--classify"),
+                           "Invalid value for --components: a mixture density"),
+                          (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "2", "--weight-decay",
+                            "evidence"), "Invalid value for --weight-decay: the evidence (PRML 5.7) needs"),
+                          (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "0"), "--components")):
+        result = run(*args)
+        assert result.returncode == 2 and message in " ".join(result.stderr.split()), result.stderr
