@@ -35,18 +35,20 @@ class Objective:
         The ``deltaprop.fast`` backend; None chooses the fastest that takes the problem.
     validation : (X_val, T_val) or None
         Data for ``validation_error``, evaluated by the same backend.
+    batch_size : int or None
+        The rows of each evaluation (None: all N), which the choice of backend weighs.
     """
 
     def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float,
                  backend: Optional[str] = None, validation: Optional[tuple] = None,
-                 groups: Optional[dict] = None):
+                 groups: Optional[dict] = None, batch_size: Optional[int] = None):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
         self.weight_decay = weight_decay
         self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)  # lambda_i / lambda for each entry of w
         for name, value in ({c.name: 1.0 for c in net.connections} if groups is None else groups).items():
             b = net.block(name)
             self.decay_mask[b.offset : b.offset + b.size] = value
-        self.evaluator = evaluator(net, X, T, backend)
+        self.evaluator = evaluator(net, X, T, backend, rows=X.shape[0] if batch_size is None else batch_size)
         self.engine = self.evaluator.backend
         self.validation = None if validation is None else evaluator(net, *validation, self.engine)
         self._last: Optional[tuple] = None
