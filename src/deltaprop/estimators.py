@@ -250,7 +250,26 @@ class _NetworkEstimator(BaseEstimator):
         })
 
 
-class NetworkRegressor(RegressorMixin, _NetworkEstimator):
+class _RealTargets:
+    """What the regressors share: real targets, one column or several, standardised with the training
+    statistics before the network sees them."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _fit_real_targets(self, X, y, output: str) -> None:
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, order="C")
+        y = np.asarray(y, dtype=np.float64)
+        self._single_output = y.ndim == 1
+        T = y.reshape(len(y), -1)
+        self.y_mean_, self.y_scale_ = _scaler(T, self.standardize, "y")
+        self._fit_network(X, (T - self.y_mean_) / self.y_scale_, output)
+
+
+class NetworkRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
     """A feed-forward network regressor with linear outputs and the sum-of-squares error.
 
     Targets are modelled as Gaussian about the network function with noise
@@ -342,20 +361,9 @@ class NetworkRegressor(RegressorMixin, _NetworkEstimator):
 
     _fixed_weight_decay = 10.0
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, order="C")
-        y = np.asarray(y, dtype=np.float64)
-        self._single_output = y.ndim == 1
-        T = y.reshape(len(y), -1)
-        self.y_mean_, self.y_scale_ = _scaler(T, self.standardize, "y")
-        self._fit_network(X, (T - self.y_mean_) / self.y_scale_, "linear")
+        self._fit_real_targets(X, y, "linear")
         beta = self.training_["beta"] / self.y_scale_**2  # 1/beta scales as the targets' variance
         self.beta_ = float(beta[0]) if self._single_output else beta
         return self
@@ -492,7 +500,7 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-class MixtureDensityRegressor(RegressorMixin, _NetworkEstimator):
+class MixtureDensityRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
     """A mixture density network (PRML 5.6): p(t | x) as a mixture of M Gaussians whose mixing coefficients,
     standard deviations and means are the network's outputs, trained by minimising the negative log
     likelihood (5.153), for targets that have several right answers at one x (the inverse problem of
@@ -548,12 +556,6 @@ class MixtureDensityRegressor(RegressorMixin, _NetworkEstimator):
         self.components = components
         self.prediction = prediction
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
     def _output_options(self) -> dict:
         return {"components": int(self.components)}
 
@@ -562,12 +564,7 @@ class MixtureDensityRegressor(RegressorMixin, _NetworkEstimator):
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, order="C")
-        y = np.asarray(y, dtype=np.float64)
-        self._single_output = y.ndim == 1
-        T = y.reshape(len(y), -1)
-        self.y_mean_, self.y_scale_ = _scaler(T, self.standardize, "y")
-        self._fit_network(X, (T - self.y_mean_) / self.y_scale_, "mdn")
+        self._fit_real_targets(X, y, "mdn")
         return self
 
     def network_targets(self, y) -> np.ndarray:
