@@ -1,7 +1,7 @@
 """Time deltaprop's own rows of the benchmark (W1, W2, W3, W5a, W5b) for two versions, interleaved
 call by call in one process.
 
-    python benchmarks/versions.py OLD_SRC [--rounds 15] [--out FILE]
+    python benchmarks/versions.py OLD_SRC [--rounds 15] [--only W1,W3] [--out FILE]
 
 OLD_SRC is the ``src`` folder of another checkout (``git worktree add /tmp/old COMMIT`` makes
 one); the version installed here is the new one. The old package is copied under the name
@@ -73,24 +73,31 @@ def main() -> None:
     parser.add_argument("old", type=Path)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--only", default=",".join(UNITS), help="comma-separated workloads (default: all)")
     args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(names) - set(UNITS))
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}; expected some of {', '.join(UNITS)}")
     versions = {"old": load_old(args.old.resolve()), "new": deltaprop}
     work = {which: workloads(dp) for which, dp in versions.items()}
     for which, dp in versions.items():  # warm up: compile or load the kernels
-        for name, (w, _) in work[which].items():
-            seconds(dp, w)
-    times = {which: {name: [] for name in UNITS} for which in versions}
+        for name in names:
+            seconds(dp, work[which][name][0])
+    times = {which: {name: [] for name in names} for which in versions}
     for r in range(args.rounds):
-        for name in UNITS:
+        for name in names:
             for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
                 w, per = work[which][name]
                 times[which][name].append(seconds(versions[which], w) / per)
-        print(f"round {r + 1}: " + ", ".join(f"{n} {times['old'][n][-1]:.4g}/{times['new'][n][-1]:.4g}" for n in UNITS),
+        print(f"round {r + 1}: " + ", ".join(f"{n} {times['old'][n][-1]:.4g}/{times['new'][n][-1]:.4g}" for n in names),
               file=sys.stderr)
-    lines = [f"`python benchmarks/versions.py {args.old} --rounds {args.rounds}` (old: {args.old}; new: "
+    only = "" if names == list(UNITS) else f" --only {','.join(names)}"
+    lines = [f"`python benchmarks/versions.py {args.old} --rounds {args.rounds}{only}` (old: {args.old}; new: "
              f"{Path(deltaprop.__file__).parent})", "",
              "| workload | unit | old | new | new / old (median of rounds) |", "|---|---|---|---|---|"]
-    for name, unit in UNITS.items():
+    for name in names:
+        unit = UNITS[name]
         old, new = times["old"][name], times["new"][name]
         ratio = statistics.median(n / o for n, o in zip(new, old))
         lines.append(f"| {name} | {unit} | {statistics.median(old):.4g} | {statistics.median(new):.4g} | {ratio:.3f} |")

@@ -216,3 +216,12 @@ def test_the_fused_loop_runs_whole_chunks_of_epochs_per_call(monkeypatch):
     net, X, T = seed_example(0)
     result = dp.train(net, X, T, method="gd", learning_rate=0.1, epochs=5000, tol=0, seed=0)
     assert result.loop == "fused" and sum(calls) == 5000 and len(calls) < 20
+
+
+def test_a_chunk_fills_its_time_at_the_last_pace_growing_at_most_sixteenfold():
+    from deltaprop.training.loops import CHUNK_SECONDS, next_chunk
+
+    assert next_chunk(1, 3e-4) == 16  # a quick first epoch: 16, not the 666 its pace suggests
+    assert next_chunk(16, 3e-4) == 256 and next_chunk(256, 3e-4) == int(CHUNK_SECONDS / 3e-4)  # then it fills CHUNK_SECONDS
+    assert next_chunk(500, 1.0) == 1  # slow epochs: one per call
+    assert next_chunk(8, 0.0) == 128  # a call too quick to time still grows by at most 16

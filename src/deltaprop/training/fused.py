@@ -83,7 +83,7 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
                     E_b = _evaluate_rows(w, X, T, idx, sizes, acts, out, g, a, z, d)
                 else:
                     E_b = evaluate(w, X, T, idx, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
-                obj_b = _decay(w, lam, decay, n / N, g, E_b)
+                obj_b = E_b if lam == 0.0 else _decay(w, lam, decay, n / N, g, E_b)
                 E_run += E_b
                 obj_run += obj_b
             scale = 1.0 / n  # steps use the batch mean gradient

@@ -44,6 +44,17 @@ def _join_state(arrays: dict, scalars: dict) -> dict:
     return state
 
 
+#: Seconds a fused chunk aims at: long enough that the calls' own costs (the permutations, the call, the
+#: record) vanish, short enough for the progress line and Ctrl-C (which waits for the chunk to end).
+CHUNK_SECONDS = 0.2
+
+
+def next_chunk(chunk: int, seconds_per_epoch: float) -> int:
+    """Epochs for the next fused call: those that fill ``CHUNK_SECONDS`` at the last call's pace, at most 16
+    times the last chunk (the first call also loads or compiles the kernels, and one epoch's time can mislead)."""
+    return max(1, min(16 * chunk, int(CHUNK_SECONDS / max(seconds_per_epoch, 1e-9))))
+
+
 def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     """gd, sgd, momentum and adam with whole chunks of epochs in one compiled call (``fused.run_epochs``)."""
     from ..fast.kernels import kernel_spec
@@ -74,7 +85,7 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             elapsed = time.perf_counter() - start
             run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
                              best_in_chunk, best_w, code, first)
-            chunk = chunk * 2 if elapsed < 0.1 else max(1, chunk // 2) if elapsed > 0.5 else chunk
+            chunk = next_chunk(chunk, elapsed / done)
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
     except KeyboardInterrupt:
