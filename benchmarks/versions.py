@@ -51,7 +51,7 @@ def workloads(dp) -> dict:
     for p in run.problems(False):
         found[p.name.split(":")[0]] = (p, p.steps / p.scale)
     net, X, T = dp.examples.seed_example(0)
-    found["W5a"] = (lambda: dp.train(net, X, T, method="lbfgs", tol=1e-12, seed=0, progress=False), 1e-3)
+    found["W5a"] = (lambda: dp.train(net, X, T, method="lbfgs", **run.W5A, seed=0, progress=False), 1e-3)
     data = np.loadtxt(Path(run.__file__).resolve().parents[2] / "shared" / "data" / "uci" / "bostonHousing" / "data.txt")
     Xb, tb = data[:, :13], data[:, 13:14]
     Xb, tb = (Xb - Xb.mean(0)) / Xb.std(0), (tb - tb.mean(0)) / tb.std(0)
@@ -59,13 +59,14 @@ def workloads(dp) -> dict:
     return found
 
 
-def seconds(dp, work) -> float:
+def seconds(dp, work, per) -> float:
+    """The seconds of one call of ``work``, divided by ``per``."""
     if callable(work):
         start = time.perf_counter()
         work()
-        return time.perf_counter() - start
+        return (time.perf_counter() - start) / per
     run.dp = dp
-    return run.run_deltaprop(work)[0]
+    return run.run_deltaprop(work)[0] / per
 
 
 def main() -> None:
@@ -83,13 +84,13 @@ def main() -> None:
     work = {which: workloads(dp) for which, dp in versions.items()}
     for which, dp in versions.items():  # warm up: compile or load the kernels
         for name in names:
-            seconds(dp, work[which][name][0])
+            seconds(dp, *work[which][name])
     times = {which: {name: [] for name in names} for which in versions}
     for r in range(args.rounds):
         for name in names:
             for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
                 w, per = work[which][name]
-                times[which][name].append(seconds(versions[which], w) / per)
+                times[which][name].append(seconds(versions[which], w, per))
         print(f"round {r + 1}: " + ", ".join(f"{n} {times['old'][n][-1]:.4g}/{times['new'][n][-1]:.4g}" for n in names),
               file=sys.stderr)
     only = "" if names == list(UNITS) else f" --only {','.join(names)}"
