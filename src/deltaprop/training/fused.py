@@ -19,7 +19,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_rows, check_codes, evaluate, work
+from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _evaluate_rows, check_codes, evaluate, work
 from ..optimize.kernels import adam_step, gd_step, momentum_step
 from . import rules
 
@@ -69,9 +69,12 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
     # directly, the call through evaluate (its 15 arguments, 9 of them arrays) is not made on every step; on
     # W3 (on-line SGD, 1-10-1) that call was 0.23 of 0.64 us per update (measured)
     by_rows = not full and batch < COLUMNS_FROM
+    columns = N >= COLUMNS_FROM  # and all of the data by the column kernel, called directly too (W1: 0.9 of its time)
     best_e = -1
     if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-        _decay(w, lam, decay, 1.0, g, evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R))
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+            evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
+        _decay(w, lam, decay, 1.0, g, E)
     for e in range(perms.shape[0]):
         E_run, obj_run = 0.0, 0.0
         for k in range(1 if full else (N + batch - 1) // batch):
@@ -95,7 +98,8 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
                 t += 1
                 adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
         if full or exact:
-            E = evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
+            E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+                evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
             objective = _decay(w, lam, decay, 1.0, g, E)
             gn = 0.0
             for i in range(P):
