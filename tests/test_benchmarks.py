@@ -27,6 +27,18 @@ def test_cpu_suite_agrees_on_the_loss(tmp_path):
         assert 0 < float(fit[4].split("E/N ")[1]) < 0.1, fit
 
 
+def test_the_floor_runner_times_deltaprop_beside_the_numba_loop_at_the_same_loss(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "floor.py"), "--quick", "--repeats", "1", "--out",
+                             str(tmp_path / "f.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]  # it exits 1 where a row ends at another loss
+    text = (tmp_path / "f.md").read_text()
+    for workload in ("### W1", "### W3"):
+        block = text.split(workload)[1].split("###")[0]
+        names = [l.split("|")[1].strip() for l in block.splitlines() if l.startswith("| ") and "implementation" not in l]
+        assert names[:3] == ["deltaprop, the whole dp.train call", "deltaprop, the steps alone",
+                             "Numba hand-written scalar loop"], names
+
+
 def test_device_mode_runs_the_engine_on_torch_tensors():
     result = run("--device", "cpu", "--quick", "--repeats", "1")
     assert result.returncode == 0, result.stderr[-3000:]
