@@ -473,3 +473,13 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
                 total[j] += D[r, j]
     for j in range(D.shape[1]):
         gb[j] = total[j]
+
+
+@nb.njit(**JIT)
+def add_bias_and_tanh(A, b, Z):
+    """A += b on every row (PRML 5.48) and Z = tanh(A) (5.49) in one pass, by ``_tanh``."""
+    for r in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = A[r, j] + b[j]
+            A[r, j] = a
+            Z[r, j] = _tanh(a)
