@@ -409,17 +409,45 @@ def run_sklearn(p: Problem):
     return seconds, p.loss(_pack(p, layers))
 
 
+# In this order each round: after a JAX call its worker threads spin for a while and share the cores with the next
+# row, which costs a row of a few ms (W3's) up to 2x its time (benchmarks/floor.py), so JAX's rows are followed by
+# rows that take seconds (PyTorch eager, scikit-learn)
+JAX_FUSED = "JAX whole loop in one jit (per epoch one gather, then lax.dynamic_slice)"
 PEERS: list[tuple[str, str, Callable]] = [
     ("deltaprop", "", run_deltaprop),
     ("deltaprop, the steps alone", "", run_deltaprop_steps),
     ("deltaprop, exact per-epoch history", "", run_deltaprop_exact),
     ("NumPy hand-written", "", run_numpy),
-    ("PyTorch eager", "torch", run_torch),
-    ("JAX jit step", "jax", run_jax_step),
-    ("JAX whole loop in one jit (per epoch one gather, then lax.dynamic_slice)", "jax", run_jax_fused),
     ("Numba hand-written scalar loop", "numba", run_numba),
+    (JAX_FUSED, "jax", run_jax_fused),
+    ("JAX jit step", "jax", run_jax_step),
+    ("PyTorch eager", "torch", run_torch),
     ("scikit-learn MLPRegressor", "sklearn", run_sklearn),
 ]
+
+
+def targets(medians: dict) -> list[str]:
+    """Issue 18's targets for W1, W2 and W3 beside the ratios of this run (medians[workload][row]: s per step)."""
+    rows = [("W1", "deltaprop", JAX_FUSED, "ahead of JAX's whole loop", lambda r: r > 1, "JAX / deltaprop"),
+            ("W1", "deltaprop", "Numba hand-written scalar loop", "ahead of the Numba loop", lambda r: r > 1,
+             "Numba / deltaprop"),
+            ("W3", "deltaprop", "Numba hand-written scalar loop", "within 1.2x of the Numba loop (whole call)",
+             lambda r: r <= 1.2, "deltaprop / Numba"),
+            ("W3", "deltaprop", JAX_FUSED, "ahead of JAX's whole loop", lambda r: r > 1, "JAX / deltaprop"),
+            ("W2", "deltaprop", JAX_FUSED, "within 1.1x of JAX's whole loop (whole call)", lambda r: r <= 1.1,
+             "deltaprop / JAX"),
+            ("W2", "deltaprop, the steps alone", JAX_FUSED, "within 1.1x of JAX's whole loop (the steps alone)",
+             lambda r: r <= 1.1, "deltaprop / JAX")]
+    lines = ["### Issue 18's targets in this run", "", "| workload | target | ratio | result |", "|---|---|---|---|"]
+    for workload, ours, peer, target, met, how in rows:
+        m = medians.get(workload, {})
+        if ours not in m or peer not in m:
+            continue
+        ratio = m[peer] / m[ours] if how.startswith(("JAX /", "Numba /")) else m[ours] / m[peer]
+        lines.append(f"| {workload} | {target} | {how} = {ratio:.2f} | {'met' if met(ratio) else 'not met'} |")
+    return lines + ["", "W1 and W3 are single-threaded calls of a few ms, which this machine's two-speed phases can "
+                    "decide; `benchmarks/floor.py` times them with many interleaved repeats on one core "
+                    "(`benchmarks/FLOOR.md`).", ""]
 
 
 # -- W5: whole fits ------------------------------------------------------------------
@@ -956,6 +984,7 @@ def main() -> None:
              f"NumPy {np.__version__}, deltaprop {dp.__version__}"
              + "".join(f", {m} {__import__(m).__version__}" for m in ("torch", "jax", "sklearn") if HAVE[m]),
              f"Missing peers: {', '.join(m for m, ok in HAVE.items() if not ok) or 'none'}", ""]
+    medians: dict = {}
     for p in problems(args.quick):
         if only is not None and p.name.split(":")[0] not in only:
             continue
@@ -979,6 +1008,7 @@ def main() -> None:
                   "|---|---|---|---|---|"]
         for name, results in runs.items():
             per_step = statistics.median(s for s, _ in results) / p.steps
+            medians.setdefault(p.name.split(":")[0], {})[name] = per_step
             loss = results[-1][1]
             agrees = abs(loss - reference) <= (1e-3 if p.X.dtype == np.float32 else 1e-8) * max(abs(reference), 1e-12)
             note = f" (compile {compile_times[name]:.2f} s, not counted)" if name in compile_times else ""
@@ -986,6 +1016,8 @@ def main() -> None:
                          f"{'yes' if agrees else 'NO'} |")
         lines.append("")
         print("\n".join(lines[-(len(runs) + 4):]), flush=True)
+    if medians:
+        lines += targets(medians)
     if only is None or "W6" in only:
         lines += ["### W6: second derivatives (H v, the Jacobian dy/dw, the exact Hessian)", ""]
         lines += second_order_rows(args.quick, repeats)
