@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 6 as one prepared command, for a session lent a device machine.
+# The GPU checks (issues 6 and 18) as one prepared command, for a session lent a device machine.
 #
 # The device machine's image holds Python 3.12 with NumPy, SciPy, PyTorch, CuPy, Numba and
 # the rest of deltaprop's dependencies except array-api-compat, and it cannot fetch
@@ -10,8 +10,8 @@
 #
 # then, with the device tool: run(command="bash benchmarks/gpu.sh", carry=[".whl"], timeout_s=540).
 # It writes gpu.txt (the GPU, and the engine on CUDA tensors and CuPy arrays against NumPy)
-# and GPU.md (W2 and W4 timed against PyTorch eager) under $OUT; commit GPU.md as
-# benchmarks/GPU.md.
+# and GPU.md (W2 and W4 timed against PyTorch eager and torch.compile, with issue 18's W4 target)
+# under $OUT; commit GPU.md as benchmarks/GPU.md.
 set -euo pipefail
 out=${OUT:-.}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
