@@ -5,10 +5,11 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.engine import backprop
+from deltaprop.fast import kernels
 from deltaprop.fast.buffered import Buffers
 
 HIDDEN = ["linear", "tanh", "logistic", "relu", "softplus"]
-OUTPUTS = [("linear", 2), ("logistic", 3), ("softmax", 4)]
+OUTPUTS = [("linear", 2), ("logistic", 3), ("softmax", 4), ("linear", 1), ("logistic", 1)]  # one unit: an outer product back
 
 
 def data(K, N, D=5, seed=0):
@@ -31,6 +32,22 @@ def test_buffers_give_the_engines_error_and_gradient(hidden, output, K, N, rows)
         assert buffers.error_and_gradient(w, X, T, g_buffered) == pytest.approx(float(E), rel=1e-13)
         np.testing.assert_allclose(g_buffered, g, rtol=1e-12, atol=1e-14 * np.abs(g).max())
     assert buffers.error(w, X, T) == pytest.approx(float(backprop.error(net, w, X, T)), rel=1e-13)
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_outer_product_pass_equals_the_product_then_h_prime_bit_for_bit(hidden, dtype):
+    rng = np.random.default_rng(3)
+    code = dp.mlp([2, 3, 1], hidden=hidden).layers["h1"].activation.code
+    A = rng.standard_normal((37, 9)).astype(dtype)
+    Z = {"linear": A, "tanh": np.tanh(A), "logistic": 1 / (1 + np.exp(-A)), "relu": np.maximum(A, 0),
+         "softplus": np.logaddexp(A, 0)}[hidden].astype(dtype)
+    d, v = rng.standard_normal((37, 1)).astype(dtype), rng.standard_normal(9).astype(dtype)
+    D, gb = np.full_like(A, np.nan), np.full(9, np.nan, dtype)
+    kernels.outer_times_h_prime_and_sum(code, d, v, A, Z, D, gb)
+    D_then, gb_then = d @ v[None], np.empty(9, dtype)
+    kernels.times_h_prime_and_sum(code, A, Z, D_then, gb_then)
+    assert np.array_equal(D, D_then) and np.array_equal(gb, gb_then)
 
 
 def test_buffers_keep_float32_in_float32():

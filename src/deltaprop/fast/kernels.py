@@ -476,6 +476,32 @@ def times_h_prime_and_sum(code, A, Z, D, gb):
 
 
 @nb.njit(**JIT)
+def outer_times_h_prime_and_sum(code, d, v, A, Z, D, gb):
+    """D = d v^T times h'(A) (PRML 5.56 where the layer above has one unit, whose deltas are d's one
+    column and whose weights from this layer are v), and gb = the sum of D's rows, in one pass.
+
+    Equal to ``D = d @ v[None]`` followed by ``times_h_prime_and_sum``, operation for operation:
+    for that outer product, a matrix product with an inner dimension of 1, OpenBLAS's dgemm took
+    longer than the rest of the pass (86 against 22 us on 1024 x 50, measured)."""
+    check_codes(np.full(1, code), SUM_OF_SQUARES)
+    total = np.zeros(D.shape[1])
+    for r in range(D.shape[0]):
+        dr = d[r, 0]
+        if code == TANH:
+            for j in range(D.shape[1]):
+                s = dr * v[j]
+                D[r, j] = s - s * (Z[r, j] * Z[r, j])
+                total[j] += D[r, j]
+        else:
+            for j in range(D.shape[1]):
+                s = dr * v[j]
+                D[r, j] = s * _dh1(code, A[r, j], Z[r, j])
+                total[j] += D[r, j]  # as stored: in D's precision
+    for j in range(D.shape[1]):
+        gb[j] = total[j]
+
+
+@nb.njit(**JIT)
 def add_bias_and_tanh(A, b, Z):
     """A += b on every row (PRML 5.48) and Z = tanh(A) (5.49) in one pass, by ``_tanh``."""
     for r in range(A.shape[0]):
