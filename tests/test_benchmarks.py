@@ -80,3 +80,15 @@ def test_second_derivative_rows_agree_with_deltaprop(tmp_path):
     assert {(r[1], r[2]) for r in rows} >= expected
     for network, quantity, name, ms, ratio, difference in rows:
         assert float(difference) <= (1e-12 if "float64" in network else 1e-5), (network, quantity, name, difference)
+
+
+def test_the_products_runner_times_w2s_eight_products_and_deltaprops_pass(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "products.py"), "--rounds", "1", "--out",
+                             str(tmp_path / "p.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]  # it exits 1 where XLA's product disagrees with NumPy's
+    text = (tmp_path / "p.md").read_text()
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in text.splitlines() if l.startswith("| ") and " x " in l and "m x k" not in l]
+    assert [r[1] for r in rows] == ["256 x 784 x 512", "256 x 512 x 512", "256 x 512 x 10", "256 x 10 x 512",
+                                    "256 x 512 x 512", "10 x 256 x 512", "512 x 256 x 512", "512 x 256 x 784"]
+    assert all(float(r[2]) > 0 for r in rows)
+    assert float(text.split("pass / products ")[1].split()[0]) > 0
