@@ -2,7 +2,11 @@
 and its steps alone), the hand-written Numba loop and JAX's whole loop in one jit, many interleaved repeats
 on one core, reported as the median of the per-repeat ratios.
 
-    python benchmarks/floor.py [--repeats 41] [--core 0] [--quick] [--out FILE]
+    python benchmarks/floor.py [--repeats 41] [--core 0] [--only W1,W3] [--quick] [--out FILE]
+
+``--only W2`` times W2 (784-512-512-10, float32) the same way: deltaprop against JAX's whole loop,
+where run.py's runs of a few repeats put the ratio anywhere from 1.07x to 1.25x (one core) within an
+hour of one another.
 
 Why a runner of its own: this machine's two cores each switch between two speeds for seconds at a
 time, and a W3 call lasts 3 ms, so medians taken per implementation over run.py's few repeats compare
@@ -66,19 +70,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=41)
     parser.add_argument("--quick", action="store_true", help="run.py's small sizes (a check that it runs)")
     parser.add_argument("--core", type=int, default=None, help="the core to pin to (default: the lowest allowed)")
+    parser.add_argument("--only", default="W1,W3", help="comma-separated workloads of W1, W2, W3 (default: W1,W3)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    names = [n.strip().upper() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(names) - {"W1", "W2", "W3"})
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}; expected some of W1, W2, W3")
     run._one_core()
     if args.core is not None:
         os.sched_setaffinity(0, {args.core})
     core = min(os.sched_getaffinity(0))
-    w1, _, w3 = run.problems(args.quick)
-    lines = ["# Small networks against the compiled floor", "",
-             f"`python benchmarks/floor.py --repeats {args.repeats} --core {core}`", "",
+    only = "" if names == ["W1", "W3"] else f" --only {','.join(names)}"
+    lines = ["# Small networks against the compiled floor" if only == "" else "# Interleaved on one core", "",
+             f"`python benchmarks/floor.py --repeats {args.repeats} --core {core}{only}`", "",
              f"Machine: {run._cpu()}, pinned to core {core}, every library on one thread; {args.repeats} repeats, "
              "each timing every row once, back to back.", ""]
-    for p in (w1, w3):
-        lines += measure(p, args.repeats)
+    for p in run.problems(args.quick):
+        if p.name.split(":")[0] in names:
+            lines += measure(p, args.repeats)
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -92,3 +92,16 @@ def test_the_products_runner_times_w2s_eight_products_and_deltaprops_pass(tmp_pa
                                     "256 x 512 x 512", "10 x 256 x 512", "512 x 256 x 512", "512 x 256 x 784"]
     assert all(float(r[2]) > 0 for r in rows)
     assert float(text.split("pass / products ")[1].split()[0]) > 0
+
+
+def test_the_floor_runner_takes_w2_alone_and_refuses_an_unknown_workload(tmp_path):
+    floor = [sys.executable, str(ROOT / "benchmarks" / "floor.py"), "--quick", "--repeats", "1"]
+    result = subprocess.run([*floor, "--only", "W2", "--out", str(tmp_path / "w2.md")], capture_output=True, text=True,
+                            timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = (tmp_path / "w2.md").read_text()
+    assert "### W2" in text and "### W1" not in text and "### W3" not in text
+    names = [l.split("|")[1].strip() for l in text.splitlines() if l.startswith("| ") and "implementation" not in l]
+    assert names[:2] == ["deltaprop, the whole dp.train call", "deltaprop, the steps alone"], names
+    refused = subprocess.run([*floor, "--only", "W9"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert refused.returncode == 2 and "unknown workload W9" in refused.stderr
