@@ -25,6 +25,11 @@ def test_cpu_suite_agrees_on_the_loss(tmp_path):
     assert {f[1].split()[0] for f in fits} >= {"deltaprop", "scikit-learn", "PyTorch"}
     for fit in fits:  # every whole fit ends at a small objective of the same problem (the starts differ)
         assert 0 < float(fit[4].split("E/N ")[1]) < 0.1, fit
+    w5a = [[c.strip() for c in l.strip("|").split("|")] for l in (tmp_path / "r.md").read_text().splitlines()
+           if l.startswith("| W5a:")]
+    assert [r[1].split()[0] for r in w5a][:2] == ["deltaprop", "SciPy"], w5a  # the optimizer with E and g by hand
+    for row in w5a:  # every L-BFGS run of 1000 iterations ends near the seed example's minimum (E(w0) is 3.6)
+        assert "1000 iterations" in row[3] and 0 < float(row[3].split("E = ")[1]) < 0.01, row
     targets = (tmp_path / "r.md").read_text().split("### Issue 18's targets in this run")[1].split("###")[0]
     verdicts = [l.rsplit("|", 2)[1].strip() for l in targets.splitlines() if l.startswith("| W")]
     assert len(verdicts) >= 2 and set(verdicts) <= {"met", "not met"}, targets  # W1, W3 against Numba; JAX where installed
