@@ -498,21 +498,11 @@ def _w5a_scipy(p: Problem):
     return time.perf_counter() - start, r.nit, float(r.fun)
 
 
-def _w5a_jax(p: Problem):
-    """optax.lbfgs (memory 10, zoom line search) for all the iterations in one jit, from deltaprop's w0."""
+def _optax_lbfgs(objective, params, iters: int):
+    """``iters`` iterations of optax.lbfgs (memory 10, zoom line search: what optax documents for L-BFGS) on
+    ``objective`` from ``params``, all in one jit, compiled before timing: (seconds, iters, final objective)."""
     import jax
-    import jax.numpy as jnp
     import optax
-
-    jax.config.update("jax_enable_x64", True)
-    X, T = jnp.asarray(p.X), jnp.asarray(p.T)
-    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in p.layers(p.w0)]
-
-    def objective(q):
-        z = X
-        for W, b in q[:-1]:
-            z = jnp.tanh(z @ W.T + b)
-        return 0.5 * ((z @ q[-1][0].T + q[-1][1] - T) ** 2).sum()
 
     solver = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(objective)
@@ -525,13 +515,31 @@ def _w5a_jax(p: Problem):
             updates, state = solver.update(grad, state, q, value=value, grad=grad, value_fn=objective)
             return optax.apply_updates(q, updates), state
 
-        return jax.lax.fori_loop(0, p.epochs, body, (q, solver.init(q)))[0]
+        return jax.lax.fori_loop(0, iters, body, (q, solver.init(q)))[0]
 
     compiled = run.lower(params).compile()
     start = time.perf_counter()
     params = jax.block_until_ready(compiled(params))
     seconds = time.perf_counter() - start
-    return seconds, p.epochs, float(objective(params))
+    return seconds, iters, float(objective(params))
+
+
+def _w5a_jax(p: Problem):
+    """optax.lbfgs (memory 10, zoom line search) for all the iterations in one jit, from deltaprop's w0."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    X, T = jnp.asarray(p.X), jnp.asarray(p.T)
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in p.layers(p.w0)]
+
+    def objective(q):
+        z = X
+        for W, b in q[:-1]:
+            z = jnp.tanh(z @ W.T + b)
+        return 0.5 * ((z @ q[-1][0].T + q[-1][1] - T) ** 2).sum()
+
+    return _optax_lbfgs(objective, params, p.epochs)
 
 
 def w5(quick: bool, repeats: int) -> list[str]:
@@ -656,7 +664,6 @@ def _w7_torch(X, T, iters, seed):
 def _w7_jax(X, T, iters, seed):
     import jax
     import jax.numpy as jnp
-    import optax
 
     jax.config.update("jax_enable_x64", True)
     Xj, Tj, N = jnp.asarray(X), jnp.asarray(T), len(X)
@@ -668,24 +675,7 @@ def _w7_jax(X, T, iters, seed):
         y = jnp.tanh(Xj @ q["W1"].T + q["b1"]) @ q["W2"].T + q["b2"]
         return 0.5 * ((y - Tj) ** 2).sum() / N + 0.5 * W7_LAMBDA * ((q["W1"] ** 2).sum() + (q["W2"] ** 2).sum()) / N
 
-    solver = optax.lbfgs()  # memory 10, zoom line search: what optax documents for L-BFGS
-    value_and_grad = optax.value_and_grad_from_state(objective)
-
-    @jax.jit
-    def run(q):
-        def body(_, carry):
-            q, state = carry
-            value, grad = value_and_grad(q, state=state)
-            updates, state = solver.update(grad, state, q, value=value, grad=grad, value_fn=objective)
-            return optax.apply_updates(q, updates), state
-
-        return jax.lax.fori_loop(0, iters, body, (q, solver.init(q)))[0]
-
-    compiled = run.lower(params).compile()
-    start = time.perf_counter()
-    params = jax.block_until_ready(compiled(params))
-    seconds = time.perf_counter() - start
-    return seconds, iters, float(objective(params))
+    return _optax_lbfgs(objective, params, iters)
 
 
 def w7(quick: bool, repeats: int) -> list[str]:
