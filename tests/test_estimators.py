@@ -259,14 +259,19 @@ def test_the_regressors_default_is_the_evidence_and_its_error_bars_widen_away_fr
     assert 0.08 < 1 / np.sqrt(est.beta_) < 0.12
 
 
-def test_the_evidence_gives_way_to_a_fixed_weight_decay_where_it_cannot_run():
+def test_the_evidence_gives_way_to_a_fixed_weight_decay_only_where_validation_is_held_out():
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((40, 2)), rng.standard_normal(40)
     with pytest.warns(dp.TrainingWarning, match="validation data are held out .* using the fixed weight decay 10"):
         est = dp.NetworkRegressor(hidden=(3,), early_stopping=5, max_iter=20, random_state=0).fit(X, y)
     assert est.weight_decay_ == 10.0
-    with pytest.warns(dp.TrainingWarning, match="the network has 5201 parameters, more than the 5000"):
-        est = dp.NetworkRegressor(hidden=(1300,), restarts=1, max_iter=2, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dp.TrainingWarning)  # 5201 parameters: no fall-back, the Kronecker factors
+        est = dp.NetworkRegressor(hidden=(1300,), restarts=1, random_state=0).fit(X, y)
+    assert est.weight_decay_ == "evidence" and est.posterior_.hessian == "kron"
+    assert "hessian 'auto' took 'kron'" in est.evidence_["notes"][0]
+    _, std = est.predict(X[:3] * 10, return_std=True)
+    assert np.all(std > np.sqrt(1 / est.beta_))
     with pytest.raises(ValueError, match="validation does not apply to train_evidence"):
         dp.NetworkRegressor(hidden=(3,), weight_decay="evidence", validation_fraction=0.2).fit(X, y)
 
@@ -283,6 +288,6 @@ def test_the_classifiers_default_is_the_evidence_with_one_alpha_and_moderated_pr
     raw = est.network_.forward(est.w_, est.network_inputs(X))
     assert not np.allclose(P, raw, atol=1e-4)
     assert est.score(X, y) > 0.9
-    with pytest.warns(dp.TrainingWarning, match="more than the 5000 .* using the fixed weight decay 1 instead"):
-        big = dp.NetworkClassifier(hidden=(1300,), restarts=1, max_iter=2, random_state=0).fit(X[::5], y[::5])
-    assert big.weight_decay_ == 1.0 and big.posterior_ is None
+    big = dp.NetworkClassifier(hidden=(1300,), restarts=1, random_state=0).fit(X[::5], y[::5])
+    assert big.weight_decay_ == "evidence" and big.posterior_.hessian == "kron"
+    assert np.allclose(big.predict_proba(X).sum(axis=1), 1.0)

@@ -37,6 +37,56 @@ def test_regressor_round_trip_gives_identical_predictions(tmp_path, data, regres
     assert loaded.training_ == regressor.training_
 
 
+@pytest.mark.parametrize("hessian", ["exact", "ggn", "kron", "diag", "last_layer"])
+def test_every_posterior_structure_survives_a_round_trip(tmp_path, data, hessian):
+    X, y = data
+    est = dp.NetworkRegressor(hidden=(5,), restarts=1, hessian=hessian, random_state=0).fit(X, y)
+    assert est.posterior_.hessian == hessian
+    est.save(tmp_path / "r.safetensors")
+    loaded = dp.load(tmp_path / "r.safetensors")
+    assert loaded.posterior_.hessian == hessian and loaded.evidence_ == est.evidence_
+    np.testing.assert_allclose(loaded.predict(X * 3, return_std=True)[1], est.predict(X * 3, return_std=True)[1],
+                               rtol=1e-12)
+    assert sorted(k for k in io.ModelFile(tmp_path / "r.safetensors").tensors if k.startswith("posterior")) == \
+        sorted(f"posterior:{hessian}:{k}" for k in est.posterior_.curvature.factors)
+
+
+def test_a_format_3_file_with_the_posterior_precision_still_loads(tmp_path, data, regressor):
+    """Format 3 kept A itself (``posterior_precision``); format 4 keeps the structure's factors."""
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    evidence = {k: v for k, v in regressor.evidence_.items() if k != "notes"}
+    evidence["hessian"] = {"ggn": "outer_product"}.get(evidence["hessian"], evidence["hessian"])  # format 3's names
+    estimator = json.loads(io.ModelFile(path).metadata["estimator"]) | {"evidence": io.jsonable(evidence)}
+    with safe_open(str(path), framework="np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("posterior:")}
+    tensors["posterior_precision"] = regressor.posterior_.A
+    save_file(tensors, str(path), metadata={**io.ModelFile(path).metadata})
+    rewrite(path, {"format_version": "3", "estimator": json.dumps(estimator)})
+    X = data[0] * 2
+    np.testing.assert_allclose(dp.load(path).predict(X, return_std=True)[1], regressor.predict(X, return_std=True)[1],
+                               rtol=1e-9)
+
+
+def test_a_missing_or_stray_posterior_factor_is_named(tmp_path, regressor):
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    with safe_open(str(path), framework="np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    name = regressor.posterior_.hessian
+    del tensors[f"posterior:{name}:H"]
+    metadata = dict(io.ModelFile(path).metadata)
+    metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(dp.ModelFileError, match=f"estimator.evidence is given but the tensor posterior:{name}:H is "
+                                                f"missing"):
+        dp.load(path)
+    rewrite(path, {}, {"posterior:diag:h[y]": np.ones((1, 5))})
+    with pytest.raises(dp.ModelFileError, match=f"the tensor posterior:diag:h\\[y\\] is not a factor of the '{name}' "
+                                                f"posterior"):
+        dp.load(path)
+
+
 def test_multi_output_and_classifier_round_trips(tmp_path, data):
     X, y = data
     multi = dp.NetworkRegressor(hidden=(4,), restarts=1, random_state=0).fit(X, np.column_stack([y, -y]))
@@ -144,8 +194,8 @@ def rewrite(path, change, tensors_change=None, digest=None):
 def test_a_newer_format_version_is_refused(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)
-    rewrite(path, {"format_version": "4"})
-    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 4\\).*upgrade"):
+    rewrite(path, {"format_version": "5"})
+    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 5\\).*upgrade"):
         dp.load(path)
 
 

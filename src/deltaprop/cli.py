@@ -15,6 +15,7 @@ from .numerics import gradient_check
 from .examples import FIGURE_5_3, seed_example
 from .files import save_figure, writable, write_text
 from .engine.network import mlp
+from .numerics.curvature import HESSIANS
 from .optimize import METHODS
 from .tables import LIMITS
 from .training import on_scheduler, train, train_evidence
@@ -244,7 +245,8 @@ def _evidence(est) -> str:
     beta = "" if e["beta"] is None else f"; beta {e['beta']:.4g}"
     return escape(f"alpha: {alphas}{beta}; gamma {e['gamma']:.3g} of {est.network_.n_params} parameters; "
                   f"ln evidence {e['log_evidence']:.6g} ({e['cycles']} cycles"
-                  f"{'' if e['converged'] else ', not settled'}; standardised units)")
+                  f"{'' if e['converged'] else ', not settled'}; standardised units); Hessian {e['hessian']}"
+                  + "".join(f"; {n}" for n in e.get("notes", [])))
 
 
 def _s(n: int) -> str:
@@ -318,6 +320,8 @@ def fit(
     restarts: int = typer.Option(3, min=1, help="Random initialisations; the best is kept."),
     weight_decay: str = typer.Option(None, help="lambda in E + lambda/2 w^T w, or 'evidence': alpha and beta from the "
                                                 "training data (PRML 5.7). Default: evidence."),
+    hessian: str = typer.Option("auto", help="The evidence's Hessian: auto (exact while small, else kron), exact, ggn, "
+                                             "kron, diag or last_layer."),
     validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
     snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
@@ -340,6 +344,9 @@ def fit(
         raise typer.BadParameter(f"must lie strictly between 0 and 1; got {validation}", param_hint="--validation")
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
+    if hessian not in HESSIANS:
+        raise typer.BadParameter(f"unknown structure {hessian!r}; expected one of {', '.join(HESSIANS)}",
+                                 param_hint="--hessian")
     if weight_decay is not None and weight_decay != "evidence":
         try:
             weight_decay = float(weight_decay)
@@ -382,7 +389,8 @@ def fit(
     else:
         y = numeric(df, targets, data, "target")
         y = y[:, 0] if len(targets) == 1 else y
-    Estimator = NetworkClassifier if classify else NetworkRegressor if components is None else \
+    Estimator = partial(NetworkClassifier, hessian=hessian) if classify else \
+        partial(NetworkRegressor, hessian=hessian) if components is None else \
         partial(MixtureDensityRegressor, components=components)
     est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
                     batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,

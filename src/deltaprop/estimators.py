@@ -21,9 +21,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .engine.activations import ACTIVATIONS
-from .engine.network import MAX_HESSIAN_PARAMS, mlp
+from .engine.network import mlp
 from .io import ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
-from .numerics import Posterior, gaussian_nll
+from .numerics import gaussian_nll
+from .numerics.curvature import HESSIANS, STRUCTURES
+from .numerics.prior import Prior
+from .numerics.laplace import restored
 from .optimize import METHODS, STOCHASTIC_METHODS
 from .training import TrainingWarning, train, train_evidence
 
@@ -131,13 +134,15 @@ class _NetworkEstimator(BaseEstimator):
         inputs = (X - self.x_mean_) / self.x_scale_
         self.posterior_, self.evidence_ = None, None
         if self.weight_decay_ == "evidence":
-            found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, **options)
+            found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, hessian=self.hessian,
+                                   **options)
             result, beta = found.training, found.beta
             self.posterior_ = found.posterior
             self.evidence_ = {"alpha": found.alpha, "beta": found.beta, "gamma": found.gamma,
                               "gamma_groups": found.posterior.gamma_groups, "log_evidence": found.log_evidence,
                               "cycles": len(found.cycles), "converged": found.converged,
-                              "hessian": found.posterior.hessian, "error": found.posterior.error, "N": len(X)}
+                              "hessian": found.posterior.hessian, "notes": list(found.posterior.notes),
+                              "error": found.posterior.error, "N": len(X)}
         else:
             result = train(self.network_, inputs, T, weight_decay=self.weight_decay_, validation=validation,
                            early_stopping=self.early_stopping, **options)
@@ -168,26 +173,22 @@ class _NetworkEstimator(BaseEstimator):
         self.log_evidence_ = None if e is None else e["log_evidence"]
 
     def _weight_decay(self, validation) -> Any:
-        """The weight decay to train with: "evidence" (PRML 5.7) or a number. The default ("evidence")
-        gives way to the fixed default, with a warning, where the evidence cannot run: a
-        network too large for the dense Hessian it needs, or validation data held out (the evidence uses
-        all the training data)."""
+        """The weight decay to train with: "evidence" (PRML 5.7) or a number. The default ("evidence", at
+        any size: the structure of its Hessian is chosen to fit) gives way to the fixed default, with a
+        warning, only where validation data are held out (the evidence uses all the training data), and
+        for an estimator without the evidence (the mixture density network)."""
         if self.weight_decay == "evidence" and validation:
             raise ValueError("weight_decay='evidence' sets alpha and beta from all the training data; it takes no "
                              "validation_fraction or early_stopping (validation does not apply to train_evidence)")
         if self.weight_decay is not None:
             return self.weight_decay if self.weight_decay == "evidence" else float(self.weight_decay)
-        n_params = self.network_.n_params
-        reason = (f"the network has {n_params} parameters, more than the {MAX_HESSIAN_PARAMS} whose dense Hessian "
-                  f"the evidence needs" if n_params > MAX_HESSIAN_PARAMS else
-                  "validation data are held out (early stopping), while the evidence uses all the training data"
-                  if validation else "")
-        if not reason:
+        if not validation:
             return "evidence"
         import warnings
 
-        warnings.warn(f"weight_decay: {reason}; using the fixed weight decay {self._fixed_weight_decay:g} instead "
-                      f"(pass weight_decay= to choose)", TrainingWarning, stacklevel=4)
+        warnings.warn(f"weight_decay: validation data are held out (early stopping), while the evidence uses all "
+                      f"the training data; using the fixed weight decay {self._fixed_weight_decay:g} instead (pass "
+                      f"weight_decay= to choose)", TrainingWarning, stacklevel=4)
         return self._fixed_weight_decay
 
     def _batch_size(self, N: int, validation: Optional[float]) -> Optional[int]:
@@ -233,7 +234,9 @@ class _NetworkEstimator(BaseEstimator):
         tensors, info = self._save_fitted(tensors, info)
         info["weight_decay"] = self.weight_decay_
         if self.posterior_ is not None:
-            tensors["posterior_precision"] = np.asarray(self.posterior_.A, dtype=np.float64)
+            name = self.posterior_.hessian
+            tensors.update({f"posterior:{name}:{k}": np.asarray(v, dtype=np.float64)
+                            for k, v in self.posterior_.curvature.factors.items()})
             info["evidence"] = self.evidence_
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], (int, np.integer))):
@@ -248,6 +251,25 @@ class _NetworkEstimator(BaseEstimator):
             "training": json.dumps(jsonable(training)),
             "user": json.dumps(jsonable(metadata or {})),
         })
+
+
+class _BayesianEstimator(_NetworkEstimator):
+    """The estimators whose default weight decay is the evidence: they take the structure of its Hessian."""
+
+    _parameter_constraints: dict = {**_NetworkEstimator._parameter_constraints, "hessian": [StrOptions(set(HESSIANS))]}
+
+    def __init__(self, hidden=(20,), activation: str = "tanh", method: str = "lbfgs",
+                 learning_rate: Optional[float] = None, max_iter: Optional[int] = None,
+                 batch_size: Optional[int] = None, weight_decay: Any = None, restarts: int = 3,
+                 early_stopping: Optional[int] = None, validation_fraction: Optional[float] = None,
+                 standardize: bool = True, random_state: Any = None, n_jobs: Optional[int] = None,
+                 progress: bool = False, snapshots: int = 0, hessian: str = "auto"):
+        super().__init__(hidden=hidden, activation=activation, method=method, learning_rate=learning_rate,
+                         max_iter=max_iter, batch_size=batch_size, weight_decay=weight_decay, restarts=restarts,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         standardize=standardize, random_state=random_state, n_jobs=n_jobs, progress=progress,
+                         snapshots=snapshots)
+        self.hessian = hessian
 
 
 class _RealTargets:
@@ -269,7 +291,7 @@ class _RealTargets:
         self._fit_network(X, (T - self.y_mean_) / self.y_scale_, output)
 
 
-class NetworkRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
+class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
     """A feed-forward network regressor with linear outputs and the sum-of-squares error.
 
     Targets are modelled as Gaussian about the network function with noise
@@ -420,7 +442,7 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
         return (Y, std) if return_std else Y
 
 
-class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
+class NetworkClassifier(ClassifierMixin, _BayesianEstimator):
     """A feed-forward network classifier with the cross-entropy error.
 
     Two classes: one logistic output unit, y = p(class 1 | x) (PRML 5.19);
@@ -735,8 +757,10 @@ def _metadata_problem(cls, net, params: dict, info: dict, training: dict) -> str
 def _evidence_problem(net, e: Any, regression: bool) -> str:
     """What is wrong with the evidence summary of a file (``_NetworkEstimator.evidence_``); "" if nothing."""
     keys = {"alpha", "beta", "gamma", "gamma_groups", "log_evidence", "cycles", "converged", "hessian", "error", "N"}
-    if not isinstance(e, dict) or set(e) != keys:
-        return f"must hold {', '.join(sorted(keys))}"
+    if not isinstance(e, dict) or set(e) - {"notes"} != keys:
+        return f"must hold {', '.join(sorted(keys))} (and notes)"
+    if not (isinstance(e.get("notes", []), list) and all(isinstance(n, str) for n in e.get("notes", []))):
+        return "notes must be a list of text"
     groups = [b.name for b in net.blocks]
     for key in ("alpha", "gamma_groups"):
         if not (isinstance(e[key], dict) and set(e[key]) <= set(groups) and all(_number(v) for v in e[key].values())):
@@ -748,7 +772,7 @@ def _evidence_problem(net, e: Any, regression: bool) -> str:
     for key, ok in (("gamma", _number(e["gamma"])), ("log_evidence", _number(e["log_evidence"])),
                     ("error", _number(e["error"])), ("cycles", isinstance(e["cycles"], int) and e["cycles"] >= 0),
                     ("N", isinstance(e["N"], int) and e["N"] >= 1), ("converged", isinstance(e["converged"], bool)),
-                    ("hessian", e["hessian"] in ("exact", "outer_product"))):
+                    ("hessian", e["hessian"] in ("outer_product", *STRUCTURES))):
         if not ok:
             return f"{key} is {e[key]!r}"
     return ""
@@ -783,15 +807,11 @@ def from_model_file(f: ModelFile):
     else:  # written before the evidence: None meant the fixed default
         est.weight_decay_ = est._fixed_weight_decay if est.weight_decay is None else float(est.weight_decay)
     est.posterior_, est.evidence_ = None, info.get("evidence")
+    stored = [k for k in f.tensors if k.startswith("posterior")]
     if est.evidence_ is not None:
-        e = est.evidence_
-        if "posterior_precision" not in f.tensors:
-            f.fail("estimator.evidence is given but the tensor posterior_precision is missing")
-        est.posterior_ = Posterior(net, est.w_, dict(e["alpha"]), e["beta"], f.tensors["posterior_precision"],
-                                   e["hessian"], e["error"], e["N"], e["gamma"], dict(e["gamma_groups"]),
-                                   e["log_evidence"], True)
-    elif "posterior_precision" in f.tensors:
-        f.fail("the file holds posterior_precision but no estimator.evidence")
+        est.posterior_ = _posterior_from_file(f, net, est.w_, est.evidence_)
+    elif stored:
+        f.fail(f"the file holds {stored[0]} but no estimator.evidence")
     est._evidence_attributes()
     est.history_ = {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in training.pop("history").items()}
     est.restart_errors_ = np.asarray(training.pop("restart_errors"), dtype=float)
@@ -803,6 +823,28 @@ def from_model_file(f: ModelFile):
     est.snapshots_ = {"epoch": epochs, "w": snapshots}
     est.training_ = training
     return est
+
+
+def _posterior_from_file(f: ModelFile, net, w: np.ndarray, e: dict):
+    """The Laplace posterior kept in a model file: its structure's curvature factors (``posterior:NAME:FACTOR``
+    tensors), or, in files of format 3, the precision A itself (``posterior_precision``)."""
+    name = {"outer_product": "ggn"}.get(e["hessian"], e["hessian"])
+    prefix = f"posterior:{name}:"
+    factors = {k[len(prefix):]: v for k, v in f.tensors.items() if k.startswith(prefix)}
+    strays = [k for k in f.tensors if k.startswith("posterior") and not k.startswith(prefix)
+              and not (k == "posterior_precision" and name in ("exact", "ggn"))]
+    if strays:
+        f.fail(f"the tensor {strays[0]} is not a factor of the {name!r} posterior that estimator.evidence names")
+    if "posterior_precision" in f.tensors:
+        A = f.tensors["posterior_precision"]
+        factors = {"H": (A - np.diag(Prior.of(net, e["alpha"]).diagonal())) / (1.0 if e["beta"] is None else e["beta"])}
+    try:
+        return restored(net, w, e["alpha"], e["beta"], name, factors, error=e["error"], N=e["N"], gamma=e["gamma"],
+                        gamma_groups=e["gamma_groups"], log_evidence=e["log_evidence"], notes=tuple(e.get("notes", ())))
+    except KeyError as exc:
+        f.fail(f"estimator.evidence is given but the tensor {prefix}{exc.args[0]} is missing")
+    except ValueError as exc:
+        f.fail(f"the tensors of the {name!r} posterior do not make a precision: {exc}")
 
 
 def load(path):

@@ -38,7 +38,8 @@ from .engine.network import Network
 from .files import atomic_write
 
 FORMAT = "deltaprop-model"
-FORMAT_VERSION = 3  # 2: the canonical digest (version 1 files are read with theirs); 3: posterior_precision
+FORMAT_VERSION = 4  # 2: the canonical digest (version 1 files are read with theirs); 3: posterior_precision;
+# 4: the posterior as its curvature structure's factors (posterior:NAME:FACTOR); format 3's A is still read
 MAX_HEADER = 64 * 2**20  # bytes of safetensors header (the metadata JSON): a history of about a million epochs
 DTYPES = {"F64": np.float64, "BOOL": np.bool_}  # the only tensor dtypes deltaprop writes
 
@@ -174,7 +175,8 @@ def network_tensors(net: Network, w: np.ndarray) -> dict:
 #: The tensors a model file may hold, by name: w, one mask per masked connection, and the scalers and
 #: snapshots of an estimator's file, and the Laplace posterior's precision A (PRML 5.166) of one trained by the
 #: evidence. ``expected_tensors`` gives their dtypes and shapes for a network.
-TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "snapshots", "posterior_precision")
+TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "snapshots", "posterior_precision",
+           "posterior:STRUCTURE:FACTOR")
 
 
 def expected_tensors(net: Network) -> dict:
@@ -186,6 +188,11 @@ def expected_tensors(net: Network) -> dict:
     for c in net.connections:
         if c.mask is not None:
             expected[f"mask:{c.name}"] = (np.bool_, c.mask.shape)
+    from .numerics.curvature import STRUCTURES
+
+    for name, structure in STRUCTURES.items():
+        for factor, shape in structure.factor_shapes(net).items():
+            expected[f"posterior:{name}:{factor}"] = (np.float64, shape)
     return expected
 
 
@@ -258,7 +265,7 @@ class ModelFile:
         raise ModelFileError(f"{self.path}: {problem}")
 
     def _intact(self) -> bool:
-        digests = {1: (_digest_v1,), 2: (_digest,), 3: (_digest,)}.get(self.version, (_digest, _digest_v1))
+        digests = {1: (_digest_v1,), 2: (_digest,), 3: (_digest,), 4: (_digest,)}.get(self.version, (_digest, _digest_v1))
         return any(self.metadata.get("sha256") == digest(self.tensors, self.metadata) for digest in digests)
 
     def read_json(self, key: str, kind: type = object) -> Any:

@@ -129,3 +129,18 @@ def test_h_v_in_chunks_of_patterns_equals_the_engines():
     w, v = net.init(seed=1), rng.standard_normal(net.n_params)
     assert second.CACHED_BYTES // (8 * 8) < 3000  # three chunks, the last one short
     _close(dp.hessian_vector_product(net, w, X, T, v), net.hessian_vector_product(w, X, T, v), rtol=1e-12)
+
+
+def test_the_exact_hessian_in_chunks_of_patterns_is_the_whole_one(monkeypatch):
+    """dp.hessian takes the patterns in chunks so that no temporary outgrows CHUNK (the 10-50-50-1 network at
+    N = 5000 needed an (N, 50, 50, 50) array, 5.7 GB): the sum of the chunks' Hessians is the whole one."""
+    from deltaprop.fast import second
+
+    rng = np.random.default_rng(3)
+    for net in (dp.mlp([3, 5, 4, 1]), dp.mlp([2, 4, 3], output="softmax")):
+        X, T = rng.standard_normal((37, net.D)), targets(net, rng, 37)
+        w = net.init(seed=1)
+        whole = dp.hessian(net, w, X, T)
+        monkeypatch.setattr(second, "CHUNK", 500)  # a few patterns per chunk
+        _close(dp.hessian(net, w, X, T), whole, rtol=1e-12)
+        monkeypatch.undo()

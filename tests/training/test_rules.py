@@ -8,6 +8,7 @@ import pytest
 import deltaprop as dp
 from deltaprop.examples import seed_example
 from deltaprop.training import rules
+from deltaprop.numerics.prior import Prior
 from deltaprop.training.objective import Objective
 
 
@@ -40,12 +41,12 @@ def test_every_value_a_run_reports_comes_from_one_backend(compiled):
     result = dp.train(net, X, T, method="sgd", batch_size=5, epochs=30, seed=1, weight_decay=0.01, snapshots=100,
                       compiled=compiled)
     assert result.engine == ("compiled" if compiled else "reference") and result.loop == "steps"
-    evaluator = Objective(net, X, T, 0.01, result.engine).evaluator
+    evaluator = Objective(net, X, T, Prior.of(net, 0.01), result.engine).evaluator
     assert len(result.snapshots["epoch"]) == 31
     for epoch, w in zip(result.snapshots["epoch"], result.snapshots["w"]):
         assert evaluator.error(w) == result.history["error"][epoch]
     assert result.error == evaluator.error(result.w)
-    assert result.error + result.penalty == min(result.history["error"][e] + Objective(net, X, T, 0.01).penalty(w)
+    assert result.error + result.penalty == min(result.history["error"][e] + Objective(net, X, T, Prior.of(net, 0.01)).penalty(w)
                                                 for e, w in zip(result.snapshots["epoch"], result.snapshots["w"]))
 
 
@@ -53,10 +54,10 @@ def test_the_objective_adds_the_penalty_of_the_weights_not_the_biases():
     net, X, T = seed_example(0)
     w = net.init(seed=0) + 0.5
     for backend in ("compiled", "buffered", "reference"):
-        objective = Objective(net, X, T, 0.3, backend)
+        objective = Objective(net, X, T, Prior.of(net, 0.3), backend)
         E, total, g = objective.full(w)
         weights = np.concatenate([w[b.offset:b.offset + b.size] for b in net.blocks if b.name.startswith("W")])
         assert total - E == pytest.approx(0.15 * weights @ weights, rel=1e-12)
         E_ref, g_ref = net.error_and_gradient(w, X, T)
-        np.testing.assert_allclose(g - g_ref, 0.3 * w * objective.decay_mask, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g - g_ref, w * objective.decay, rtol=1e-10, atol=1e-12)
         assert objective.value(w + 0.0)[0] == E  # value() at w is the same evaluation as full()

@@ -179,7 +179,26 @@ def outer_product_hessian(net, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> n
 
 
 def hessian(net, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """The exact Hessian of E(w), (n_params, n_params), by the layer-wise formulas (Bishop 1992).
+    """The exact Hessian of E(w), (n_params, n_params), by the layer-wise formulas (Bishop 1992;
+    ``_hessian_of_rows``), the patterns taken in chunks so that no temporary holds more than ``CHUNK``
+    numbers: memory W^2 for H (three times, for its symmetrisation and layout) and O(CHUNK) beside it,
+    at any N; time O(N W^2) for the products plus O(W^2) per chunk to add each chunk's blocks."""
+    chain = Chain(net)
+    units = [shape[0] for _, shape, _, _ in chain.layers]  # m_l, the units of weight layer l
+    inputs = [shape[1] + 1 for _, shape, _, _ in chain.layers]  # its inputs with the bias
+    L = len(units)
+    per_pattern = max([net.n_params, chain.K * max(units)]  # B (one output) or G^l (K outputs)
+                      + [units[l] * inputs[l] * units[j] for l in range(L) for j in range(l)]  # F (n, p, k, q)
+                      + [units[l] * units[j] for l in range(L) for j in range(l + 1)])  # b, beta (n, p, q)
+    rows = max(1, CHUNK // per_pattern)
+    H = _hessian_of_rows(chain, w, X[:rows], T[:rows])
+    for start in range(rows, X.shape[0], rows):
+        H += _hessian_of_rows(chain, w, X[start : start + rows], T[start : start + rows])
+    return H
+
+
+def _hessian_of_rows(chain: Chain, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """The exact Hessian of the sum of E_n over the rows of (X, T), by the layer-wise formulas (Bishop 1992).
 
     With dE_n/dw_pk = delta_p z_k, differentiating again gives, for the weights w_pk (into unit p of
     layer l) and w_qi (into unit q of layer j <= l),
@@ -192,7 +211,6 @@ def hessian(net, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> np.ndarray:
     is the outer-product (Gauss-Newton) term sum_n B_n^T M_n B_n (PRML 5.84), one matrix product; the
     rest (the terms in delta) is built block by block. The blocks with j > l are the transposes.
     """
-    chain = Chain(net)
     Ws = chain.matrices(w)
     z, h1, h2 = chain.forward(w, X, second=True)
     L, N = len(Ws), X.shape[0]

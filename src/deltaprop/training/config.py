@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..numerics.prior import Prior
 from ..optimize import METHODS, STOCHASTIC_METHODS
 
 DEFAULT_EPOCHS = {"gd": 1000, "sgd": 200, "momentum": 200, "adam": 200, "scg": 1000, "lm": 1000, "lbfgs": 1000, "bfgs": 1000, "cg": 1000}
@@ -19,6 +20,8 @@ HISTORY_MODES = ("exact", "running")
 
 @dataclass
 class Config:
+    """The options of one ``train`` call, checked (``make_config``)."""
+
     method: str
     epochs: int
     learning_rate: Optional[float]
@@ -26,16 +29,15 @@ class Config:
     momentum: float
     nesterov: bool
     tol: float
-    weight_decay: float
+    prior: Prior  # the weight decay: lambda_g per group of w (PRML 5.112, 5.5.1), as a prior's precisions
     early_stopping: Optional[int]
     checkpoint_every: float
     snapshots: int = 0
     history: str = "exact"
-    decay_groups: Optional[dict] = None  # lambda per group of w ("W[h1<-x]", "b[h1]"); then weight_decay is 1
 
     def fingerprint(self) -> dict:
-        keys = ("method", "learning_rate", "batch_size", "momentum", "nesterov", "weight_decay", "decay_groups")
-        return {k: getattr(self, k) for k in keys}
+        keys = ("method", "learning_rate", "batch_size", "momentum", "nesterov")
+        return {**{k: getattr(self, k) for k in keys}, "weight_decay": self.prior.alphas}
 
 
 def positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -56,8 +58,9 @@ def number(name: str, value: Any, low: float, high: float = math.inf, low_open: 
     return value
 
 
-def make_config(method, N, epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol, weight_decay,
-            early_stopping, has_validation, checkpoint_every, snapshots=0, history="exact") -> Config:
+def make_config(net, N: int, *, method, epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,
+                weight_decay, early_stopping, has_validation, checkpoint_every, snapshots=0, history="exact") -> Config:
+    """The options of ``train`` for ``net`` and N training patterns, checked; see ``train`` for each."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if epochs is not None and max_iter is not None:
@@ -88,12 +91,11 @@ def make_config(method, N, epochs, max_iter, learning_rate, batch_size, momentum
     if tol is None:
         tol = 0.0 if method in STOCHASTIC_METHODS else DEFAULT_TOL
     tol = number("tol", tol, 0.0)
-    decay_groups = None
     if isinstance(weight_decay, Mapping):
-        decay_groups = {str(k): number(f"weight_decay[{k!r}]", v, 0.0) for k, v in weight_decay.items()}
-        weight_decay = 1.0
-    else:
+        weight_decay = {k: number(f"weight_decay[{k!r}]", v, 0.0) for k, v in weight_decay.items()}
+    elif not isinstance(weight_decay, Prior):
         weight_decay = number("weight_decay", weight_decay, 0.0)
+    prior = Prior.of(net, weight_decay, name="weight_decay", allow_zero=True)
     if early_stopping is not None:
         early_stopping = positive_int("early_stopping", early_stopping)
         if not has_validation:
@@ -104,5 +106,5 @@ def make_config(method, N, epochs, max_iter, learning_rate, batch_size, momentum
         raise ValueError(f"unknown history {history!r}; expected one of {', '.join(map(repr, HISTORY_MODES))}")
     if method not in STOCHASTIC_METHODS or batch_size >= N:
         history = "exact"  # each epoch is one step on all the data: its exact E comes with the next gradient
-    return Config(method, limit, learning_rate, batch_size, momentum, bool(nesterov), tol, weight_decay,
-                  early_stopping, checkpoint_every, snapshots, history, decay_groups)
+    return Config(method, limit, learning_rate, batch_size, momentum, bool(nesterov), tol, prior, early_stopping,
+                  checkpoint_every, snapshots, history)

@@ -6,12 +6,14 @@ settle. The data choose the weight decay; nothing is held out.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
 
+from ..numerics.curvature import check_name, choose
 from ..numerics.laplace import Posterior, laplace
+from ..numerics.prior import Prior
 from ..optimize import STOCHASTIC_METHODS
 from .result import TrainResult
 from .train import train
@@ -20,7 +22,25 @@ PRIORS = ("groups", "shared")
 MAX_ALPHA = 1e10  # a group the data do not use at all is pruned to ~0, not divided by zero
 MIN_ALPHA = 1e-10  # gamma_g ~ 0 by rounding must not make a prior improper
 CYCLE_TOL = 1e-7  # each cycle's training, from the last w: the hyperparameters settle to ~1% only; the last is tight
+CYCLE_ITERATIONS = 100  # and at most this many iterations (epochs): enough for the next re-estimate to be worth making
 PRUNED = 0.01  # a group with fewer well-determined parameters than this share of its own is being pruned
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One cycle of ``train_evidence``: the hyperparameters it trained with, what the Laplace approximation
+    at the w it reached says, and the hyperparameters re-estimated from it (PRML 5.178, 5.180)."""
+
+    cycle: int
+    alpha: dict
+    beta: Optional[float]
+    gamma: float
+    log_evidence: float
+    error: float
+    hessian: str
+    new_alpha: dict
+    new_beta: Optional[float]
+    iterations: int
 
 
 @dataclass
@@ -40,10 +60,10 @@ class EvidenceResult:
     log_evidence : float
         ln p(D | alpha, beta) at the end (PRML 5.175; 5.183 for classification).
     posterior : Posterior
-        The Laplace approximation at w (``posterior.predictive(X)`` for error bars).
-    cycles : list of dict
-        For each cycle: the alpha and beta it trained with, then gamma, the log evidence, E_D, and the
-        re-estimated alpha and beta.
+        The Laplace approximation at w (``posterior.predictive(X)`` for error bars); ``posterior.hessian``
+        is the structure used and ``posterior.notes`` why.
+    cycles : list of Cycle
+        One record per cycle of training and re-estimation.
     converged : bool
         Whether alpha and beta settled (relative change below ``tol``) before ``cycles`` ran out; the
         alpha of a group the data hardly determine (gamma_g below 1% of its W_g: the evidence is pruning
@@ -52,6 +72,8 @@ class EvidenceResult:
         The last training run, from the previous w at the final hyperparameters.
     first : TrainResult
         The first cycle's training run, the one with the restarts from random starts.
+    prior : Prior
+        The final prior (``alpha`` as a ``Prior`` value).
     """
 
     w: np.ndarray
@@ -64,27 +86,49 @@ class EvidenceResult:
     converged: bool
     training: TrainResult
     first: TrainResult
+    prior: Prior = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What every cycle needs: the network, the data (as given, and as float64 for the Laplace
+    approximation), and the options of the cycles and of their trainings."""
+
+    net: Any
+    X: Any
+    T: Any
+    X64: np.ndarray
+    T64: np.ndarray
+    regression: bool
+    shared: bool
+    cycles: int
+    tol: float
+    hessian: str
+    method: str
+    restarts: int
+    seed: Any
+    options: dict
+
+    def train(self, prior: Prior, beta: Optional[float], **start) -> TrainResult:
+        """Train to w_MAP of beta E_D + sum_g alpha_g/2 ||w_g||^2: weight decay alpha_g / beta per group."""
+        decay = prior.scaled(1.0 / beta) if self.regression else prior
+        options = {**self.options, **start}
+        if "max_iter" in start:
+            options.pop("epochs", None)
+        return train(self.net, self.X, self.T, method=self.method, weight_decay=decay, seed=self.seed, **options)
+
+    def laplace(self, w: np.ndarray, prior: Prior, beta: Optional[float]) -> Posterior:
+        return laplace(self.net, w, self.X64, self.T64, prior, beta if self.regression else None, hessian=self.hessian)
 
 
 def initial_alphas(net, prior: str) -> dict[str, float]:
-    """The first alpha of each group: the precision of the distribution ``net.init`` draws that group's weights
-    from, its units' fan-in (a bias group takes its layer's); "shared": 1 / the mean of those variances."""
-    fan_in = {}
-    for c in net.connections:
-        fan_in[c.dst] = fan_in.get(c.dst, 0) + net.layers[c.src].size
-    alphas = {}
-    for b in net.blocks:
-        dst = b.name[b.name.index("[") + 1 : b.name.index("<-") if "<-" in b.name else -1]
-        alphas[b.name] = float(max(fan_in.get(dst, 1), 1))
-    if prior == "shared":
-        sizes = {b.name: b.size for b in net.blocks}
-        shared = sum(sizes.values()) / sum(sizes[g] / a for g, a in alphas.items())
-        alphas = {g: shared for g in alphas}
-    return alphas
+    """The first alpha of each group (``Prior.initial``): the precision of the distribution ``net.init`` draws
+    that group's weights from, its units' fan-in; "shared": one alpha for all of w."""
+    return dict(Prior.initial(net, shared=prior == "shared").alphas)
 
 
 def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optional[float] = None,
-                   beta: Optional[float] = None, cycles: int = 30, tol: float = 1e-2, hessian: str = "exact",
+                   beta: Optional[float] = None, cycles: int = 30, tol: float = 1e-2, hessian: str = "auto",
                    method: str = "lbfgs", restarts: int = 1, seed: Any = None, **options: Any) -> EvidenceResult:
     """Train ``net`` with its weight decay set by the evidence (PRML 5.7.2).
 
@@ -93,12 +137,19 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
 
         alpha_g = gamma_g / ||w_g||^2,   beta = (N K - gamma) / sum_n ||y_n - t_n||^2     (PRML 5.178, 5.180)
 
-    with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3). The next
-    cycle starts from w. It stops when every alpha and beta changes by less than ``tol`` (relative, default
-    1%) in a cycle. A cycle's training that stops at its iteration limit, and hyperparameters that do not
-    settle within ``cycles``, are each told once, as a ``ConvergenceWarning`` (the cycles' own trainings, which
-    continue from w, may stop at their limits unsaid). Ctrl-C or a diverged training stops the cycles: the
-    result then holds that training (``training.stop_reason``) and the posterior at its w.
+    with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3). The first
+    cycle trains from random starts as ``dp.train`` does; each later cycle continues from the last w and
+    trains only until the next re-estimate is worth making (at most ``CYCLE_ITERATIONS`` iterations, or a
+    relative change of the objective under ``CYCLE_TOL``); once alpha and beta change by less than ``tol``
+    (relative, default 1%) in a cycle, a last training at them runs to the usual tolerance. A cycle's
+    training that stops at its iteration limit is not told; the last training's, and hyperparameters
+    that do not settle within ``cycles``, are each told once, as a ``ConvergenceWarning``. Ctrl-C or a
+    diverged training stops the cycles: the result then holds that training (``training.stop_reason``)
+    and the posterior at its w.
+
+    Cost: the first cycle is a plain training; each later cycle at most ``CYCLE_ITERATIONS`` iterations
+    and one Laplace approximation, whose structure "auto" chooses so that it costs a small part of a
+    training (``deltaprop.numerics.curvature``).
 
     Parameters
     ----------
@@ -107,7 +158,7 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         apart, the consistent prior of PRML 5.5.1; "shared": one alpha for all of w.
     alpha : float
         The first alpha of every group; by default the precision of the distribution the initial weights
-        are drawn from (``initial_alphas``: each unit's fan-in), so that training starts from a prior
+        are drawn from (``Prior.initial``: each unit's fan-in), so that training starts from a prior
         the random start agrees with. The evidence may have several fixed points: started from a broad
         prior (alpha = 0.01) on the diabetes data a 10-20-1 network settled at gamma = 194 of 241
         parameters and a test R^2 of -0.22; from this start, at gamma = 25, R^2 0.53 and a log evidence
@@ -116,8 +167,10 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         The first beta; default 1 / Var(T), as if the network explained nothing.
     cycles : int
         The most cycles of training and re-estimation.
-    hessian : {"exact", "outer_product"}
-        The H of the Laplace approximation (``dp.laplace``).
+    hessian : {"auto", "exact", "ggn", "kron", "diag", "last_layer"}
+        The structure of the Laplace approximation's H (``dp.laplace``). "auto" chooses once, by the size
+        of the network and of the data. ``last_layer`` re-estimates the output layer's alphas alone (the
+        layers below are held at w_MAP); theirs stay at their first values.
     method, restarts, seed, **options
         As ``dp.train``: the first cycle runs the restarts from random starts; later cycles continue
         from w. ``weight_decay`` and ``init`` are set here.
@@ -133,6 +186,7 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     cycles = positive_int("cycles", cycles)
     tol = number("tol", tol, 0.0)
     alpha0 = None if alpha is None else number("alpha", alpha, 0.0, low_open=True)
+    hessian = check_name("ggn" if hessian == "outer_product" else hessian)
     regression = net.layers[net.output].activation.name == "linear"
     X64, T64 = np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64)
     if T64.ndim == 1:
@@ -143,20 +197,24 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     elif beta is not None:
         raise ValueError(f"beta applies to linear (regression) outputs; this network's are "
                          f"{net.layers[net.output].activation.name}")
+    chosen = ()
+    if hessian == "auto" and X64.ndim == 2:
+        hessian, why = choose(net, X64.shape[0])
+        chosen = (f"hessian 'auto' took {hessian!r}: {why}",)
     # every group has a prior, so that A is positive definite
-    alphas = initial_alphas(net, prior) if alpha0 is None else {b.name: alpha0 for b in net.blocks}
+    first_prior = Prior.initial(net, shared=prior == "shared")
+    if alpha0 is not None:
+        first_prior = first_prior.with_alphas({g: alpha0 for g in first_prior.alphas})
+    problem = _Problem(net, X, T, X64, T64, regression, prior == "shared", cycles, tol, hessian, method, restarts,
+                       seed, options)
     from sklearn.exceptions import ConvergenceWarning
 
     history: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        alphas, beta, w, converged, first, result = _cycles(net, X, T, X64, T64, alphas, beta, regression, prior,
-                                                            cycles, tol, hessian, method, restarts, seed, options,
-                                                            history)
+        found, beta, w, converged, first, result = _cycles(problem, first_prior, beta, history)
         if result is None:  # w and the posterior at the hyperparameters re-estimated last
-            scale = beta if regression else 1.0
-            result = train(net, X, T, method=method, weight_decay={g: a / scale for g, a in alphas.items()}, init=w,
-                           seed=seed, **options)
+            result = problem.train(found, beta, init=w)
     for c in caught:  # the cycles' trainings may stop at their limits (they continue from w); others are told
         if not issubclass(c.category, ConvergenceWarning):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
@@ -168,50 +226,59 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
     w = result.w
-    post = laplace(net, w, X64, T64, alphas, beta, hessian=hessian)
-    return EvidenceResult(w, alphas, beta, post.gamma, post.log_evidence, post, history, converged, result, first)
+    post = problem.laplace(w, found, beta)
+    post = replace(post, notes=chosen + post.notes)
+    return EvidenceResult(w, dict(found.alphas), beta, post.gamma, post.log_evidence, post, history, converged,
+                          result, first, found)
 
 
-def _cycles(net, X, T, X64, T64, alphas, beta, regression, prior, cycles, tol, hessian, method, restarts, seed,
-            options, history) -> tuple:
-    """The cycles of training and re-estimation; each appends its summary to ``history``."""
-    w, converged, first = None, False, None
-    for cycle in range(1, cycles + 1):
-        scale = beta if regression else 1.0
-        decay = {g: a / scale for g, a in alphas.items()}
-        start = {"restarts": restarts} if w is None else {"init": w}
-        loose = {} if method in STOCHASTIC_METHODS else {"tol": CYCLE_TOL}  # mini-batch methods keep theirs (off)
-        result = train(net, X, T, method=method, weight_decay=decay, seed=seed, **{**loose, **options}, **start)
+def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: list) -> tuple:
+    """The cycles of training and re-estimation; each appends its ``Cycle`` to ``history``. Returns the
+    re-estimated prior and beta, the last w, whether they settled, the first training, and the training
+    that stopped the cycles (Ctrl-C, divergence) or None."""
+    net = problem.net
+    w, first = None, None
+    for cycle in range(1, problem.cycles + 1):
+        if w is None:
+            start = {"restarts": problem.restarts}
+        else:  # mini-batch methods keep their own tolerance (off) and epochs
+            start = {"init": w} if problem.method in STOCHASTIC_METHODS else \
+                {"init": w, "tol": CYCLE_TOL, "max_iter": _cycle_iterations(problem.options)}
+        result = problem.train(prior, beta, **start)
         first = first or result
         w = result.w
         if result.stop_reason in ("interrupted", "diverged"):  # Ctrl-C, or no w_MAP: the posterior at this w
-            return alphas, beta, w, False, first, result
-        post = laplace(net, w, X64, T64, alphas, beta if regression else None, hessian=hessian)
-        new_alphas = {}
-        for g, a in alphas.items():
-            b = net.block(g)
-            size = float(np.sum(w[b.offset : b.offset + b.size] ** 2))
-            new_alphas[g] = float(np.clip(post.gamma_groups[g] / size, MIN_ALPHA, MAX_ALPHA)) if size > 0 else MAX_ALPHA
-        if prior == "shared":  # alpha = gamma / w^T w over all of w (PRML 5.178)
-            total = float(w @ w)
-            shared = float(np.clip(post.gamma / total, MIN_ALPHA, MAX_ALPHA)) if total > 0 else MAX_ALPHA
-            new_alphas = {g: shared for g in alphas}
+            return prior, beta, w, False, first, result
+        post = problem.laplace(w, prior, beta)
+        squares = prior.squares(w)
+        new = dict(prior.alphas)  # groups the structure does not cover (last_layer) keep their alphas
+        for g, gamma_g in post.gamma_groups.items():
+            new[g] = float(np.clip(gamma_g / squares[g], MIN_ALPHA, MAX_ALPHA)) if squares[g] > 0 else MAX_ALPHA
+        if problem.shared:  # alpha = gamma / w^T w over the weights covered (PRML 5.178)
+            total = sum(squares[g] for g in post.gamma_groups)
+            one = float(np.clip(post.gamma / total, MIN_ALPHA, MAX_ALPHA)) if total > 0 else MAX_ALPHA
+            new = {g: one for g in prior.alphas}
         new_beta = None
-        if regression:
-            NK = X64.shape[0] * net.K
+        if problem.regression:
+            NK = problem.X64.shape[0] * net.K
             # with fewer patterns than well-determined parameters NK - gamma can fall to 0 or below: keep one
             # degree of freedom for the noise, so that beta stays a precision
             new_beta = max(NK - post.gamma, 1.0) / (2.0 * post.error) if post.error > 0 else MAX_ALPHA
-        history.append({"cycle": cycle, "alpha": dict(alphas), "beta": beta, "gamma": post.gamma,
-                        "log_evidence": post.log_evidence, "error": post.error, "hessian": post.hessian,
-                        "new_alpha": dict(new_alphas), "new_beta": new_beta})
+        history.append(Cycle(cycle, dict(prior.alphas), beta, post.gamma, post.log_evidence, post.error, post.hessian,
+                             new, new_beta, int(result.history["epoch"][-1])))
         # a group the data do not determine (gamma_g ~ 0) is being pruned: its alpha grows without end
-        changes = [abs(new_alphas[g] - alphas[g]) / alphas[g] for g in alphas
-                   if post.gamma_groups[g] >= PRUNED * net.block(g).size]
-        if regression:
+        sizes = prior.sizes()
+        changes = [abs(new[g] - a) / a for g, a in prior.alphas.items()
+                   if g in post.gamma_groups and post.gamma_groups[g] >= PRUNED * sizes[g]]
+        if problem.regression:
             changes.append(abs(new_beta - beta) / beta)
-        alphas, beta = new_alphas, (new_beta if regression else None)
-        if max(changes, default=0.0) < tol:
-            converged = True
-            break
-    return alphas, beta, w, converged, first, None
+        prior, beta = prior.with_alphas(new), new_beta
+        if max(changes, default=0.0) < problem.tol:
+            return prior, beta, w, True, first, None
+    return prior, beta, w, False, first, None
+
+
+def _cycle_iterations(options: dict) -> int:
+    """A later cycle's limit: ``CYCLE_ITERATIONS``, or the user's own limit where it is lower."""
+    limit = options.get("max_iter") or options.get("epochs")
+    return min(CYCLE_ITERATIONS, limit) if limit else CYCLE_ITERATIONS

@@ -80,7 +80,7 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             done, t, prev, best, best_in_chunk, code, first = run_epochs(
                 w, problem.X, problem.T, sizes, acts, out, FUSED_METHODS[config.method], config.learning_rate,
                 config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay,
-                problem.decay_mask, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score,
+                problem.decay, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score,
                 run.start_objective, E_h, obj_h, gn_h, config.history == "exact")
             elapsed = time.perf_counter() - start
             run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,

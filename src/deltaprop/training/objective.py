@@ -13,10 +13,11 @@ import numpy as np
 
 from ..engine.network import Network
 from ..fast import evaluator, outer_product_hessian
+from ..numerics.prior import Prior
 
 
 class Objective:
-    """E(w) + lambda/2 sum w^2 over the weights (not the biases), summed over a batch (PRML 5.112).
+    """E(w) + sum_g lambda_g/2 ||w_g||^2 over the groups of the prior, summed over a batch (PRML 5.112).
 
     ``fun(w, batch)`` gives the batch's error plus its share n/N of the
     weight-decay term, so that the shares of one epoch add up to the whole.
@@ -26,11 +27,9 @@ class Objective:
     net : Network
     X, T : ndarray
         The training data, of one float dtype.
-    weight_decay : float
-        lambda.
-    groups : dict or None
-        lambda_g for each named group of w (then ``weight_decay`` is 1 and the others have none);
-        None: ``weight_decay`` on every connection's weights, none on the biases.
+    prior : Prior
+        The weight decay: lambda_g for each group of w (``deltaprop.numerics.prior``); groups it does
+        not name have none.
     backend : str or None
         The ``deltaprop.fast`` backend; None chooses the fastest that takes the problem.
     validation : (X_val, T_val) or None
@@ -39,15 +38,13 @@ class Objective:
         The rows of each evaluation (None: all N), which the choice of backend weighs.
     """
 
-    def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, weight_decay: float,
+    def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, prior: Prior,
                  backend: Optional[str] = None, validation: Optional[tuple] = None,
-                 groups: Optional[dict] = None, batch_size: Optional[int] = None):
+                 batch_size: Optional[int] = None):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
-        self.weight_decay = weight_decay
-        self.decay_mask = np.zeros(net.n_params, dtype=X.dtype)  # lambda_i / lambda for each entry of w
-        for name, value in ({c.name: 1.0 for c in net.connections} if groups is None else groups).items():
-            b = net.block(name)
-            self.decay_mask[b.offset : b.offset + b.size] = value
+        self.prior = prior
+        self.decay = prior.diagonal(X.dtype)  # lambda_i for each entry of w
+        self.weight_decay = 1.0 if prior else 0.0  # the fused loop's switch: no penalty at all costs nothing
         self.evaluator = evaluator(net, X, T, backend, rows=X.shape[0] if batch_size is None else batch_size)
         self.engine = self.evaluator.backend
         self.validation = None if validation is None else evaluator(net, *validation, self.engine)
@@ -56,10 +53,9 @@ class Objective:
         self.running = [0.0, 0.0]  # sums of the batch errors and objectives since the last reset
 
     def _decay(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        """lambda/2 sum_i m_i w_i^2 (PRML 5.112; m_i the decay mask: 1 for weights, 0 for biases, or each
-        group's lambda_g), and the vector m w whose multiple is its gradient."""
-        v = w * self.decay_mask
-        return 0.5 * self.weight_decay * float(w @ v), v
+        """sum_i lambda_i/2 w_i^2 (PRML 5.112, lambda_i its group's lambda_g) and its gradient lambda w."""
+        v = w * self.decay
+        return 0.5 * float(w @ v), v
 
     def penalty(self, w: np.ndarray) -> float:
         return self._decay(w)[0]
@@ -74,7 +70,7 @@ class Objective:
             share = len(batch) / self.N
             penalty, v = self._decay(w)
             objective = E + share * penalty
-            g += (share * self.weight_decay) * v
+            g += share * v
         self.running[0] += E
         self.running[1] += objective
         return objective, g
@@ -109,16 +105,15 @@ class Objective:
         E, g = self.evaluator.error_and_gradient(w)
         if self.weight_decay:
             penalty, v = self._decay(w)
-            out = (E, E + penalty, g + self.weight_decay * v)
+            out = (E, E + penalty, g + v)
         else:
             out = (E, E, g)
         self._last = (w.copy(), out)
         return out
 
     def gauss_newton(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(A, g) for Levenberg-Marquardt: A = sum_n b_n b_n^T + lambda diag(decay mask), the outer-product
+        """(A, g) for Levenberg-Marquardt: A = sum_n b_n b_n^T + diag(lambda), the outer-product
         approximation of the objective's Hessian (PRML 5.84, 5.112), and the objective's gradient g."""
         A = outer_product_hessian(self.net, w, self.X, self.T)
-        if self.weight_decay:
-            A[np.diag_indices_from(A)] += self.weight_decay * self.decay_mask
+        A[np.diag_indices_from(A)] += self.decay
         return A, self.full(w)[2]

@@ -203,7 +203,7 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
     processes), or None if ``stop_file`` exists before it begins (``restarts.StopFlag``)."""
     if stop_file is not None and os.path.exists(stop_file):
         return None
-    problem = Objective(net, X, T, config.weight_decay, backend, val, config.decay_groups, config.batch_size)
+    problem = Objective(net, X, T, config.prior, backend, val, config.batch_size)
     rng = np.random.default_rng(seed_seq)
     seed = int(seed_seq.generate_state(1)[0])
     w = net.init(seed=rng).astype(X.dtype)  # drawn even with ``init``, so that the data order is the same

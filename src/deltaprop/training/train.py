@@ -184,16 +184,12 @@ def train(
     seed_seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     split_seq, *restart_seqs = seed_seq.spawn(restarts + 1)
     X, T, Xv, Tv = _split(net, X, T, validation, split_seq)
-    config = make_config(method, X.shape[0], epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,
-                     weight_decay, early_stopping, Xv is not None, checkpoint_every, snapshots, history)
+    config = make_config(net, X.shape[0], method=method, epochs=epochs, max_iter=max_iter, learning_rate=learning_rate,
+                         batch_size=batch_size, momentum=momentum, nesterov=nesterov, tol=tol, weight_decay=weight_decay,
+                         early_stopping=early_stopping, has_validation=Xv is not None,
+                         checkpoint_every=checkpoint_every, snapshots=snapshots, history=history)
     if config.method == "lm":
         _check_lm(net)
-    if config.decay_groups is not None:
-        names = [b.name for b in net.blocks]
-        unknown = [k for k in config.decay_groups if k not in names]
-        if unknown:
-            raise ValueError(f"weight_decay names {unknown[0]!r}, which is not a group of this network's weights; "
-                             f"the groups are {', '.join(names)}")
     if init is not None:
         if restarts != 1:
             raise ValueError(f"init gives one starting point; it needs restarts=1, not {restarts}")
