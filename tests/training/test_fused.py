@@ -209,7 +209,7 @@ def test_the_fused_loop_runs_whole_chunks_of_epochs_per_call(monkeypatch):
     kernel = fused.run_epochs
 
     def counted(*args):
-        calls.append(args[16].shape[0])  # the epochs asked of this call: the rows of perms
+        calls.append(args[6].shape[0])  # the epochs asked of this call: the rows of perms
         return kernel(*args)
 
     monkeypatch.setattr(fused, "run_epochs", counted)

@@ -23,7 +23,8 @@ MAX_ALPHA = 1e10  # a group the data do not use at all is pruned to ~0, not divi
 MIN_ALPHA = 1e-10  # gamma_g ~ 0 by rounding must not make a prior improper
 CYCLE_TOL = 1e-7  # each cycle's training, from the last w: the hyperparameters settle to ~1% only; the last is tight
 CYCLE_ITERATIONS = 100  # and at most this many iterations (epochs): enough for the next re-estimate to be worth making
-PRUNED = 0.01  # a group with fewer well-determined parameters than this share of its own is being pruned
+PRUNED = 0.01  # a group with fewer well-determined parameters than this share of its own is being pruned,
+HARDLY = 0.5  # as is one with fewer than this many in all (a single bias: its alpha = gamma / b^2 swings with b ~ 0)
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: lis
         # a group the data do not determine (gamma_g ~ 0) is being pruned: its alpha grows without end
         sizes = prior.sizes()
         changes = [abs(new[g] - a) / a for g, a in prior.alphas.items()
-                   if g in post.gamma_groups and post.gamma_groups[g] >= PRUNED * sizes[g]]
+                   if g in post.gamma_groups and post.gamma_groups[g] >= max(PRUNED * sizes[g], HARDLY)]
         if problem.regression:
             changes.append(abs(new_beta - beta) / beta)
         prior, beta = prior.with_alphas(new), new_beta

@@ -15,6 +15,7 @@ Numba's cache keys a kernel on its own file: after editing a kernel of another m
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -24,6 +25,13 @@ from ..optimize.kernels import adam_step, gd_step, momentum_step
 from . import rules
 
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
+#: The step rule of a fused call: its code (``METHOD_CODES``), learning rate, momentum mu and Nesterov's form, Adam's
+#: constants, the weight decay's switch (0: no penalty at all) and the batch size.
+Rule = namedtuple("Rule", "method lr mu nesterov beta1 beta2 eps lam batch")
+#: The stopping rules' numbers: tol, the previous epoch's objective, the best objective, the run's first objective.
+Stops = namedtuple("Stops", "tol prev best start")
+#: Where each epoch's E, objective and gradient norm go, and whether they are exact (see ``run_epochs``).
+Histories = namedtuple("Histories", "E objective grad_norm exact")
 converged = nb.njit(inline="always", **JIT)(rules.converged)
 diverged = nb.njit(inline="always", **JIT)(rules.diverged)
 improved = nb.njit(inline="always", **JIT)(rules.improved)
@@ -43,9 +51,13 @@ def _decay(w, lam, decay, share, g, E):
 
 
 @nb.njit(**JIT)
-def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2, eps, lam, decay, batch,
-               perms, v, m, t, tol, prev, best_w, best, start, E_hist, obj_hist, gn_hist, exact):
+def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histories):
     """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
+
+    ``spec`` is the network's (sizes, activation codes, output code) (``kernels.kernel_spec``); ``rule`` a
+    ``Rule``; ``decay`` lambda_i per entry of w; ``perms`` each epoch's order of the patterns; v, m, t the step
+    rule's state (momentum or Adam's moments, Adam's step count); ``stops`` a ``Stops``; ``best_w`` the best
+    weights so far, overwritten where better ones come; ``histories`` a ``Histories``.
 
     ``exact``: record E(w), its objective and gradient norm on all the data at the end of
     each epoch (one more pass where the batches are smaller than N); otherwise the sums
@@ -58,6 +70,10 @@ def run_epochs(w, X, T, sizes, acts, out, method, lr, mu, nesterov, beta1, beta2
     them all, 1 converged (tol), 2 diverged.
     The rules are those of ``deltaprop.training.rules``.
     """
+    sizes, acts, out = spec
+    method, lr, mu, nesterov, beta1, beta2, eps, lam, batch = rule
+    tol, prev, best, start = stops
+    E_hist, obj_hist, gn_hist, exact = histories
     check_codes(acts, out)
     N = X.shape[0]
     P = w.size

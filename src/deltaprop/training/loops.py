@@ -58,12 +58,14 @@ def next_chunk(chunk: int, seconds_per_epoch: float) -> int:
 def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     """gd, sgd, momentum and adam with whole chunks of epochs in one compiled call (``fused.run_epochs``)."""
     from ..fast.kernels import kernel_spec
-    from .fused import run_epochs
+    from .fused import Histories, Rule, Stops, run_epochs
 
     N = problem.N
-    sizes, acts, out = kernel_spec(problem.net)
+    spec = kernel_spec(problem.net)
     batch = N if config.method == "gd" else config.batch_size
     adam = Adam(config.learning_rate, batch, N)  # for its constants: the kernel's Adam is this one
+    rule = Rule(FUSED_METHODS[config.method], config.learning_rate, config.momentum, config.nesterov, adam.beta1,
+                adam.beta2, adam.eps, problem.weight_decay, batch)
     run.record(w)
     w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
@@ -78,10 +80,9 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
             start, seconds0 = time.perf_counter(), run.last_seconds()
             done, t, prev, best, best_in_chunk, code, first = run_epochs(
-                w, problem.X, problem.T, sizes, acts, out, FUSED_METHODS[config.method], config.learning_rate,
-                config.momentum, config.nesterov, adam.beta1, adam.beta2, adam.eps, problem.weight_decay,
-                problem.decay, batch, perms, v, m, t, config.tol, prev, best_w, run.best_score,
-                run.start_objective, E_h, obj_h, gn_h, config.history == "exact")
+                w, problem.X, problem.T, spec, rule, problem.decay, perms, v, m, t,
+                Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
+                Histories(E_h, obj_h, gn_h, config.history == "exact"))
             elapsed = time.perf_counter() - start
             run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
                              best_in_chunk, best_w, code, first)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from . import rules
 from .checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, save_checkpoint
+from ..engine.network import Network
 from .config import Config
 from .loops import LOOPS, choose_loop
 from .objective import Objective
@@ -195,27 +197,67 @@ class Run:
             self.last_save = time.perf_counter()
 
 
-def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.SeedSequence,
-              callbacks, checkpoint: Optional[Path], resume: Optional[Path], show_progress: bool,
-              backend: Optional[str] = None, init: Optional[np.ndarray] = None,
-              stop_file: Optional[str] = None) -> Optional[dict]:
-    """One restart from the initial weights that ``seed_seq`` draws. Returns a plain dict (it may cross
-    processes), or None if ``stop_file`` exists before it begins (``restarts.StopFlag``)."""
+@dataclass(frozen=True)
+class Job:
+    """What one restart needs: the network, the data, the options, its place among the restarts and its seed;
+    where it checkpoints and resumes; whether it shows progress; the backend (None: the fastest); a start."""
+
+    net: Network
+    X: np.ndarray
+    T: np.ndarray
+    validation: Optional[tuple]
+    config: Config
+    index: int
+    seed_seq: np.random.SeedSequence
+    callbacks: Sequence[Callable] = ()
+    checkpoint: Optional[Path] = None
+    resume: Optional[Path] = None
+    progress: bool = False
+    backend: Optional[str] = None
+    init: Optional[np.ndarray] = None
+
+
+@dataclass
+class Outcome:
+    """What one restart gives back (it may cross processes): its best weights and their E, objective, beta_ML and
+    validation error; the epochs it ran, why it stopped and when its best was; its history, snapshots, and the
+    backend and loop that ran it."""
+
+    index: int
+    seed: int
+    w: np.ndarray
+    error: float
+    objective: float
+    beta: Optional[float]
+    validation_error: Optional[float]
+    epochs: int
+    stop_reason: Optional[str]
+    best_epoch: int
+    history: dict
+    snapshots: dict
+    engine: str
+    loop: str
+
+
+def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
+    """One restart from the initial weights that ``job.seed_seq`` draws, or None if ``stop_file`` exists before it
+    begins (``restarts.StopFlag``)."""
     if stop_file is not None and os.path.exists(stop_file):
         return None
-    problem = Objective(net, X, T, config.prior, backend, val, config.batch_size)
-    rng = np.random.default_rng(seed_seq)
-    seed = int(seed_seq.generate_state(1)[0])
+    net, X, T, config = job.net, job.X, job.T, job.config
+    problem = Objective(net, X, T, config.prior, job.backend, job.validation, config.batch_size)
+    rng = np.random.default_rng(job.seed_seq)
+    seed = int(job.seed_seq.generate_state(1)[0])
     w = net.init(seed=rng).astype(X.dtype)  # drawn even with ``init``, so that the data order is the same
-    if init is not None:
-        w = init.astype(X.dtype)
-    progress = Progress(show_progress, config.epochs, f"restart {index}" if index else "training")
-    run = Run(problem, config, index, seed, callbacks, checkpoint, progress, stop_file)
+    if job.init is not None:
+        w = job.init.astype(X.dtype)
+    progress = Progress(job.progress, config.epochs, f"restart {job.index}" if job.index else "training")
+    run = Run(problem, config, job.index, seed, job.callbacks, job.checkpoint, progress, stop_file)
     arrays = meta = None
-    if resume is not None and resume.exists():
-        arrays, meta = load_checkpoint(resume, net, config)
+    if job.resume is not None and job.resume.exists():
+        arrays, meta = load_checkpoint(job.resume, net, config)
         w = arrays["w"]
-    loop = choose_loop(config, problem, val is not None, callbacks, checkpoint, resume)
+    loop = choose_loop(config, problem, job.validation is not None, job.callbacks, job.checkpoint, job.resume)
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             final_w = LOOPS[loop](problem, config, run, w, rng, arrays, meta)
@@ -230,8 +272,6 @@ def train_one(net, X, T, val, config: Config, index: int, seed_seq: np.random.Se
     beta = None
     if net.layers[net.output].activation.name == "linear":
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
-    return {"index": index, "seed": seed, "w": best_w, "error": E, "objective": objective, "beta": beta,
-            "validation_error": problem.validation_error(best_w), "epochs": run.epoch, "stop_reason": run.stop_reason,
-            "history": run.history_arrays(),
-            "snapshots": run.spread_snapshots(final_w), "engine": problem.engine, "loop": loop,
-            "best_epoch": run.best_epoch}
+    return Outcome(job.index, seed, best_w, E, objective, beta, problem.validation_error(best_w), run.epoch,
+                   run.stop_reason, run.best_epoch, run.history_arrays(), run.spread_snapshots(final_w),
+                   problem.engine, loop)

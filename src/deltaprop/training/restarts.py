@@ -11,7 +11,7 @@ import tempfile
 import threading
 from typing import Iterator, Optional
 
-from .restart import Progress, train_one
+from .restart import Job, Outcome, Progress, train_one
 
 
 @contextlib.contextmanager
@@ -57,13 +57,14 @@ class StopFlag:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def run_restarts(jobs: list, n_jobs: Optional[int], scheduler: Optional[str], show_progress: bool) -> list[dict]:
+def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str],
+                 show_progress: bool) -> list[Outcome]:
     """Run ``train_one`` for every job; return the outcomes of the restarts that ran, in order.
 
     Ctrl-C returns what finished and what was running (each at its last whole epoch), in
     this process or in others (``StopFlag``); restarts that had not begun are left out."""
     if len(jobs) == 1 and scheduler is None:
-        return [train_one(*jobs[0])]
+        return [train_one(jobs[0])]
     import joblib
 
     with contextlib.ExitStack() as stack:
@@ -72,24 +73,24 @@ def run_restarts(jobs: list, n_jobs: Optional[int], scheduler: Optional[str], sh
         stop = stack.enter_context(StopFlag().on_sigint())
         progress = Progress(show_progress, len(jobs), "restarts")
         stack.callback(progress.close)
-        outcomes: list[dict] = []
+        outcomes: list[Outcome] = []
         results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            joblib.delayed(train_one)(*job, stop_file=stop.path) for job in jobs
+            joblib.delayed(train_one)(job, stop_file=stop.path) for job in jobs
         )
         try:
             for outcome in results:
                 if outcome is None:  # asked to stop before it began
                     continue
                 outcomes.append(outcome)
-                progress.update(len(outcomes), min(o["error"] for o in outcomes), None)
-                if outcome["stop_reason"] == "interrupted" and not stop.requested:
+                progress.update(len(outcomes), min(o.error for o in outcomes), None)
+                if outcome.stop_reason == "interrupted" and not stop.requested:
                     stop.request()  # Ctrl-C reached a restart in this process: the others stop too
         except KeyboardInterrupt:  # a second Ctrl-C, or a backend that cannot be asked
             if not outcomes:
                 raise
             for o in outcomes:
-                o["stop_reason"] = o["stop_reason"] or "interrupted"
+                o.stop_reason = o.stop_reason or "interrupted"
         finally:
             with contextlib.suppress(Exception):
                 results.close()
-    return sorted(outcomes, key=lambda o: o["index"])
+    return sorted(outcomes, key=lambda o: o.index)

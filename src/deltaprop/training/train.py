@@ -19,6 +19,7 @@ from ..engine.checks import check_data, check_vector
 from ..engine.network import MAX_HESSIAN_PARAMS, Network
 from .checkpoints import restart_path
 from .config import Config, make_config, number, positive_int
+from .restart import Job, Outcome
 from .restarts import run_restarts
 from .result import Restart, TrainingWarning, TrainResult, TrainState
 from .rules import GROWTH
@@ -210,14 +211,12 @@ def train(
         progress = sys.stderr.isatty()
     val = None if Xv is None else (Xv, Tv)
 
-    jobs = [
-        (net, X, T, val, config, r, restart_seqs[r], callbacks, restart_path(checkpoint, r, restarts),
-         restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference", init)
-        for r in range(restarts)
-    ]
+    jobs = [Job(net, X, T, val, config, r, restart_seqs[r], callbacks, restart_path(checkpoint, r, restarts),
+                restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference",
+                init) for r in range(restarts)]
     outcomes = run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
     for outcome in outcomes:  # here, in the caller's process, wherever the restart ran
-        if outcome["stop_reason"] == "diverged":
+        if outcome.stop_reason == "diverged":
             _warn_diverged(config, outcome)
     result = _result(net, config, outcomes, Xv is not None)
     if config.tol > 0 and result.stop_reason == "max epochs":
@@ -248,27 +247,25 @@ def _warn_not_converged(config: Config, result: TrainResult) -> None:
         ConvergenceWarning, stacklevel=3,
     )
 
-def _warn_diverged(config: Config, outcome: dict) -> None:
+def _warn_diverged(config: Config, outcome: Outcome) -> None:
     if config.learning_rate is not None:
         advice = (f"learning_rate={config.learning_rate:g} is too large for this problem: try "
                   f"learning_rate={config.learning_rate / 10:g}, or a batch method such as method='scg'")
     else:
         advice = "try standardising the inputs and targets, or weight_decay > 0"
     warnings.warn(
-        f"training diverged (restart {outcome['index']}, epoch {outcome['epochs']}, method={config.method!r}): E(w) "
+        f"training diverged (restart {outcome.index}, epoch {outcome.epochs}, method={config.method!r}): E(w) "
         f"became non-finite or grew over {GROWTH:g} times its first value; returning the best weights seen, from "
-        f"epoch {outcome['best_epoch']}. {advice}", TrainingWarning, stacklevel=3,
+        f"epoch {outcome.best_epoch}. {advice}", TrainingWarning, stacklevel=3,
     )
 
 
-def _result(net: Network, config: Config, outcomes: list[dict], has_validation: bool) -> TrainResult:
-    key = (lambda o: o["validation_error"]) if has_validation else (lambda o: o["objective"])
-    best = min(outcomes, key=key)
-    summaries = [Restart(o["index"], o["seed"], o["error"], o["validation_error"], o["epochs"], o["stop_reason"])
-                 for o in outcomes]
-    return TrainResult(w=best["w"], error=best["error"], penalty=best["objective"] - best["error"], beta=best["beta"],
-                       validation_error=best["validation_error"], history=best["history"],
-                       stop_reason="interrupted" if any(o["stop_reason"] == "interrupted" for o in outcomes)
-                       else best["stop_reason"], restarts=summaries, best_restart=best["index"],
-                       method=config.method, network=net, snapshots=best["snapshots"], engine=best["engine"],
-                       loop=best["loop"])
+def _result(net: Network, config: Config, outcomes: list[Outcome], has_validation: bool) -> TrainResult:
+    best = min(outcomes, key=(lambda o: o.validation_error) if has_validation else (lambda o: o.objective))
+    summaries = [Restart(o.index, o.seed, o.error, o.validation_error, o.epochs, o.stop_reason) for o in outcomes]
+    return TrainResult(w=best.w, error=best.error, penalty=best.objective - best.error, beta=best.beta,
+                       validation_error=best.validation_error, history=best.history,
+                       stop_reason="interrupted" if any(o.stop_reason == "interrupted" for o in outcomes)
+                       else best.stop_reason, restarts=summaries, best_restart=best.index,
+                       method=config.method, network=net, snapshots=best.snapshots, engine=best.engine,
+                       loop=best.loop)
