@@ -198,7 +198,7 @@ def size_case(case: str, plain: bool) -> dict:
 
 def sizes() -> str:
     lines = ["| case | default fit seconds | plain fit seconds | ratio | default peak MB | plain peak MB | structure, "
-             "cycles | warnings |", "|---|---|---|---|---|---|---|---|"]
+             "cycles | error bars | warnings |", "|---|---|---|---|---|---|---|---|---|"]
     for case, title in SIZE_CASES.items():
         got = {}
         for plain in (False, True):
@@ -208,7 +208,7 @@ def sizes() -> str:
         d, p = got[False], got[True]
         lines.append(f"| {title} | {d['seconds']:.1f} | {p['seconds']:.1f} | {d['seconds'] / p['seconds']:.2f} | "
                      f"{d['peak_mb']:.0f} | {p['peak_mb']:.0f} | {d.get('hessian')}, {d.get('cycles')} | "
-                     f"{'; '.join(d['warnings']) or 'none'} |")
+                     f"{'yes' if d.get('error_bars') else 'no'} | {'; '.join(d['warnings']) or 'none'} |")
         print(lines[-1], flush=True)
     return "\n".join(lines) + (f"\n\nEach fit in a process of its own (peak: its maximum resident set, imports "
                                f"included), on {platform.machine()}, deltaprop {dp.__version__}.\n")

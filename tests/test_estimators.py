@@ -291,3 +291,25 @@ def test_the_classifiers_default_is_the_evidence_with_one_alpha_and_moderated_pr
     big = dp.NetworkClassifier(hidden=(1300,), restarts=1, random_state=0).fit(X[::5], y[::5])
     assert big.weight_decay_ == "evidence" and big.posterior_.hessian == "kron"
     assert np.allclose(big.predict_proba(X).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("hessian", ["exact", "ggn", "kron", "diag", "last_layer"])
+def test_the_classifier_moderates_its_probabilities_by_every_structure(hessian):
+    """Issue 25, item 6: the classifier's Laplace approximation by each structure (the softmax Gauss-Newton factor
+    M = diag(y) - y y^T), and its moderated probabilities (PRML 5.190) from that structure's b^T A^-1 b."""
+    X, y = load_iris(return_X_y=True)
+    est = dp.NetworkClassifier(hidden=(4,), restarts=1, hessian=hessian, random_state=0).fit(X, y)
+    assert est.posterior_.hessian == hessian and est.score(X, y) > 0.9
+    inputs = est.network_inputs(X)
+    variance = est.posterior_.curvature.variance(inputs)
+    assert variance.shape == (150, 3) and np.all(variance > 0)
+    P = est.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    from deltaprop.engine.backprop import forward_pass, weights
+
+    net = est.network_
+    a = forward_pass(net, weights(net, est.w_), inputs)[0][net.output]
+    a_mod = a / np.sqrt(1 + np.pi * variance / 8)  # each a_k scaled by its own kappa (PRML 4.153-4.154)
+    np.testing.assert_allclose(P, np.exp(a_mod - a_mod.max(1, keepdims=True)) /
+                               np.exp(a_mod - a_mod.max(1, keepdims=True)).sum(1, keepdims=True), rtol=1e-6)
+    assert not np.allclose(P, net.forward(est.w_, inputs), atol=1e-3)

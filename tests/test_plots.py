@@ -255,3 +255,13 @@ def test_the_mixture_figure_draws_prml_figure_5_21():
     assert lines(mode_ax, "mean") and lines(mode_ax, "sum_of_squares")
     with pytest.raises(ValueError, match="one input and one target"):
         plots.plot_mixture(dp.mlp([1, 2, 1]), dp.mlp([1, 2, 1]).init(0), X, T)
+
+
+def test_the_model_comparison_draws_each_structure_side_by_side():
+    evidence = {"exact": [-5.0, -2.0, -4.0], "kron": [-6.0, -3.0, -2.5]}
+    errors = {"exact": [0.4, 0.2, 0.25], "kron": [0.5, 0.3, 0.2]}
+    ax = plots.plot_model_comparison([1, 2, 3], evidence, errors).axes[0]
+    for name, values in evidence.items():
+        np.testing.assert_array_equal(lines(ax, f"evidence:{name}")[0].get_ydata(), values)
+        np.testing.assert_array_equal(lines(ax.figure.axes[1], f"test error:{name}")[0].get_ydata(), errors[name])
+    assert lines(ax, "best:exact")[0].get_xdata()[0] == 2 and lines(ax, "best:kron")[0].get_xdata()[0] == 3

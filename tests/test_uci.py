@@ -89,3 +89,26 @@ def test_an_evidence_run_needs_no_cross_validation_and_writes_its_table(tmp_path
     rmse, ll = float(row[4].split("+-")[0]), float(row[7].split("+-")[0])
     assert row[3].strip() == "1" and rmse < 0.2 and ll > 0.0  # noise 0.05: the function is learnt
     assert "weight_decay='evidence'" in out.read_text()
+
+
+def test_the_bayes_runner_compares_the_default_with_the_plain_fit_scikit_learn_and_each_structure(tmp_path):
+    y = write_data_set(tmp_path / "data" / "toy", splits=1)
+    out = tmp_path / "BAYES.md"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bayes.py"), str(tmp_path / "data"),
+                             "--structures", "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split("|")[2].strip(): line.split("|") for line in out.read_text().splitlines()
+            if line.startswith("| toy ")}
+    names = ["deltaprop (default: the evidence)", "deltaprop plain fit (weight_decay=1)",
+             "scikit-learn MLPRegressor (defaults)"] + [f"deltaprop hessian={s!r}" for s in
+                                                        ("exact", "ggn", "kron", "diag", "last_layer")]
+    assert all(name in rows for name in names)
+    default = rows["deltaprop (default: the evidence)"]
+    assert float(default[5].split("+-")[0]) < 0.3 * y.std()  # test RMSE: the network learnt the function
+    assert float(rows["scikit-learn MLPRegressor (defaults)"][4]) == 1.0  # its own time over itself
+
+
+def test_the_bayes_runner_refuses_a_missing_data_folder(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bayes.py"), str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 2 and "is not a folder of data sets" in result.stderr

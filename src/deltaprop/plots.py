@@ -11,7 +11,7 @@ on ``ax`` when given). Artists carry a gid naming what they show ("data",
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -247,22 +247,38 @@ def plot_error_bars(net: Network, X: Any, T: Any, posterior: Any, *, grid: Any =
     return fig
 
 
-def plot_model_comparison(hidden: Sequence[int], log_evidence: Sequence[float], test_rmse: Sequence[float], *,
+def plot_model_comparison(hidden: Sequence[int], log_evidence: Any, test_rmse: Any, *,
                           ax=None, title: str = "Model comparison by the evidence"):
     """The log evidence (PRML 5.175) and the test error against the number of hidden units M: the
-    network analogue of PRML Figure 3.14 (gids "evidence", "test error", "best")."""
-    fig, ax = _axes(ax)
-    M, ev, err = np.asarray(hidden), np.asarray(log_evidence, dtype=float), np.asarray(test_rmse, dtype=float)
-    ax.plot(M, ev, "o-", color="tab:blue", label=r"$\ln p(\mathcal{D} | \alpha, \beta)$", gid="evidence")
-    best = int(np.argmax(ev))
-    ax.plot([M[best]], [ev[best]], "*", ms=16, color="tab:blue", gid="best", label=f"most evidence: M = {M[best]}")
+    network analogue of PRML Figure 3.14 (gids "evidence", "test error", "best"). Given mappings from
+    curvature structures to curves (``{"exact": [...], "kron": [...]}``), one pair of curves per structure,
+    side by side (gids "evidence:NAME", "test error:NAME", "best:NAME")."""
+    single = not isinstance(log_evidence, Mapping)
+    fig, ax = _axes(ax, figsize=(6.0, 4.0) if single else (6.4, 5.0))
+    M = np.asarray(hidden)
+    evidence = {"": log_evidence} if single else dict(log_evidence)
+    errors = {"": test_rmse} if single else dict(test_rmse)
+    right = ax.twinx()
+    styles = ("o-", "^:", "v-.", "D--")
+    for k, name in enumerate(evidence):
+        ev, err = np.asarray(evidence[name], dtype=float), np.asarray(errors[name], dtype=float)
+        tag, label = ("", "") if single else (f":{name}", f" ({name})")
+        ax.plot(M, ev, styles[k % 4], color="tab:blue", label=r"$\ln p(\mathcal{D} | \alpha, \beta)$" + label,
+                gid="evidence" + tag)
+        best = int(np.argmax(ev))
+        ax.plot([M[best]], [ev[best]], "*", ms=16, color="tab:blue", gid="best" + tag,
+                label=f"most evidence{label}: M = {M[best]}")
+        right.plot(M, err, ("s--", "x:", "+-.", "d-")[k % 4], color="tab:red", label="test RMSE" + label,
+                   gid="test error" + tag)
     ax.set_xlabel("hidden units $M$")
     ax.set_ylabel("log evidence", color="tab:blue")
-    right = ax.twinx()
-    right.plot(M, err, "s--", color="tab:red", label="test RMSE", gid="test error")
     right.set_ylabel("test RMSE", color="tab:red")
     lines = ax.get_lines() + right.get_lines()
-    right.legend(lines, [line.get_label() for line in lines], loc="upper right")  # on the axes drawn last: on top
+    if single:
+        right.legend(lines, [line.get_label() for line in lines], loc="upper right")  # on the axes drawn last: on top
+    else:  # below the axes, clear of the curves
+        right.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                     ncol=2, fontsize="small")
     ax.set_title(title)
     return fig
 
