@@ -20,6 +20,11 @@ and scored on the test rows in the original units:
   and noise sigma both tuned by the marginal likelihood (300 Adam steps, as its README does for regression:
   ``optimize_prior_precision(method="marglik")`` alone leaves sigma at 1 and its LL 0.5-2.6 nats worse).
 
+laplace-torch is not in the ``bench`` extra: it pulls torchvision, which fails to import beside ``torch==2.13.0``
+("operator torchvision::nms does not exist") and with it laplace-torch's torchmetrics, and alone it pulls a newer
+torch. ``pip install "torch==2.13.0" laplace-torch && pip uninstall -y torchvision`` leaves laplace-torch 0.3
+working on torch 2.13.0 (how BAYES.md's row was made).
+
 Seconds: the median fit over splits; RMSE and LL: mean +- standard error over splits. Each row of a split runs
 after the others of that split, one process, so that all share the machine alike.
 

@@ -52,6 +52,19 @@ def test_fit_prints_a_summary_and_writes_a_model(files):
     np.testing.assert_array_equal(est.w_, dp.load(d / "reg.safetensors").w_)  # the default seed is fixed
 
 
+def test_fit_takes_the_structure_of_the_evidences_hessian_and_info_names_it(files):
+    d, df = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "1",
+                 "--hessian", "kron", "-o", d / "kron.safetensors")
+    assert result.returncode == 0, result.stderr
+    assert "Hessian kron" in " ".join(result.stdout.split())
+    assert dp.load(d / "kron.safetensors").posterior_.hessian == "kron"
+    info = run("info", d / "kron.safetensors")
+    assert info.returncode == 0 and "Hessian kron" in " ".join(info.stdout.split())
+    auto = " ".join(run("info", d / "reg.safetensors").stdout.split())
+    assert "hessian 'auto' took 'exact'" in auto  # the default, and why, in the file
+
+
 def test_fit_with_levenberg_marquardt_matches_the_estimator(files):
     d, df = files
     result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2",
@@ -275,6 +288,8 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
         (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
         (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
         (["fit", "x.csv", "--target", "y", "--weight-decay", "lots"], "--weight-decay: expected 'evidence' or a number >= 0"),
+        (["fit", "x.csv", "--target", "y", "--hessian", "full"],
+         "--hessian: unknown structure 'full'; expected one of auto, exact, ggn, kron"),
         (["fit", "x.csv", "--target", "label", "--classify", "--method", "lm"],
          "Invalid value for --method: lm (Levenberg-Marquardt) minimises a sum of squares, for regression"),
         (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),

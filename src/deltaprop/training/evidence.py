@@ -122,12 +122,6 @@ class _Problem:
         return laplace(self.net, w, self.X64, self.T64, prior, beta if self.regression else None, hessian=self.hessian)
 
 
-def initial_alphas(net, prior: str) -> dict[str, float]:
-    """The first alpha of each group (``Prior.initial``): the precision of the distribution ``net.init`` draws
-    that group's weights from, its units' fan-in; "shared": one alpha for all of w."""
-    return dict(Prior.initial(net, shared=prior == "shared").alphas)
-
-
 def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optional[float] = None,
                    beta: Optional[float] = None, cycles: int = 30, tol: float = 1e-2, hessian: str = "auto",
                    method: str = "lbfgs", restarts: int = 1, seed: Any = None, **options: Any) -> EvidenceResult:
