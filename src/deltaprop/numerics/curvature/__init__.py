@@ -13,11 +13,13 @@ last_layer    the output layer's weights alone, given the           (K (F + 1))^
               features below (Bayesian linear regression, PRML 3.5)
 ============  ====================================================  ==========================  =============
 
-``hessian="auto"`` (``choose``) takes ``exact`` while the dense work, N W^2 + W^3, is within
-``EXACT_BUDGET`` (and W within ``MAX_HESSIAN_PARAMS``), ``kron`` above it while every factor is at most
-``KRON_WIDTH`` wide, ``last_layer`` where a factor is wider, and ``diag`` where even the output layer's
-dense block is too large: some structure always runs, so the evidence never gives way to a fixed
-weight decay.
+``hessian="auto"`` (``choose``) takes ``exact`` while the dense work, N W^2 + W^3 multiply-adds, is within
+``EXACT_BUDGET`` (1e7) and W within ``MAX_HESSIAN_PARAMS`` (5000: A is then at most 200 MB, held about four
+times while it is built and decomposed); ``kron`` above it while every factor is at most ``KRON_WIDTH`` (2048)
+wide (32 MB a factor); ``last_layer`` where a factor is wider and the output layer's K (F + 1) weights are
+within ``MAX_HESSIAN_PARAMS``; and ``diag`` (W numbers) otherwise: some structure always runs, so the
+evidence never gives way to a fixed weight decay. Beside the factors, every pass over the data holds one
+chunk of patterns' messages (``passes.CHUNK`` numbers, 32 MB).
 """
 
 from __future__ import annotations
