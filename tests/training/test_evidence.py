@@ -2,8 +2,11 @@
 exact, so train_evidence must land on Bayesian linear regression's re-estimated alpha, beta and gamma (PRML
 3.86-3.95), computed here in closed form."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import deltaprop as dp
 
@@ -38,23 +41,29 @@ def blr_fixed_point(Phi, t, groups, iterations=2000):
 
 @pytest.mark.parametrize("prior", ["shared", "groups"])
 def test_the_linear_network_lands_on_bayesian_linear_regressions_hyperparameters(prior):
+    """The cycles work in units where X and T have unit spread (``Units``), so Bayesian linear regression is solved
+    there and mapped to the data's units: W by t / x, b by t, each alpha by their inverse squares, beta by 1 / t^2,
+    the log evidence by -N ln t. With one alpha per group the fixed point is the same in any units; the shared
+    prior's one alpha is one in the working units."""
     X, T = problem()
+    x, t = np.std(X), np.std(T)
     net = dp.mlp([3, 1])
-    Phi = np.hstack([X, np.ones((len(X), 1))])  # w's layout: W[y<-x] then b[y]
+    Phi = np.hstack([X / x, np.ones((len(X), 1))])  # w's layout: W[y<-x] then b[y]
     groups = [np.arange(4)] if prior == "shared" else [np.arange(3), np.array([3])]
-    alpha, beta, gamma, m, log_evidence = blr_fixed_point(Phi, T, groups)
+    alpha, beta, gamma, m, log_evidence = blr_fixed_point(Phi, T / t, groups)
     result = dp.train_evidence(net, X, T, prior=prior, cycles=500, tol=1e-12, method="lm")
-    assert result.converged
+    assert result.converged and result.units.x == pytest.approx(x) and result.units.t == pytest.approx(t)
+    factor = np.array([t / x, t / x, t / x, t])
     got = [result.alpha["W[y<-x]"], result.alpha["b[y]"]]
     expected = [alpha[0], alpha[0]] if prior == "shared" else list(alpha)
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
-    assert result.beta == pytest.approx(beta, rel=1e-6)
+    np.testing.assert_allclose(got, np.array(expected) / factor[[0, 3]] ** 2, rtol=1e-6)
+    assert result.beta == pytest.approx(beta / t**2, rel=1e-6)
     assert result.gamma == pytest.approx(gamma, rel=1e-6)
-    np.testing.assert_allclose(result.w, m, rtol=1e-6)
-    assert result.log_evidence == pytest.approx(log_evidence, rel=1e-6)
+    np.testing.assert_allclose(result.w, m * factor, rtol=1e-6)
+    assert result.log_evidence == pytest.approx(log_evidence - len(X) * np.log(t), rel=1e-6)
     first = result.cycles[0]
     assert first.cycle == 1 and first.hessian == "exact" and first.iterations > 0
-    assert first.alpha == {"W[y<-x]": 3.0, "b[y]": 3.0} and first.beta == pytest.approx(1 / np.var(T))
+    assert first.alpha == {"W[y<-x]": 3.0, "b[y]": 3.0} and first.beta == pytest.approx(1.0)  # working units
 
 
 def test_a_hidden_layer_network_finds_the_noise_level_and_says_each_cycle():
@@ -91,3 +100,40 @@ def test_bad_options_are_named():
         dp.train_evidence(net, X, T, alpha=0)
     with pytest.raises(ValueError, match="beta applies to linear \\(regression\\) outputs; this network's are logistic"):
         dp.train_evidence(dp.mlp([3, 1], output="logistic"), X, (T > 0).astype(float), beta=2.0)
+
+
+@pytest.mark.parametrize("x_scale, t_scale", [(1.0, 10.0), (1.0, 1e-6), (1.0, 1e6), (1e-3, 1.0), (1e3, 1e-6),
+                                              (1e3, 1e6)])
+def test_the_evidence_does_not_depend_on_the_units_of_x_or_t(x_scale, t_scale):
+    """Issue 26, item 1: the cycles work in units where X and T have unit spread, so scaling X or T changes
+    nothing but the units of the answer: predictions / std(T) and gamma equal to 1e-4, and the log evidence less
+    N ln t. Levenberg-Marquardt, which converges each cycle's w tightly, shows it to rounding (1e-9 here); with
+    L-BFGS's looser stops the same fits differ by about 0.5% (the chaotic paths of two roundings of one problem)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (60, 2))
+    T = np.sin(2 * X[:, :1]) * X[:, 1:] + 0.1 * rng.standard_normal((60, 1))
+    Xt = rng.uniform(-1, 1, (50, 2))
+    net = dp.mlp([2, 5, 1])
+    fit = lambda Xs, Ts: dp.train_evidence(net, Xs, Ts, method="lm", seed=0, cycles=60)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        base, scaled = fit(X, T), fit(X * x_scale, T * t_scale)
+    np.testing.assert_allclose(net.forward(scaled.w, Xt * x_scale) / t_scale, net.forward(base.w, Xt),
+                               atol=1e-4 * T.std())
+    assert scaled.gamma == pytest.approx(base.gamma, rel=1e-4) and base.gamma > 3  # not a collapsed network
+    assert scaled.log_evidence + 60 * np.log(t_scale) == pytest.approx(base.log_evidence, abs=1e-4)
+    _, var = scaled.posterior.predictive(Xt * x_scale)
+    np.testing.assert_allclose(var / t_scale**2, base.posterior.predictive(Xt)[1], rtol=1e-4)
+
+
+def test_the_regressor_without_standardisation_is_unit_free_too():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, (50, 2))
+    y = np.cos(2 * X[:, 0]) + 0.1 * rng.standard_normal(50)
+    make = lambda: dp.NetworkRegressor(hidden=(4,), method="lm", restarts=1, standardize=False, random_state=0)  # noqa
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        base, scaled = make().fit(X, y), make().fit(X * 1e3, y * 1e-5)
+    np.testing.assert_allclose(scaled.predict(X * 1e3) * 1e5, base.predict(X), atol=1e-4 * y.std())
+    np.testing.assert_allclose(scaled.predict(X * 1e3, return_std=True)[1] * 1e5, base.predict(X, return_std=True)[1],
+                               rtol=1e-4)

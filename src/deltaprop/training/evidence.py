@@ -5,6 +5,7 @@ settle. The data choose the weight decay; nothing is held out.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -75,6 +76,9 @@ class EvidenceResult:
         The first cycle's training run, the one with the restarts from random starts.
     prior : Prior
         The final prior (``alpha`` as a ``Prior`` value).
+    units : Units
+        The units the cycles worked in (``cycles`` holds their alphas, betas and errors in them); everything
+        else here is in the data's units.
     """
 
     w: np.ndarray
@@ -88,6 +92,7 @@ class EvidenceResult:
     training: TrainResult
     first: TrainResult
     prior: Prior = field(repr=False, default=None)
+    units: Optional["Units"] = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,52 @@ class _Problem:
 
     def laplace(self, w: np.ndarray, prior: Prior, beta: Optional[float]) -> Posterior:
         return laplace(self.net, w, self.X64, self.T64, prior, beta if self.regression else None, hessian=self.hessian)
+
+
+@dataclass(frozen=True)
+class Units:
+    """The units the evidence works in: X / x and T / t, x and t the spread of all of X and of all of T about
+    its column means (t = 1 for classification), so that the fixed point reached does not depend on the units the
+    data come in (one number each: the prior of a group is isotropic, so a change of units must scale all of a
+    group's weights alike). A weight into layer j from layer i is w_data = w_work t_j / x_i, with t_j = t for the
+    output layer and x_i = x for the input layer (1 otherwise); alpha_g scales by the inverse square, beta by
+    1 / t^2, E and the penalty by t^2, and ln p(D) by -N K ln t (the density of T)."""
+
+    x: float
+    t: float
+
+    @classmethod
+    def of(cls, X: np.ndarray, T: np.ndarray, regression: bool) -> "Units":
+        with np.errstate(all="ignore"):  # bad data are told by train's checks, not here
+            x = float(np.std(X))
+            t = float(np.std(T - T.mean(axis=0))) if regression and T.ndim == 2 and T.size else 1.0
+        return cls(x if math.isfinite(x) and x > 0 else 1.0, t if math.isfinite(t) and t > 0 else 1.0)
+
+    def factors(self, net) -> np.ndarray:
+        """w_data / w_work for each entry of w."""
+        f = np.ones(net.n_params)
+        for c in net.connections:
+            b = net.block(c.name)
+            f[b.offset : b.offset + b.size] = (self.t if c.dst == net.output else 1.0) / (self.x if c.src == net.input
+                                                                                         else 1.0)
+        b = net.block(f"b[{net.output}]")
+        f[b.offset : b.offset + b.size] = self.t
+        return f
+
+    def prior(self, net, prior: Prior) -> Prior:
+        """A prior on working weights as the same prior on the data's weights."""
+        f = self.factors(net)
+        return prior.with_alphas({g: a / f[s.start] ** 2 for (g, a), s in zip(prior.alphas.items(), prior.slices.values())})
+
+    def result(self, net, r: TrainResult) -> TrainResult:
+        """A training in working units in the data's: w, E, the penalty, beta_ML, the history's E and the snapshots
+        (the gradient norms stay those of the working units)."""
+        f, t2 = self.factors(net), self.t**2
+        return replace(r, w=r.w * f, error=r.error * t2, penalty=r.penalty * t2,
+                       beta=None if r.beta is None else r.beta / t2,
+                       history={**r.history, "error": r.history["error"] * t2},
+                       snapshots={**r.snapshots, "w": r.snapshots["w"] * f},
+                       restarts=[replace(x, error=x.error * t2) for x in r.restarts])
 
 
 def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optional[float] = None,
@@ -186,9 +237,10 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     X64, T64 = np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64)
     if T64.ndim == 1:
         T64 = T64.reshape(-1, 1)
-    if regression:
-        beta = (1.0 / max(float(np.mean((T64 - T64.mean(0)) ** 2)), 1e-12) if beta is None
-                else number("beta", beta, 0.0, low_open=True))
+    units = Units.of(X64, T64, regression)
+    if regression:  # in working units, where T has unit spread
+        beta = 1.0 / max(float(np.mean((T64 / units.t - (T64 / units.t).mean(0)) ** 2)), 1e-12) if beta is None \
+            else number("beta", beta, 0.0, low_open=True) * units.t**2
     elif beta is not None:
         raise ValueError(f"beta applies to linear (regression) outputs; this network's are "
                          f"{net.layers[net.output].activation.name}")
@@ -198,10 +250,14 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         chosen = (f"hessian 'auto' took {hessian!r}: {why}",)
     # every group has a prior, so that A is positive definite
     first_prior = Prior.initial(net, shared=prior == "shared")
-    if alpha0 is not None:
-        first_prior = first_prior.with_alphas({g: alpha0 for g in first_prior.alphas})
-    problem = _Problem(net, X, T, X64, T64, regression, prior == "shared", cycles, tol, hessian, method, restarts,
-                       seed, options)
+    if alpha0 is not None:  # given in the data's units
+        f = units.factors(net)
+        first_prior = first_prior.with_alphas({g: alpha0 * f[s.start] ** 2 for g, s in first_prior.slices.items()})
+    float32 = getattr(X, "dtype", None) == np.float32 and getattr(T, "dtype", None) == np.float32
+    dtype = np.float32 if float32 else np.float64
+    Xw, Tw = (X64 / units.x).astype(dtype), (T64 / units.t).astype(dtype)
+    problem = _Problem(net, Xw, Tw, Xw.astype(np.float64), Tw.astype(np.float64), regression, prior == "shared",
+                       cycles, tol, hessian, method, restarts, seed, options)
     from sklearn.exceptions import ConvergenceWarning
 
     history: list = []
@@ -220,11 +276,17 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     if not converged and result.stop_reason not in ("interrupted", "diverged"):
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
-    w = result.w
-    post = problem.laplace(w, found, beta)
-    post = replace(post, notes=chosen + post.notes)
+    # The posterior in the data's units: the same Gaussian, its w scaled. gamma is counted in the working units,
+    # where a negative curvature dropped (as Netlab) is the same whatever the data's units; the log evidence is the
+    # working units' less N K ln t, the density of T in its own units.
+    working = problem.laplace(result.w, found, beta)
+    w, found = result.w * units.factors(net), units.prior(net, found)
+    beta = None if beta is None else beta / units.t**2
+    post = laplace(net, w, X64, T64, found, beta, hessian=working.hessian)
+    post = replace(post, gamma=working.gamma, gamma_groups=working.gamma_groups,
+                   log_evidence=working.log_evidence - T64.size * math.log(units.t), notes=chosen + working.notes)
     return EvidenceResult(w, dict(found.alphas), beta, post.gamma, post.log_evidence, post, history, converged,
-                          result, first, found)
+                          units.result(net, result), units.result(net, first), found, units)
 
 
 def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: list) -> tuple:
