@@ -41,7 +41,9 @@ def test_regressor_round_trip_gives_identical_predictions(tmp_path, data, regres
 def test_every_posterior_structure_survives_a_round_trip(tmp_path, data, hessian):
     X, y = data
     est = dp.NetworkRegressor(hidden=(5,), restarts=1, hessian=hessian, random_state=0).fit(X, y)
-    assert est.posterior_.hessian == hessian
+    if est.posterior_.hessian != hessian:  # an exact A that is not positive definite gives way to the Gauss-Newton H
+        assert (hessian, est.posterior_.hessian) == ("exact", "ggn") and "not positive definite" in est.posterior_.notes[-1]
+    hessian = est.posterior_.hessian
     est.save(tmp_path / "r.safetensors")
     loaded = dp.load(tmp_path / "r.safetensors")
     assert loaded.posterior_.hessian == hessian and loaded.evidence_ == est.evidence_
