@@ -137,3 +137,33 @@ def test_the_regressor_without_standardisation_is_unit_free_too():
     np.testing.assert_allclose(scaled.predict(X * 1e3) * 1e5, base.predict(X), atol=1e-4 * y.std())
     np.testing.assert_allclose(scaled.predict(X * 1e3, return_std=True)[1] * 1e5, base.predict(X, return_std=True)[1],
                                rtol=1e-4)
+
+
+def test_a_collapse_starts_again_and_ends_at_the_good_fixed_point():
+    """Issue 26, item 2: from alpha = 1e6 the first training leaves w ~ 0 and the re-estimation keeps it there
+    (gamma 0.0004, a constant); the cycles start again from the fan-in alphas and end where they end from there."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (60, 2))
+    T = np.sin(2 * X[:, :1]) * X[:, 1:] + 0.1 * rng.standard_normal((60, 1))
+    net = dp.mlp([2, 5, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        good = dp.train_evidence(net, X, T, seed=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="the evidence ended at a degenerate fixed point")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        strong = dp.train_evidence(net, X, T, alpha=1e6, seed=0)
+    assert good.gamma > 5 and strong.converged and strong.gamma == pytest.approx(good.gamma, rel=1e-6)
+
+
+def test_a_fixed_point_that_stays_degenerate_is_told_in_one_line():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (4, 1))
+    with pytest.warns(ConvergenceWarning, match="degenerate fixed point, a collapse: gamma = .* from every start tried "
+                                                "\\(the first, the fan-in alphas x 0.01, the fan-in alphas x 0.0001\\)"):
+        result = dp.train_evidence(dp.mlp([1, 10, 1]), X, np.sin(3 * X), seed=0)
+    assert not result.converged
+    with pytest.warns(ConvergenceWarning, match="degenerate fixed point, one pattern: N K - gamma cannot count the "
+                                                "noise's degrees of freedom"):
+        est = dp.NetworkRegressor(random_state=0).fit([[0.3, 0.2]], [1.5])
+    assert est.evidence_["converged"] is False

@@ -24,6 +24,8 @@ MAX_ALPHA = 1e10  # a group the data do not use at all is pruned to ~0, not divi
 MIN_ALPHA = 1e-10  # gamma_g ~ 0 by rounding must not make a prior improper
 CYCLE_TOL = 1e-7  # each cycle's training, from the last w: the hyperparameters settle to ~1% only; the last is tight
 CYCLE_ITERATIONS = 100  # and at most this many iterations (epochs): enough for the next re-estimate to be worth making
+RETRY_WEAKER = (1e-2, 1e-4)  # after a collapse, the cycles start again from the fan-in alphas times these
+RETRY_STRONGER = (1e2, 1e4)  # after an over-fit, from these
 PRUNED = 0.01  # a group with fewer well-determined parameters than this share of its own is being pruned,
 HARDLY = 0.5  # as is one with fewer than this many in all (a single bias: its alpha = gamma / b^2 swings with b ~ 0)
 
@@ -67,9 +69,10 @@ class EvidenceResult:
     cycles : list of Cycle
         One record per cycle of training and re-estimation.
     converged : bool
-        Whether alpha and beta settled (relative change below ``tol``) before ``cycles`` ran out; the
-        alpha of a group the data hardly determine (gamma_g below 1% of its W_g: the evidence is pruning
-        it, its alpha growing without end) need not settle.
+        Whether alpha and beta settled (relative change below ``tol``) before ``cycles`` ran out, at a fixed
+        point that is not degenerate (``degenerate``); the alpha of a group the data hardly determine (gamma_g
+        below 1% of its W_g, or below half a parameter: the evidence is pruning it, its alpha growing without
+        end) need not settle.
     training : TrainResult
         The last training run, from the previous w at the final hyperparameters.
     first : TrainResult
@@ -187,7 +190,11 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     cycle trains from random starts as ``dp.train`` does; each later cycle continues from the last w and
     trains only until the next re-estimate is worth making (at most ``CYCLE_ITERATIONS`` iterations, or a
     relative change of the objective under ``CYCLE_TOL``); once alpha and beta change by less than ``tol``
-    (relative, default 1%) in a cycle, a last training at them runs to the usual tolerance. A cycle's
+    (relative, default 1%) in a cycle, a last training at them runs to the usual tolerance. A fixed point that is
+    degenerate (``degenerate``: a collapse to a constant, an over-fit that leaves the noise under 3 degrees of
+    freedom, or a single pattern) starts the cycles again from the fan-in alphas times ``RETRY_WEAKER`` (after a
+    collapse) or ``RETRY_STRONGER`` (after an over-fit); where every start ends so, a ``ConvergenceWarning`` names
+    what happened and ``converged`` is False. A cycle's
     training that stops at its iteration limit is not told; the last training's, and hyperparameters
     that do not settle within ``cycles``, are each told once, as a ``ConvergenceWarning``. Ctrl-C or a
     diverged training stops the cycles: the result then holds that training (``training.stop_reason``)
@@ -249,7 +256,7 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         hessian, why = choose(net, X64.shape[0])
         chosen = (f"hessian 'auto' took {hessian!r}: {why}",)
     # every group has a prior, so that A is positive definite
-    first_prior = Prior.initial(net, shared=prior == "shared")
+    first_prior = fan_in = Prior.initial(net, shared=prior == "shared")
     if alpha0 is not None:  # given in the data's units
         f = units.factors(net)
         first_prior = first_prior.with_alphas({g: alpha0 * f[s.start] ** 2 for g, s in first_prior.slices.items()})
@@ -260,12 +267,24 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
                        cycles, tol, hessian, method, restarts, seed, options)
     from sklearn.exceptions import ConvergenceWarning
 
-    history: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        found, beta, w, converged, first, result = _cycles(problem, first_prior, beta, history)
-        if result is None:  # w and the posterior at the hyperparameters re-estimated last
-            result = problem.train(found, beta, init=w)
+        run = _attempt(problem, first_prior, beta)
+        wrong = run.wrong
+        tried = ["the first" if alpha0 is None else f"alpha = {alpha0:g}"]
+        # a collapse starts again from weaker priors, an over-fit from stronger ones (MacKay's fixed points differ
+        # by where they start); where none is better, the warning below says so
+        retries = {"a collapse": RETRY_WEAKER, "an over-fit": RETRY_STRONGER}.get((wrong or "").split(":")[0], ())
+        if alpha0 is not None and retries:  # a start of the caller's: the fan-in start first
+            retries = (1.0,) + retries
+        for factor in retries:
+            tried.append(factor)
+            again = _attempt(problem, fan_in.scaled(factor), beta)
+            if again.wrong is None and again.result.stop_reason not in ("interrupted", "diverged"):
+                run, wrong = again, None
+                break
+    found, beta, converged, history, first, result = run.prior, run.beta, run.converged, run.cycles, run.first, \
+        run.result
     for c in caught:  # the cycles' trainings may stop at their limits (they continue from w); others are told
         if not issubclass(c.category, ConvergenceWarning):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
@@ -273,13 +292,18 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         warnings.warn(f"{method} stopped at its limit of {result.history['epoch'][-1]} iterations in the last "
                       f"training, at the final alpha and beta; raise max_iter (epochs)", ConvergenceWarning,
                       stacklevel=2)
-    if not converged and result.stop_reason not in ("interrupted", "diverged"):
+    if wrong is not None:
+        starts = ", ".join(f if isinstance(f, str) else f"the fan-in alphas x {f:g}" for f in tried)
+        warnings.warn(f"the evidence ended at a degenerate fixed point, {wrong}, from every start tried ({starts}); "
+                      f"the hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
+        converged = False
+    elif not converged and result.stop_reason not in ("interrupted", "diverged"):
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
     # The posterior in the data's units: the same Gaussian, its w scaled. gamma is counted in the working units,
     # where a negative curvature dropped (as Netlab) is the same whatever the data's units; the log evidence is the
     # working units' less N K ln t, the density of T in its own units.
-    working = problem.laplace(result.w, found, beta)
+    working = run.posterior
     w, found = result.w * units.factors(net), units.prior(net, found)
     beta = None if beta is None else beta / units.t**2
     post = laplace(net, w, X64, T64, found, beta, hessian=working.hessian)
@@ -289,12 +313,37 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
                           units.result(net, result), units.result(net, first), found, units)
 
 
+@dataclass
+class _Attempt:
+    """The cycles from one start, the last training at the hyperparameters they reached, and the Laplace
+    approximation there (working units), with what is degenerate about it (``degenerate``) or None."""
+
+    prior: Prior
+    beta: Optional[float]
+    converged: bool
+    cycles: list
+    first: TrainResult
+    result: TrainResult
+    posterior: Posterior
+    wrong: Optional[str]
+
+
+def _attempt(problem: _Problem, prior: Prior, beta: Optional[float]) -> _Attempt:
+    history: list = []
+    prior, beta, w, converged, first, result, _ = _cycles(problem, prior, beta, history)
+    if result is None:  # w and the posterior at the hyperparameters re-estimated last
+        result = problem.train(prior, beta, init=w)
+    post = problem.laplace(result.w, prior, beta)
+    wrong = None if result.stop_reason in ("interrupted", "diverged") else degenerate(problem, post, beta)
+    return _Attempt(prior, beta, converged, history, first, result, post, wrong)
+
+
 def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: list) -> tuple:
     """The cycles of training and re-estimation; each appends its ``Cycle`` to ``history``. Returns the
-    re-estimated prior and beta, the last w, whether they settled, the first training, and the training
-    that stopped the cycles (Ctrl-C, divergence) or None."""
+    re-estimated prior and beta, the last w, whether they settled, the first training, the training
+    that stopped the cycles (Ctrl-C, divergence) or None, and the last cycle's Laplace approximation."""
     net = problem.net
-    w, first = None, None
+    w, first, post = None, None, None
     for cycle in range(1, problem.cycles + 1):
         if w is None:
             start = {"restarts": problem.restarts}
@@ -305,7 +354,7 @@ def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: lis
         first = first or result
         w = result.w
         if result.stop_reason in ("interrupted", "diverged"):  # Ctrl-C, or no w_MAP: the posterior at this w
-            return prior, beta, w, False, first, result
+            return prior, beta, w, False, first, result, post
         post = problem.laplace(w, prior, beta)
         squares = prior.squares(w)
         new = dict(prior.alphas)  # groups the structure does not cover (last_layer) keep their alphas
@@ -331,8 +380,33 @@ def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: lis
             changes.append(abs(new_beta - beta) / beta)
         prior, beta = prior.with_alphas(new), new_beta
         if max(changes, default=0.0) < problem.tol:
-            return prior, beta, w, True, first, None
-    return prior, beta, w, False, first, None
+            return prior, beta, w, True, first, None, post
+    return prior, beta, w, False, first, None, post
+
+
+def degenerate(problem: _Problem, post: Optional[Posterior], beta: Optional[float]) -> Optional[str]:
+    """What is wrong with a fixed point, in a few words with its numbers, or None where nothing is:
+
+    - one pattern: N K - gamma cannot count the noise's degrees of freedom, so beta means nothing;
+    - a collapse: under one well-determined parameter and a fit no better than a constant (the mean of T, or
+      the classes' frequencies): the prior pruned the whole network;
+    - an over-fit: beta at its ceiling, or fewer than 3 of the N K degrees of freedom left for the noise
+      (N K - gamma < 3, PRML 5.180): the network interpolates the data and beta is no noise estimate."""
+    if post is None:
+        return None
+    T, NK = problem.T64, problem.T64.size
+    if T.shape[0] == 1:
+        return "one pattern: N K - gamma cannot count the noise's degrees of freedom"
+    if problem.regression:
+        constant = 0.5 * float(np.sum((T - T.mean(axis=0)) ** 2))
+    else:
+        p = np.clip(T.mean(axis=0), 1e-12, 1 - 1e-12)
+        constant = float(-np.sum(T * np.log(p)) - (np.sum((1 - T) * np.log(1 - p)) if T.shape[1] == 1 else 0.0))
+    if post.gamma < 1 and post.error >= 0.99 * constant:
+        return f"a collapse: gamma = {post.gamma:.3g} and a fit no better than a constant"
+    if problem.regression and (beta >= 0.999 * MAX_ALPHA or NK - post.gamma < 3):
+        return f"an over-fit: gamma = {post.gamma:.4g} of N K = {NK} ({NK - post.gamma:.3g} left for the noise)"
+    return None
 
 
 def _cycle_iterations(options: dict) -> int:
