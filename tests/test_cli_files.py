@@ -404,7 +404,7 @@ def test_ctrl_c_during_parallel_restarts_saves_the_best_and_says_how_many_ran(fi
     d, _ = files
     proc = subprocess.Popen([DELTAPROP, "fit", str(d / "train.csv"), "--target", "y", "--features", "a,b,c",
                              "--method", "sgd", "--batch-size", "1", "--epochs", "1000000", "--restarts", "3",
-                             "--n-jobs", "2", "--no-progress", "-o", str(tmp_path / "m.safetensors")],
+                             "--n-jobs", "2", "--weight-decay", "1", "--no-progress", "-o", str(tmp_path / "m.safetensors")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(8)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to deltaprop and its workers

@@ -313,3 +313,28 @@ def test_the_classifier_moderates_its_probabilities_by_every_structure(hessian):
     np.testing.assert_allclose(P, np.exp(a_mod - a_mod.max(1, keepdims=True)) /
                                np.exp(a_mod - a_mod.max(1, keepdims=True)).sum(1, keepdims=True), rtol=1e-6)
     assert not np.allclose(P, net.forward(est.w_, inputs), atol=1e-3)
+
+
+def test_the_regressor_predicts_with_the_committee_of_its_starts():
+    """Issue 26, item 3: each start runs its own cycles; predict is the committee's mean (uniform weights by
+    default), return_std its standard deviation, the negative log-likelihood its mixture density's."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, (40, 1))
+    y = np.sin(np.pi * X[:, 0]) + 0.1 * rng.standard_normal(40)
+    est = dp.NetworkRegressor(hidden=(4,), restarts=3, random_state=0).fit(X, y)
+    c = est.committee_
+    assert c.kind == "uniform" and len(c.members) == 3 and c.members[0] is est.posterior_
+    Xs = np.linspace(-2, 2, 7)[:, None]
+    inputs = est.network_inputs(Xs)
+    ys = np.array([m.predictive(inputs)[0][:, 0] for m in c.members]) * est.y_scale_ + est.y_mean_
+    vs = np.array([m.predictive(inputs)[1][:, 0] for m in c.members]) * est.y_scale_**2
+    mean, std = est.predict(Xs, return_std=True)
+    np.testing.assert_allclose(mean, ys.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std**2, (vs + ys**2).mean(0) - ys.mean(0) ** 2, rtol=1e-9)
+    t = np.sin(np.pi * Xs[:, 0])
+    assert est.negative_log_likelihood(Xs, t) == pytest.approx(-np.mean(np.log(norm.pdf(t, ys, np.sqrt(vs)).mean(0))))
+    best = dp.NetworkRegressor(hidden=(4,), restarts=3, random_state=0, committee="best").fit(X, y)
+    np.testing.assert_allclose(best.predict(Xs), best.network_.forward(best.w_, best.network_inputs(Xs))[:, 0]
+                               * best.y_scale_[0] + best.y_mean_[0], rtol=1e-12)

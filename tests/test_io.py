@@ -334,3 +334,22 @@ def test_the_digest_is_of_one_canonical_serialisation():
     assert io._digest_v1(tensors, moved) == io._digest_v1(tensors, split)  # the old digest could not tell them apart
     assert io._digest(tensors, moved) != io._digest(tensors, split)
     assert io._digest({"w": np.zeros(2)}, {}) != io._digest({"w": np.zeros((2, 1))}, {})
+
+
+def test_every_start_of_the_committee_survives_a_round_trip(tmp_path, data, regressor):
+    """Issue 26, item 3: the first start's w and posterior as before, every other start's behind member{r}:."""
+    X, y = data
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    members = regressor.committee_.members
+    assert len(members) == 2 and len(regressor.evidence_["members"]) == 1
+    names = io.ModelFile(path).tensors
+    assert "member1:w" in names and any(k.startswith(f"member1:posterior:{members[1].hessian}:") for k in names)
+    loaded = dp.load(path)
+    np.testing.assert_array_equal(loaded.committee_.weights, regressor.committee_.weights)
+    for a, b in zip(loaded.predict(X * 2, return_std=True), regressor.predict(X * 2, return_std=True)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert loaded.negative_log_likelihood(X, y) == pytest.approx(regressor.negative_log_likelihood(X, y), rel=1e-12)
+    rewrite(path, {}, {"member5:w": regressor.w_})
+    with pytest.raises(dp.ModelFileError, match="holds member5:w, but estimator.evidence has 1 members beside the first"):
+        dp.load(path)

@@ -10,8 +10,9 @@ as the equations of Bishop's PRML chapter 5.
 from .engine import ACTIVATIONS, Activation, Connection, Layer, Network, Trace, mlp
 from .engine.second import inverse_outer_product as inverse_outer_product_hessian
 from .fast import hessian, hessian_vector_product, jacobian, outer_product_hessian, weight_jacobian
-from .numerics import (GradientCheck, HessianCheck, Posterior, central_differences, gradient_check, hessian_check,
+from .numerics import (Committee, GradientCheck, HessianCheck, Posterior, central_differences, gradient_check, hessian_check,
                        laplace, mixture, negative_log_likelihood, noise_precision, predictive)
+from .numerics.prior import Prior
 from .training import EvidenceResult, Restart, TrainingWarning, TrainResult, TrainState, train, train_evidence
 
 __version__ = "0.1.0"
@@ -59,6 +60,8 @@ __all__ = [
     "laplace",
     "mixture",
     "Posterior",
+    "Committee",
+    "Prior",
     "Layer",
     "Network",
     "Trace",

@@ -252,7 +252,10 @@ def _evidence(est) -> str:
     return escape(f"alpha: {alphas}{beta}; gamma {e['gamma']:.3g} of {est.network_.n_params} parameters; "
                   f"ln evidence {e['log_evidence']:.6g} ({e['cycles']} cycles"
                   f"{'' if e['converged'] else ', not settled'}; standardised units); Hessian {e['hessian']}"
-                  + "".join(f"; {n}" for n in e.get("notes", [])))
+                  + "".join(f"; {n}" for n in e.get("notes", []))
+                  + (f"; predicts as a {est.committee} committee of {len(e['members']) + 1} starts (most evidence "
+                     f"first: {', '.join(f'{m:.6g}' for m in [e['log_evidence']] + [m['log_evidence'] for m in e['members']])})"
+                     if e.get("members") else ""))
 
 
 def _s(n: int) -> str:

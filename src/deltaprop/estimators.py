@@ -22,11 +22,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .engine.activations import ACTIVATIONS
 from .engine.network import mlp
-from .io import ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
+from .io import MEMBER, ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
 from .numerics import gaussian_nll
 from .numerics.curvature import HESSIANS, STRUCTURES
 from .numerics.prior import Prior
-from .numerics.laplace import restored
+from .numerics.laplace import COMMITTEES, Committee, restored
+
+MAX_MEMBERS = 64  # the most starts a model file's committee holds
 from .optimize import METHODS, STOCHASTIC_METHODS
 from .training import TrainingWarning, train, train_evidence
 
@@ -132,17 +134,16 @@ class _NetworkEstimator(BaseEstimator):
                        batch_size=self._batch_size(X.shape[0], validation), restarts=self.restarts, seed=seed,
                        n_jobs=self.n_jobs, progress=self.progress, snapshots=self.snapshots)
         inputs = (X - self.x_mean_) / self.x_scale_
-        self.posterior_, self.evidence_ = None, None
+        self.posterior_, self.evidence_, self.committee_ = None, None, None
         if self.weight_decay_ == "evidence":
             found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, hessian=self.hessian,
                                    **options)
             result, beta = found.training, found.beta
             self.posterior_ = found.posterior
-            self.evidence_ = {"alpha": found.alpha, "beta": found.beta, "gamma": found.gamma,
-                              "gamma_groups": found.posterior.gamma_groups, "log_evidence": found.log_evidence,
-                              "cycles": len(found.cycles), "converged": found.converged,
-                              "hessian": found.posterior.hessian, "notes": list(found.posterior.notes),
-                              "error": found.posterior.error, "N": len(X)}
+            self.evidence_ = {**_summary(found.posterior), "cycles": len(found.cycles), "converged": found.converged,
+                              "members": [{**_summary(m.posterior), "cycles": len(m.cycles), "converged": m.converged}
+                                          for m in found.members[1:]]}
+            self.committee_ = Committee.of([m.posterior for m in found.members], self.committee)
         else:
             result = train(self.network_, inputs, T, weight_decay=self.weight_decay_, validation=validation,
                            early_stopping=self.early_stopping, **options)
@@ -211,8 +212,13 @@ class _NetworkEstimator(BaseEstimator):
         """d(output k)/dx_i at each row of X, (n_samples, K, n_features), in the units of X and of the outputs
         (the regressor's targets; the classifier's network outputs y(x, w), the class probabilities at w, not
         the moderated ones of the evidence): the network's Jacobian (PRML 5.73-5.78) through the scalers,
-        y_scale_k J_ki / x_scale_i."""
-        J = self.network_.jacobian(self.w_, self.network_inputs(X))
+        y_scale_k J_ki / x_scale_i; with a committee, the weighted sum of its members' (the Jacobian of its mean)."""
+        inputs = self.network_inputs(X)
+        if getattr(self, "committee_", None) is not None:
+            c = self.committee_
+            J = sum(p * self.network_.jacobian(m.w, inputs) for p, m in zip(c.weights, c.members) if p > 0)
+        else:
+            J = self.network_.jacobian(self.w_, inputs)
         return J * self._output_scale()[:, None] / self.x_scale_
 
     def _output_scale(self) -> np.ndarray:
@@ -234,9 +240,13 @@ class _NetworkEstimator(BaseEstimator):
         tensors, info = self._save_fitted(tensors, info)
         info["weight_decay"] = self.weight_decay_
         if self.posterior_ is not None:
-            name = self.posterior_.hessian
-            tensors.update({f"posterior:{name}:{k}": np.asarray(v, dtype=np.float64)
-                            for k, v in self.posterior_.curvature.factors.items()})
+            members = self.committee_.members if self.committee_ is not None else (self.posterior_,)
+            for r, member in enumerate(members):  # the first is the kept start's, w_ and posterior_
+                prefix = "" if r == 0 else f"member{r}:"
+                if r:
+                    tensors[f"{prefix}w"] = np.asarray(member.w, dtype=np.float64)
+                tensors.update({f"{prefix}posterior:{member.hessian}:{k}": np.asarray(v, dtype=np.float64)
+                                for k, v in member.curvature.factors.items()})
             info["evidence"] = self.evidence_
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], (int, np.integer))):
@@ -256,20 +266,22 @@ class _NetworkEstimator(BaseEstimator):
 class _BayesianEstimator(_NetworkEstimator):
     """The estimators whose default weight decay is the evidence: they take the structure of its Hessian."""
 
-    _parameter_constraints: dict = {**_NetworkEstimator._parameter_constraints, "hessian": [StrOptions(set(HESSIANS))]}
+    _parameter_constraints: dict = {**_NetworkEstimator._parameter_constraints, "hessian": [StrOptions(set(HESSIANS))],
+                                    "committee": [StrOptions(set(COMMITTEES))]}
 
     def __init__(self, hidden=(20,), activation: str = "tanh", method: str = "lbfgs",
                  learning_rate: Optional[float] = None, max_iter: Optional[int] = None,
                  batch_size: Optional[int] = None, weight_decay: Any = None, restarts: int = 3,
                  early_stopping: Optional[int] = None, validation_fraction: Optional[float] = None,
                  standardize: bool = True, random_state: Any = None, n_jobs: Optional[int] = None,
-                 progress: bool = False, snapshots: int = 0, hessian: str = "auto"):
+                 progress: bool = False, snapshots: int = 0, hessian: str = "auto", committee: str = "uniform"):
         super().__init__(hidden=hidden, activation=activation, method=method, learning_rate=learning_rate,
                          max_iter=max_iter, batch_size=batch_size, weight_decay=weight_decay, restarts=restarts,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          standardize=standardize, random_state=random_state, n_jobs=n_jobs, progress=progress,
                          snapshots=snapshots)
         self.hessian = hessian
+        self.committee = committee
 
 
 class _RealTargets:
@@ -402,6 +414,10 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         """The mean over patterns of -ln N(t | mean, std^2) in the target units, with the mean and standard
         deviation of ``predict(X, return_std=True)``: the Laplace predictive distribution (PRML 5.172) when
         trained by the evidence, else N(t | y(x, w), 1/beta_ML) (PRML 5.16)."""
+        check_is_fitted(self, "w_")
+        if self.committee_ is not None:  # the committee's mixture density, in the targets' units
+            log_p = self.committee_.log_density(self.network_inputs(X), self.network_targets(y))
+            return float(-np.mean(log_p) + np.sum(np.log(self.y_scale_)))
         Y, std = (np.asarray(a, dtype=np.float64).reshape(len(X), -1) for a in self.predict(X, return_std=True))
         T = np.asarray(y, dtype=np.float64).reshape(Y.shape)
         return float(gaussian_nll(Y, T, 1.0 / std**2).mean())
@@ -431,11 +447,13 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         """The predictive mean y(x, w) and, with ``return_std``, its standard deviation in target units:
         with the evidence, the Laplace approximation's sqrt(1/beta + g^T A^-1 g), which grows away from the
         training inputs (PRML 5.172-5.173); with a fixed weight decay, sqrt(1/beta_ML) (PRML 5.16)."""
-        Y = self._outputs(X) * self.y_scale_ + self.y_mean_
-        if return_std and self.posterior_ is not None:
-            _, variance = self.posterior_.predictive(self.network_inputs(X))
-            std = np.sqrt(variance) * self.y_scale_
+        inputs = self.network_inputs(X)  # checks that the estimator is fitted
+        if self.committee_ is not None:  # the mixture of the starts' Laplace predictive distributions
+            mean, variance = self.committee_.predictive(inputs)
+            Y, std = mean * self.y_scale_ + self.y_mean_, np.sqrt(variance) * self.y_scale_
         else:
+            Y = self.network_.forward(self.w_, inputs) * self.y_scale_ + self.y_mean_
+        if self.committee_ is None:
             std = np.broadcast_to(np.sqrt(1.0 / np.atleast_1d(self.beta_)), Y.shape).copy()
         if self._single_output:
             Y, std = Y[:, 0], std[:, 0]
@@ -512,8 +530,8 @@ class NetworkClassifier(ClassifierMixin, _BayesianEstimator):
         """p(class | x) for each class, columns in the order of ``classes_``: the network's outputs, or, when
         trained by the evidence, the moderated probabilities of the Laplace approximation (PRML 5.190)."""
         Y = self._outputs(X)  # checks that the estimator is fitted
-        if self.posterior_ is not None:
-            Y = self.posterior_.moderated_probabilities(self.network_inputs(X))
+        if self.committee_ is not None:
+            Y = self.committee_.moderated_probabilities(self.network_inputs(X))
         return np.hstack([1.0 - Y, Y]) if Y.shape[1] == 1 else Y
 
     def predict(self, X) -> np.ndarray:
@@ -754,11 +772,13 @@ def _metadata_problem(cls, net, params: dict, info: dict, training: dict) -> str
     return ""
 
 
-def _evidence_problem(net, e: Any, regression: bool) -> str:
-    """What is wrong with the evidence summary of a file (``_NetworkEstimator.evidence_``); "" if nothing."""
+def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> str:
+    """What is wrong with the evidence summary of a file (``_NetworkEstimator.evidence_``, or one of its
+    ``members``); "" if nothing."""
     keys = {"alpha", "beta", "gamma", "gamma_groups", "log_evidence", "cycles", "converged", "hessian", "error", "N"}
-    if not isinstance(e, dict) or set(e) - {"notes"} != keys:
-        return f"must hold {', '.join(sorted(keys))} (and notes)"
+    optional = {"notes"} if member else {"notes", "members"}
+    if not isinstance(e, dict) or not keys <= set(e) <= keys | optional:
+        return f"must hold {', '.join(sorted(keys))} (and {', '.join(sorted(optional))})"
     if not (isinstance(e.get("notes", []), list) and all(isinstance(n, str) for n in e.get("notes", []))):
         return "notes must be a list of text"
     groups = [b.name for b in net.blocks]
@@ -775,6 +795,13 @@ def _evidence_problem(net, e: Any, regression: bool) -> str:
                     ("hessian", e["hessian"] in ("outer_product", *STRUCTURES))):
         if not ok:
             return f"{key} is {e[key]!r}"
+    members = e.get("members", [])
+    if not isinstance(members, list) or len(members) > MAX_MEMBERS:
+        return f"members must be a list of at most {MAX_MEMBERS} summaries"
+    for r, m in enumerate(members, 1):
+        problem = _evidence_problem(net, m, regression, member=True)
+        if problem:
+            return f"members[{r - 1}].{problem}"
     return ""
 
 
@@ -807,9 +834,21 @@ def from_model_file(f: ModelFile):
     else:  # written before the evidence: None meant the fixed default
         est.weight_decay_ = est._fixed_weight_decay if est.weight_decay is None else float(est.weight_decay)
     est.posterior_, est.evidence_ = None, info.get("evidence")
-    stored = [k for k in f.tensors if k.startswith("posterior")]
+    est.committee_ = None
+    stored = [k for k in f.tensors if k.startswith(("posterior", "member"))]
     if est.evidence_ is not None:
-        est.posterior_ = _posterior_from_file(f, net, est.w_, est.evidence_)
+        summaries = [est.evidence_] + est.evidence_.get("members", [])
+        prefixes = [""] + [f"member{r}:" for r in range(1, len(summaries))]
+        strays = [k for k in stored if MEMBER.match(k) and not 1 <= int(k[6 : MEMBER.match(k).end() - 1]) < len(summaries)]
+        if strays:
+            f.fail(f"the file holds {strays[0]}, but estimator.evidence has {len(summaries) - 1} members beside the first")
+        members = []
+        for prefix, e in zip(prefixes, summaries):
+            if prefix and f"{prefix}w" not in f.tensors:
+                f.fail(f"estimator.evidence.members names a start whose tensor {prefix}w is missing")
+            members.append(_posterior_from_file(f, net, f.tensors[f"{prefix}w"] if prefix else est.w_, e, prefix))
+        est.posterior_ = members[0]
+        est.committee_ = Committee.of(members, est.committee)
     elif stored:
         f.fail(f"the file holds {stored[0]} but no estimator.evidence")
     est._evidence_attributes()
@@ -825,17 +864,25 @@ def from_model_file(f: ModelFile):
     return est
 
 
-def _posterior_from_file(f: ModelFile, net, w: np.ndarray, e: dict):
+def _summary(post) -> dict:
+    """What a model file keeps of a Laplace approximation beside its factors."""
+    return {"alpha": post.alpha, "beta": post.beta, "gamma": post.gamma, "gamma_groups": post.gamma_groups,
+            "log_evidence": post.log_evidence, "hessian": post.hessian, "notes": list(post.notes),
+            "error": post.error, "N": post.N}
+
+
+def _posterior_from_file(f: ModelFile, net, w: np.ndarray, e: dict, member: str = ""):
     """The Laplace posterior kept in a model file: its structure's curvature factors (``posterior:NAME:FACTOR``
-    tensors), or, in files of format 3, the precision A itself (``posterior_precision``)."""
+    tensors, each start but the first's behind ``member{r}:``), or, in files of format 3, the precision A
+    itself (``posterior_precision``)."""
     name = {"outer_product": "ggn"}.get(e["hessian"], e["hessian"])
-    prefix = f"posterior:{name}:"
+    prefix = f"{member}posterior:{name}:"
     factors = {k[len(prefix):]: v for k, v in f.tensors.items() if k.startswith(prefix)}
-    strays = [k for k in f.tensors if k.startswith("posterior") and not k.startswith(prefix)
+    strays = [k for k in f.tensors if k.startswith(f"{member}posterior") and not k.startswith(prefix)
               and not (k == "posterior_precision" and name in ("exact", "ggn"))]
     if strays:
         f.fail(f"the tensor {strays[0]} is not a factor of the {name!r} posterior that estimator.evidence names")
-    if "posterior_precision" in f.tensors:
+    if "posterior_precision" in f.tensors and not member:
         A = f.tensors["posterior_precision"]
         factors = {"H": (A - np.diag(Prior.of(net, e["alpha"]).diagonal())) / (1.0 if e["beta"] is None else e["beta"])}
     try:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -176,7 +177,9 @@ def network_tensors(net: Network, w: np.ndarray) -> dict:
 #: snapshots of an estimator's file, and the Laplace posterior's precision A (PRML 5.166) of one trained by the
 #: evidence. ``expected_tensors`` gives their dtypes and shapes for a network.
 TENSORS = ("w", "mask:W[dst<-src]", "x_mean", "x_scale", "y_mean", "y_scale", "snapshots", "posterior_precision",
-           "posterior:STRUCTURE:FACTOR")
+           "posterior:STRUCTURE:FACTOR", "memberR:w", "memberR:posterior:STRUCTURE:FACTOR")
+#: The prefix of another start's w and posterior (a committee's members beside the first).
+MEMBER = re.compile(r"member[1-9][0-9]{0,2}:")
 
 
 def expected_tensors(net: Network) -> dict:
@@ -228,6 +231,9 @@ class ModelFile:
             self.fail(f"the architecture it describes is not a valid network: {exc}")
         expected = expected_tensors(skeleton)
         for name, entry in sorted(entries.items(), key=lambda item: item[0] != "w"):  # w first: it names the size
+            member = MEMBER.match(name)  # another start's w and posterior: the shapes of the first's
+            if member and (name[member.end():] == "w" or name[member.end():].startswith("posterior:")):
+                name = name[member.end():]
             if name not in expected:
                 self.fail(f"it holds a tensor {name!r}, which no deltaprop model file has (expected only "
                           f"{', '.join(sorted(expected))})")

@@ -179,3 +179,32 @@ def test_moderated_softmax_probabilities_sum_to_one():
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
     with pytest.raises(ValueError, match="predictive is for regression"):
         post.predictive(X)
+
+
+def test_a_committee_is_the_mixture_of_its_members_predictive_distributions():
+    """Issue 26, item 3: the mean, variance and log density of sum_r pi_r N(t | y_r, sigma_r^2), computed here
+    straight from the members, for each kind of weights."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-1, 1, (30, 1))
+    T = np.sin(np.pi * X) + 0.2 * rng.standard_normal((30, 1))
+    found = dp.train_evidence(dp.mlp([1, 3, 1]), X, T, restarts=3, seed=0)
+    members = [m.posterior for m in found.members]
+    assert len(members) == 3 and found.posterior is members[0]
+    assert all(a.log_evidence >= b.log_evidence for a, b in zip(members, members[1:]))  # most evidence first
+    Xs, Ts = np.linspace(-2, 2, 9)[:, None], np.sin(np.pi * np.linspace(-2, 2, 9))[:, None]
+    ys = np.array([m.predictive(Xs)[0][:, 0] for m in members])
+    vs = np.array([m.predictive(Xs)[1][:, 0] for m in members])
+    evidence = np.array([m.log_evidence for m in members])
+    for kind, pi in (("uniform", np.full(3, 1 / 3)), ("evidence", np.exp(evidence) / np.exp(evidence).sum()),
+                     ("best", np.array([1.0, 0.0, 0.0]))):
+        c = dp.Committee.of(members, kind)
+        np.testing.assert_allclose(c.weights, pi, rtol=1e-10, atol=1e-300)
+        mean, var = c.predictive(Xs)
+        np.testing.assert_allclose(mean[:, 0], pi @ ys, rtol=1e-12)
+        np.testing.assert_allclose(var[:, 0], pi @ (vs + ys**2) - (pi @ ys) ** 2, rtol=1e-9)
+        density = pi @ norm.pdf(Ts[:, 0], ys, np.sqrt(vs))
+        np.testing.assert_allclose(c.log_density(Xs, Ts), np.log(density), rtol=1e-10)
+    with pytest.raises(ValueError, match="unknown committee 'mean'; expected one of 'uniform', 'evidence', 'best'"):
+        dp.Committee.of(members, "mean")

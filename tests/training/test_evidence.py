@@ -160,7 +160,7 @@ def test_a_fixed_point_that_stays_degenerate_is_told_in_one_line():
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, (4, 1))
     with pytest.warns(ConvergenceWarning, match="degenerate fixed point, a collapse: gamma = .* from every start tried "
-                                                "\\(the first, the fan-in alphas x 0.01, the fan-in alphas x 0.0001\\)"):
+                                                "\\(the first alphas, the fan-in alphas x 0.01, the fan-in alphas x 0.0001\\)"):
         result = dp.train_evidence(dp.mlp([1, 10, 1]), X, np.sin(3 * X), seed=0)
     assert not result.converged
     with pytest.warns(ConvergenceWarning, match="degenerate fixed point, one pattern: N K - gamma cannot count the "

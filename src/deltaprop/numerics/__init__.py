@@ -5,8 +5,9 @@ of derivatives by central differences; what a mixture density network says of t 
 from . import mixture
 
 from .derivative_checks import GradientCheck, HessianCheck, central_differences, gradient_check, hessian_check
-from .laplace import Posterior, laplace
+from .laplace import Committee, Posterior, laplace
+from .prior import Prior
 from .likelihood import gaussian_nll, negative_log_likelihood, noise_precision, predictive
 
-__all__ = ["mixture", "Posterior", "laplace", "GradientCheck", "HessianCheck", "hessian_check", "central_differences", "gradient_check", "gaussian_nll", "negative_log_likelihood",
+__all__ = ["mixture", "Committee", "Posterior", "Prior", "laplace", "GradientCheck", "HessianCheck", "hessian_check", "central_differences", "gradient_check", "gaussian_nll", "negative_log_likelihood",
            "noise_precision", "predictive"]

@@ -16,7 +16,7 @@ from ..numerics.curvature import check_name, choose
 from ..numerics.laplace import Posterior, laplace
 from ..numerics.prior import Prior
 from ..optimize import STOCHASTIC_METHODS
-from .result import TrainResult
+from .result import Restart, TrainResult
 from .train import train
 
 PRIORS = ("groups", "shared")
@@ -76,12 +76,16 @@ class EvidenceResult:
     training : TrainResult
         The last training run, from the previous w at the final hyperparameters.
     first : TrainResult
-        The first cycle's training run, the one with the restarts from random starts.
+        The kept start's first training, from random weights; its ``restarts`` summarise every start's last
+        training (its E, iterations and why it stopped), ``best_restart`` the kept one.
     prior : Prior
         The final prior (``alpha`` as a ``Prior`` value).
     units : Units
         The units the cycles worked in (``cycles`` holds their alphas, betas and errors in them); everything
         else here is in the data's units.
+    members : list of Member
+        Every start's answer, most evidence first, the degenerate ones left out where any is not: what a
+        ``Committee`` of their posteriors predicts with. The result's w, alpha, beta and posterior are the first's.
     """
 
     w: np.ndarray
@@ -96,6 +100,7 @@ class EvidenceResult:
     first: TrainResult
     prior: Prior = field(repr=False, default=None)
     units: Optional["Units"] = None
+    members: list = field(repr=False, default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,8 +119,6 @@ class _Problem:
     tol: float
     hessian: str
     method: str
-    restarts: int
-    seed: Any
     options: dict
 
     def train(self, prior: Prior, beta: Optional[float], **start) -> TrainResult:
@@ -124,7 +127,7 @@ class _Problem:
         options = {**self.options, **start}
         if "max_iter" in start:
             options.pop("epochs", None)
-        return train(self.net, self.X, self.T, method=self.method, weight_decay=decay, seed=self.seed, **options)
+        return train(self.net, self.X, self.T, method=self.method, weight_decay=decay, **options)
 
     def laplace(self, w: np.ndarray, prior: Prior, beta: Optional[float]) -> Posterior:
         return laplace(self.net, w, self.X64, self.T64, prior, beta if self.regression else None, hessian=self.hessian)
@@ -186,23 +189,30 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
 
         alpha_g = gamma_g / ||w_g||^2,   beta = (N K - gamma) / sum_n ||y_n - t_n||^2     (PRML 5.178, 5.180)
 
-    with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3). The first
-    cycle trains from random starts as ``dp.train`` does; each later cycle continues from the last w and
-    trains only until the next re-estimate is worth making (at most ``CYCLE_ITERATIONS`` iterations, or a
-    relative change of the objective under ``CYCLE_TOL``); once alpha and beta change by less than ``tol``
-    (relative, default 1%) in a cycle, a last training at them runs to the usual tolerance. A fixed point that is
-    degenerate (``degenerate``: a collapse to a constant, an over-fit that leaves the noise under 3 degrees of
-    freedom, or a single pattern) starts the cycles again from the fan-in alphas times ``RETRY_WEAKER`` (after a
-    collapse) or ``RETRY_STRONGER`` (after an over-fit); where every start ends so, a ``ConvergenceWarning`` names
-    what happened and ``converged`` is False. A cycle's
-    training that stops at its iteration limit is not told; the last training's, and hyperparameters
-    that do not settle within ``cycles``, are each told once, as a ``ConvergenceWarning``. Ctrl-C or a
-    diverged training stops the cycles: the result then holds that training (``training.stop_reason``)
-    and the posterior at its w.
+    with gamma_g = W_g - alpha_g Tr_g(A^-1) (MacKay 1992); classification has no beta (5.7.3).
 
-    Cost: the first cycle is a plain training; each later cycle at most ``CYCLE_ITERATIONS`` iterations
-    and one Laplace approximation, whose structure "auto" chooses so that it costs a small part of a
-    training (``deltaprop.numerics.curvature``).
+    The re-estimation has several fixed points, and which one a run reaches depends on where it starts; so each
+    of the ``restarts`` starts trains from its own random weights and runs its own cycles (MacKay's practice),
+    and every start's answer is kept (``members``, most evidence first), for a ``Committee`` to predict with;
+    the result's w, alpha, beta and posterior are those of the start of most evidence. Within a start, each
+    later cycle continues from the last w and trains only until the next re-estimate is worth making (at most
+    ``CYCLE_ITERATIONS`` iterations, or a relative change of the objective under ``CYCLE_TOL``), until alpha
+    and beta change by less than ``tol`` (relative, default 1%) in a cycle; a last training at them then runs
+    to the usual tolerance. A fixed point that is degenerate (``degenerate``: a collapse to a constant, an
+    over-fit that leaves the noise under 3 degrees of freedom, or a single pattern) starts that start's cycles
+    again from the fan-in alphas times ``RETRY_WEAKER`` (after a collapse) or ``RETRY_STRONGER`` (after an
+    over-fit), and is left out of ``members`` where another start is sound; where every start ends so, a
+    ``ConvergenceWarning`` names what happened and ``converged`` is False. The cycles work in units where X and
+    T have unit spread (``Units``), so that the answer does not depend on the data's units.
+
+    A cycle's training that stops at its iteration limit is not told; the last training's, and hyperparameters
+    that do not settle within ``cycles``, are each told once, as a ``ConvergenceWarning``. Ctrl-C or a diverged
+    training stops a start's cycles (Ctrl-C the starts too): the result then holds that training
+    (``training.stop_reason``) and the posterior at its w.
+
+    Cost: per start, a plain training from random weights, at most ``cycles`` cycles of at most
+    ``CYCLE_ITERATIONS`` iterations and one Laplace approximation each, whose structure "auto" chooses so that
+    it costs a small part of a training (``deltaprop.numerics.curvature``), and one last training.
 
     Parameters
     ----------
@@ -224,9 +234,10 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         The structure of the Laplace approximation's H (``dp.laplace``). "auto" chooses once, by the size
         of the network and of the data. ``last_layer`` re-estimates the output layer's alphas alone (the
         layers below are held at w_MAP); theirs stay at their first values.
-    method, restarts, seed, **options
-        As ``dp.train``: the first cycle runs the restarts from random starts; later cycles continue
-        from w. ``weight_decay`` and ``init`` are set here.
+    restarts : int
+        The starts, each from its own random weights with its own cycles; their seeds derive from ``seed``.
+    method, seed, **options
+        As ``dp.train``. ``weight_decay``, ``init`` and ``restarts`` (of each training) are set here.
     """
     from .config import number, positive_int
 
@@ -264,53 +275,59 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     dtype = np.float32 if float32 else np.float64
     Xw, Tw = (X64 / units.x).astype(dtype), (T64 / units.t).astype(dtype)
     problem = _Problem(net, Xw, Tw, Xw.astype(np.float64), Tw.astype(np.float64), regression, prior == "shared",
-                       cycles, tol, hessian, method, restarts, seed, options)
+                       cycles, tol, hessian, method, options)
     from sklearn.exceptions import ConvergenceWarning
 
+    restarts = positive_int("restarts", restarts)
+    seeds = [seed] if restarts == 1 else (seed if isinstance(seed, np.random.SeedSequence)
+                                          else np.random.SeedSequence(seed)).spawn(restarts)
+    runs: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        run = _attempt(problem, first_prior, beta)
-        wrong = run.wrong
-        tried = ["the first" if alpha0 is None else f"alpha = {alpha0:g}"]
-        # a collapse starts again from weaker priors, an over-fit from stronger ones (MacKay's fixed points differ
-        # by where they start); where none is better, the warning below says so
-        retries = {"a collapse": RETRY_WEAKER, "an over-fit": RETRY_STRONGER}.get((wrong or "").split(":")[0], ())
-        if alpha0 is not None and retries:  # a start of the caller's: the fan-in start first
-            retries = (1.0,) + retries
-        for factor in retries:
-            tried.append(factor)
-            again = _attempt(problem, fan_in.scaled(factor), beta)
-            if again.wrong is None and again.result.stop_reason not in ("interrupted", "diverged"):
-                run, wrong = again, None
-                break
-    found, beta, converged, history, first, result = run.prior, run.beta, run.converged, run.cycles, run.first, \
-        run.result
+        for start_seed in seeds:
+            runs.append(_start(problem, first_prior, fan_in, beta, start_seed, alpha0 is not None))
+            if runs[-1][0].result.stop_reason == "interrupted":
+                break  # Ctrl-C: the starts run so far
     for c in caught:  # the cycles' trainings may stop at their limits (they continue from w); others are told
         if not issubclass(c.category, ConvergenceWarning):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
-    if result.stop_reason == "max epochs":
-        warnings.warn(f"{method} stopped at its limit of {result.history['epoch'][-1]} iterations in the last "
-                      f"training, at the final alpha and beta; raise max_iter (epochs)", ConvergenceWarning,
-                      stacklevel=2)
-    if wrong is not None:
-        starts = ", ".join(f if isinstance(f, str) else f"the fan-in alphas x {f:g}" for f in tried)
-        warnings.warn(f"the evidence ended at a degenerate fixed point, {wrong}, from every start tried ({starts}); "
-                      f"the hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
-        converged = False
-    elif not converged and result.stop_reason not in ("interrupted", "diverged"):
+    members = [_member(net, problem, units, index, run, X64, T64, chosen) for index, (run, _) in enumerate(runs)]
+    sound = [m for m in members if m.degenerate is None and m.training.stop_reason not in ("interrupted", "diverged")]
+    kept = sorted(sound or members, key=lambda m: -m.posterior.log_evidence)
+    best = kept[0]
+    limited = sum(m.training.stop_reason == "max epochs" for m in members)
+    if limited:
+        warnings.warn(f"{method} stopped at its limit of {best.training.history['epoch'][-1]} iterations in the last "
+                      f"training{'' if len(members) == 1 else f' of {limited} of the {len(members)} starts'}, at the "
+                      f"final alpha and beta; raise max_iter (epochs)", ConvergenceWarning, stacklevel=2)
+    if not sound and best.degenerate is not None:
+        tried = "; ".join(", ".join(t) for _, t in runs)
+        warnings.warn(f"the evidence ended at a degenerate fixed point, {best.degenerate}, from every start tried "
+                      f"({tried}); the hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
+    elif not best.converged and best.training.stop_reason not in ("interrupted", "diverged"):
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
-    # The posterior in the data's units: the same Gaussian, its w scaled. gamma is counted in the working units,
-    # where a negative curvature dropped (as Netlab) is the same whatever the data's units; the log evidence is the
-    # working units' less N K ln t, the density of T in its own units.
+    first = replace(best.first, restarts=[Restart(m.index, m.first.restarts[0].seed, m.training.error, None,
+                                                  int(m.training.history["epoch"][-1]), m.training.stop_reason)
+                                          for m in members], best_restart=best.index)
+    return EvidenceResult(best.w, dict(best.prior.alphas), best.beta, best.posterior.gamma,
+                          best.posterior.log_evidence, best.posterior, best.cycles, best.converged and bool(sound),
+                          best.training, first, best.prior, units, kept)
+
+
+def _member(net, problem: _Problem, units: Units, index: int, run: _Attempt, X64, T64, chosen: tuple) -> Member:
+    """A start's attempt in the data's units. Its posterior is the same Gaussian, w scaled; gamma is counted in
+    the working units, where a negative curvature dropped (as Netlab) is the same whatever the data's units; the
+    log evidence is the working units' less N K ln t, the density of T in its own units."""
     working = run.posterior
-    w, found = result.w * units.factors(net), units.prior(net, found)
-    beta = None if beta is None else beta / units.t**2
-    post = laplace(net, w, X64, T64, found, beta, hessian=working.hessian)
+    w, prior = run.result.w * units.factors(net), units.prior(net, run.prior)
+    beta = None if run.beta is None else run.beta / units.t**2
+    post = laplace(net, w, X64, T64, prior, beta, hessian=working.hessian)
     post = replace(post, gamma=working.gamma, gamma_groups=working.gamma_groups,
                    log_evidence=working.log_evidence - T64.size * math.log(units.t), notes=chosen + working.notes)
-    return EvidenceResult(w, dict(found.alphas), beta, post.gamma, post.log_evidence, post, history, converged,
-                          units.result(net, result), units.result(net, first), found, units)
+    return Member(index, w, prior, beta, post, run.converged, run.cycles, units.result(net, run.first),
+                  units.result(net, run.result), run.wrong)
+
 
 
 @dataclass
@@ -328,17 +345,53 @@ class _Attempt:
     wrong: Optional[str]
 
 
-def _attempt(problem: _Problem, prior: Prior, beta: Optional[float]) -> _Attempt:
+def _attempt(problem: _Problem, prior: Prior, beta: Optional[float], seed: Any) -> _Attempt:
     history: list = []
-    prior, beta, w, converged, first, result, _ = _cycles(problem, prior, beta, history)
+    prior, beta, w, converged, first, result, _ = _cycles(problem, prior, beta, history, seed)
     if result is None:  # w and the posterior at the hyperparameters re-estimated last
-        result = problem.train(prior, beta, init=w)
+        result = problem.train(prior, beta, init=w, seed=seed)
     post = problem.laplace(result.w, prior, beta)
     wrong = None if result.stop_reason in ("interrupted", "diverged") else degenerate(problem, post, beta)
     return _Attempt(prior, beta, converged, history, first, result, post, wrong)
 
 
-def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: list) -> tuple:
+def _start(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Optional[float], seed: Any,
+           caller_alpha: bool) -> tuple[_Attempt, list]:
+    """One start: its cycles from random weights, and, where they end at a degenerate fixed point, again from
+    other alphas (a collapse from weaker ones, an over-fit from stronger: MacKay's fixed points differ by
+    where they start). Returns the attempt kept and the starts tried (for the warning)."""
+    run = _attempt(problem, first_prior, beta, seed)
+    tried: list = ["the first alphas" if not caller_alpha else "the alpha given"]
+    retries = {"a collapse": RETRY_WEAKER, "an over-fit": RETRY_STRONGER}.get((run.wrong or "").split(":")[0], ())
+    if caller_alpha and retries:  # a start of the caller's: the fan-in start first
+        retries = (1.0,) + retries
+    for factor in retries:
+        tried.append(f"the fan-in alphas x {factor:g}")
+        again = _attempt(problem, fan_in.scaled(factor), beta, seed)
+        if again.wrong is None and again.result.stop_reason not in ("interrupted", "diverged"):
+            return again, tried
+    return run, tried
+
+
+@dataclass
+class Member:
+    """One start's answer, in the data's units: its w, prior, beta and Laplace approximation (``posterior``,
+    whose ``log_evidence`` judges it), whether its hyperparameters settled, its cycles (working units) and its
+    trainings."""
+
+    index: int
+    w: np.ndarray
+    prior: Prior
+    beta: Optional[float]
+    posterior: Posterior
+    converged: bool
+    cycles: list
+    first: TrainResult
+    training: TrainResult
+    degenerate: Optional[str]
+
+
+def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: list, seed: Any) -> tuple:
     """The cycles of training and re-estimation; each appends its ``Cycle`` to ``history``. Returns the
     re-estimated prior and beta, the last w, whether they settled, the first training, the training
     that stopped the cycles (Ctrl-C, divergence) or None, and the last cycle's Laplace approximation."""
@@ -346,10 +399,10 @@ def _cycles(problem: _Problem, prior: Prior, beta: Optional[float], history: lis
     w, first, post = None, None, None
     for cycle in range(1, problem.cycles + 1):
         if w is None:
-            start = {"restarts": problem.restarts}
+            start = {"seed": seed}
         else:  # mini-batch methods keep their own tolerance (off) and epochs
-            start = {"init": w} if problem.method in STOCHASTIC_METHODS else \
-                {"init": w, "tol": CYCLE_TOL, "max_iter": _cycle_iterations(problem.options)}
+            start = {"init": w, "seed": seed} if problem.method in STOCHASTIC_METHODS else \
+                {"init": w, "seed": seed, "tol": CYCLE_TOL, "max_iter": _cycle_iterations(problem.options)}
         result = problem.train(prior, beta, **start)
         first = first or result
         w = result.w
