@@ -338,3 +338,35 @@ def test_the_regressor_predicts_with_the_committee_of_its_starts():
     best = dp.NetworkRegressor(hidden=(4,), restarts=3, random_state=0, committee="best").fit(X, y)
     np.testing.assert_allclose(best.predict(Xs), best.network_.forward(best.w_, best.network_inputs(Xs))[:, 0]
                                * best.y_scale_[0] + best.y_mean_[0], rtol=1e-12)
+
+
+def test_the_number_of_hidden_units_by_the_evidence_lands_near_the_true_size():
+    """Issue 26, item 4: data from a 1-3-1 tanh network; each candidate's log evidence with ln(2^M M!) over its
+    effective units (gamma of its output weights) is reported, and the network chosen uses about three units.
+    Its nominal M may be larger: beyond the true size the evidence is flat within a few nats (M = 4, 6, 8 here),
+    and M = 2 and 3 end at a poorer fixed point (one unit's fit) from these starts."""
+    rng = np.random.default_rng(4)
+    teacher = dp.mlp([1, 3, 1])
+    w = teacher.pack({"W[h1<-x]": np.array([[2.0], [-1.5], [3.0]]), "b[h1]": np.array([0.5, -1.0, 0.0]),
+                      "W[y<-h1]": np.array([[1.0, 1.5, -1.2]]), "b[y]": np.array([0.1])})
+    X = rng.uniform(-2, 2, (120, 1))
+    y = teacher.forward(w, X)[:, 0] + 0.05 * rng.standard_normal(120)
+    sizes = [(1,), (2,), (3,), (4,), (6,), (8,)]
+    est = dp.NetworkRegressor(hidden=sizes, restarts=2, random_state=0).fit(X, y)
+    rows = est.evidence_["candidates"]
+    assert [r["hidden"] for r in rows] == [list(s) for s in sizes] and len(est.candidates_) == 6
+    chosen = [r["score"] for r in rows].index(max(r["score"] for r in rows))
+    assert est.network_.layers["h1"].size == sizes[chosen][0]
+    assert 2.5 < rows[chosen]["active"][0] < 3.5  # about three effective units
+    Xt = np.linspace(-2, 2, 200)[:, None]
+    assert np.sqrt(np.mean((est.predict(Xt) - teacher.forward(w, Xt)[:, 0]) ** 2)) < 0.05
+    for r, fit in zip(rows, est.candidates_):
+        assert r["log_evidence"] == fit.log_evidence_ and 0 <= r["active"][0] <= r["hidden"][0]
+        assert r["score"] == pytest.approx(r["log_evidence"] + r["log_symmetry"])
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        est.save(os.path.join(d, "m.safetensors"))
+        loaded = dp.load(os.path.join(d, "m.safetensors"))
+    np.testing.assert_allclose(loaded.predict(X), est.predict(X), rtol=1e-12)
+    assert loaded.evidence_["candidates"] == rows and loaded._candidates() == est._candidates()

@@ -86,9 +86,9 @@ def test_an_evidence_run_needs_no_cross_validation_and_writes_its_table(tmp_path
                             timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     [row] = [line.split("|") for line in out.read_text().splitlines() if line.startswith("| toy ")]
-    rmse, ll = float(row[4].split("+-")[0]), float(row[7].split("+-")[0])
+    rmse, ll = float(row[4].split("+-")[0]), float(row[8].split("+-")[0])
     assert row[3].strip() == "1" and rmse < 0.2 and ll > 0.0  # noise 0.05: the function is learnt
-    assert "weight_decay='evidence'" in out.read_text()
+    assert "NetworkRegressor() with every default" in out.read_text() and "ensembles LL" in out.read_text()
 
 
 def test_the_bayes_runner_compares_the_default_with_the_plain_fit_scikit_learn_and_each_structure(tmp_path):

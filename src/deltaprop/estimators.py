@@ -267,7 +267,10 @@ class _BayesianEstimator(_NetworkEstimator):
     """The estimators whose default weight decay is the evidence: they take the structure of its Hessian."""
 
     _parameter_constraints: dict = {**_NetworkEstimator._parameter_constraints, "hessian": [StrOptions(set(HESSIANS))],
-                                    "committee": [StrOptions(set(COMMITTEES))]}
+                                    "committee": [StrOptions(set(COMMITTEES))],
+                                    "hidden": ["array-like", StrOptions({"evidence"})]}
+    #: The sizes hidden="evidence" compares: one hidden layer of 1 to 32 units
+    EVIDENCE_SIZES = ((1,), (2,), (4,), (8,), (16,), (32,))
 
     def __init__(self, hidden=(20,), activation: str = "tanh", method: str = "lbfgs",
                  learning_rate: Optional[float] = None, max_iter: Optional[int] = None,
@@ -282,6 +285,56 @@ class _BayesianEstimator(_NetworkEstimator):
                          snapshots=snapshots)
         self.hessian = hessian
         self.committee = committee
+
+    def _candidates(self) -> Optional[list]:
+        """The hidden sizes to compare by the evidence: hidden="evidence", or a list of sizes (each a sequence,
+        e.g. [(5,), (10,), (10, 10)]); None for one network."""
+        if isinstance(self.hidden, str) and self.hidden == "evidence":
+            return [list(c) for c in self.EVIDENCE_SIZES]
+        if isinstance(self.hidden, (list, tuple)) and self.hidden and \
+                all(isinstance(c, (list, tuple)) for c in self.hidden):
+            return [list(c) for c in self.hidden]
+        return None
+
+    def _hidden_sizes(self) -> list[int]:
+        if self._candidates() is not None:  # fitted: the sizes the evidence chose
+            if not hasattr(self, "network_"):
+                raise ValueError("hidden names candidates; their sizes are chosen by fit")
+            return [self.network_.layers[n].size for n in list(self.network_.layers)[1:-1]]
+        return super()._hidden_sizes()
+
+    def _fit_candidates(self, X, y) -> bool:
+        """hidden="evidence" or a list of sizes: fit each (by the evidence, every other setting the same) and keep
+        the one whose log evidence, with ln(2^M M!) for its equivalent modes over its effective units
+        (``log_symmetry``: gamma of the weights a layer sends on, per unit they feed), is largest; every candidate's numbers are in ``evidence_["candidates"]`` and its fitted
+        estimator in ``candidates_``. False for one network."""
+        from sklearn.base import clone
+
+        from .numerics.laplace import log_symmetry
+
+        candidates = self._candidates()
+        if candidates is None:
+            return False
+        self._validate_params()
+        if self.weight_decay not in (None, "evidence"):
+            raise ValueError(f"hidden={self.hidden!r} compares sizes by the evidence; it takes weight_decay='evidence' "
+                             f"(or None), not {self.weight_decay!r}")
+        fits, rows = [], []
+        for sizes in candidates:
+            fit = clone(self).set_params(hidden=tuple(sizes)).fit(X, y)
+            symmetry, active = log_symmetry(fit.posterior_)
+            fits.append(fit)
+            rows.append({"hidden": list(sizes), "log_evidence": fit.log_evidence_, "log_symmetry": symmetry,
+                         "active": active, "score": fit.log_evidence_ + symmetry})
+        best = int(np.argmax([r["score"] for r in rows]))
+        for key, value in vars(fits[best]).items():
+            if key.endswith("_") and not key.startswith("_"):
+                setattr(self, key, value)
+        if hasattr(fits[best], "_single_output"):
+            self._single_output = fits[best]._single_output
+        self.evidence_ = {**fits[best].evidence_, "candidates": rows}
+        self.candidates_ = fits
+        return True
 
 
 class _RealTargets:
@@ -397,6 +450,8 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
+        if self._fit_candidates(X, y):
+            return self
         self._fit_real_targets(X, y, "linear")
         beta = self.training_["beta"] / self.y_scale_**2  # 1/beta scales as the targets' variance
         self.beta_ = float(beta[0]) if self._single_output else beta
@@ -491,6 +546,8 @@ class NetworkClassifier(ClassifierMixin, _BayesianEstimator):
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and class labels y (n_samples,)."""
+        if self._fit_candidates(X, y):
+            return self
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)
@@ -776,7 +833,7 @@ def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> st
     """What is wrong with the evidence summary of a file (``_NetworkEstimator.evidence_``, or one of its
     ``members``); "" if nothing."""
     keys = {"alpha", "beta", "gamma", "gamma_groups", "log_evidence", "cycles", "converged", "hessian", "error", "N"}
-    optional = {"notes"} if member else {"notes", "members"}
+    optional = {"notes"} if member else {"notes", "members", "candidates"}
     if not isinstance(e, dict) or not keys <= set(e) <= keys | optional:
         return f"must hold {', '.join(sorted(keys))} (and {', '.join(sorted(optional))})"
     if not (isinstance(e.get("notes", []), list) and all(isinstance(n, str) for n in e.get("notes", []))):
@@ -795,6 +852,12 @@ def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> st
                     ("hessian", e["hessian"] in ("outer_product", *STRUCTURES))):
         if not ok:
             return f"{key} is {e[key]!r}"
+    for r, row in enumerate(e.get("candidates", [])):
+        if not (isinstance(row, dict) and set(row) == {"hidden", "log_evidence", "log_symmetry", "active", "score"}
+                and isinstance(row["hidden"], list) and all(isinstance(m, int) and m >= 1 for m in row["hidden"])
+                and isinstance(row["active"], list) and all(_number(m) for m in row["active"])
+                and all(_number(row[k]) for k in ("log_evidence", "log_symmetry", "score"))):
+            return f"candidates[{r}] must hold hidden, log_evidence, log_symmetry, active and score"
     members = e.get("members", [])
     if not isinstance(members, list) or len(members) > MAX_MEMBERS:
         return f"members must be a list of at most {MAX_MEMBERS} summaries"
@@ -816,12 +879,16 @@ def from_model_file(f: ModelFile):
         f.fail(problem)
     params["hidden"] = tuple(params["hidden"]) if isinstance(params["hidden"], list) else params["hidden"]
     est = cls(**params)
+    sizes = [net.layers[n].size for n in list(net.layers)[1:-1]]
     try:
         est._validate_params()
-        hidden = est._hidden_sizes()
+        candidates = est._candidates() if hasattr(est, "_candidates") else None
+        hidden = est._hidden_sizes() if candidates is None else sizes
     except (ValueError, TypeError) as exc:
         f.fail(f"params: {exc}")
-    if [net.layers[n].size for n in list(net.layers)[1:-1]] != hidden:
+    if candidates is not None and sizes not in candidates:
+        f.fail(f"params.hidden compares {candidates}; the network's hidden layers have {sizes} units, none of them")
+    if sizes != hidden:
         f.fail(f"params.hidden is {params['hidden']!r}; the network's hidden layers have "
                f"{[net.layers[n].size for n in list(net.layers)[1:-1]]} units")
     est.network_, est.w_, est.n_features_in_ = net, f.w, info["n_features_in"]

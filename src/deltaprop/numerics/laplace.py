@@ -290,3 +290,26 @@ class Committee:
     def moderated_probabilities(self, X: Any) -> np.ndarray:
         """Classification: sum_r pi_r of each member's moderated class probabilities (PRML 5.190), (N, K)."""
         return np.einsum("r,rnk->nk", self.weights, np.array([m.moderated_probabilities(X) for m in self.members]))
+
+
+def log_symmetry(post: "Posterior") -> tuple[float, list]:
+    """ln of the number of weight vectors equivalent to w_MAP, sum over hidden layers of ln(2^M M!) (PRML 5.1.1):
+    the Laplace approximation covers one of the posterior's equivalent modes, so the evidence of a network with
+    M hidden units is that of one mode times this (PRML 5.7.2, MacKay 1992).
+
+    Units the prior has pruned, or that duplicate one another, give no new modes when they are swapped or flipped,
+    so M is the layer's effective number of units: the well-determined parameters of the weights it sends on,
+    gamma_g (PRML 5.179), per unit of the layer they feed (continuous, through ln Gamma(M + 1)). The sign flips
+    (2^M) count for activations with h(-a) = -h(a) or 1 - h(a) (tanh, logistic), not for relu or softplus. A
+    layer whose weights the structure does not cover (``last_layer``) counts all its units. Returns the log
+    factor and each hidden layer's effective M."""
+    net = post.net
+    total, effective = 0.0, []
+    for c in net.connections:
+        if c.src == net.input:
+            continue
+        M = post.gamma_groups.get(c.name, net.layers[c.src].size * net.layers[c.dst].size) / net.layers[c.dst].size
+        flips = net.layers[c.src].activation.name in ("tanh", "logistic")
+        total += math.lgamma(M + 1) + (M * math.log(2) if flips else 0.0)
+        effective.append(float(M))
+    return total, effective
