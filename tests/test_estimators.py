@@ -370,3 +370,16 @@ def test_the_number_of_hidden_units_by_the_evidence_lands_near_the_true_size():
         loaded = dp.load(os.path.join(d, "m.safetensors"))
     np.testing.assert_allclose(loaded.predict(X), est.predict(X), rtol=1e-12)
     assert loaded.evidence_["candidates"] == rows and loaded._candidates() == est._candidates()
+
+
+def test_the_classifier_predicts_with_the_committee_of_its_starts():
+    """Issue 26, item 5: the classifier's starts each run their own cycles; predict_proba is the committee's
+    average of the members' moderated probabilities."""
+    X, y = load_iris(return_X_y=True)
+    est = dp.NetworkClassifier(hidden=(4,), restarts=3, random_state=0).fit(X, y)
+    c = est.committee_
+    assert len(c.members) == 3 and c.kind == "uniform"
+    inputs = est.network_inputs(X)
+    np.testing.assert_allclose(est.predict_proba(X), np.mean([m.moderated_probabilities(inputs) for m in c.members],
+                                                             axis=0), rtol=1e-12)
+    assert est.score(X, y) > 0.9

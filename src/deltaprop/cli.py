@@ -206,31 +206,33 @@ def _mixture_picture(seed: int, restarts: int, plots):
 
 
 def _evidence_pictures(seed: int, restarts: int, method: str, plots):
-    """The evidence against M on 30 noisy points of sin(pi x), with the test error, by the exact Hessian and by
-    its Kronecker factors side by side; returns save's arguments."""
+    """The evidence against M on 30 noisy points of sin(pi x), with the test error, by the exact Hessian and by its
+    Kronecker factors side by side: each curve from one NetworkRegressor(hidden=[(1,), ..., (8,)]) call, whose
+    candidates are the points; returns save's arguments."""
+    from .estimators import NetworkRegressor
+
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, (30, 1))
     T = np.sin(np.pi * X) + 0.2 * rng.standard_normal((30, 1))
     Xt = rng.uniform(-1, 1, (2000, 1))
     Tt = np.sin(np.pi * Xt) + 0.2 * rng.standard_normal((2000, 1))
     hidden = list(range(1, 9))
-    evidence: dict = {"exact": [], "kron": []}
-    errors: dict = {"exact": [], "kron": []}
+    evidence: dict = {}
+    errors: dict = {}
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a model that does not settle is still a point on the curve
-        for hessian in evidence:
-            for M in hidden:
-                net = mlp([1, M, 1])
-                found = train_evidence(net, X, T, method=method, restarts=restarts, seed=seed, progress=False,
-                                       hessian=hessian)
-                evidence[hessian].append(found.log_evidence)
-                errors[hessian].append(float(np.sqrt(np.mean((net.forward(found.w, Xt) - Tt) ** 2))))
+        for hessian in ("exact", "kron"):
+            est = NetworkRegressor(hidden=[(M,) for M in hidden], method=method, restarts=restarts, random_state=seed,
+                                   hessian=hessian).fit(X, T[:, 0])
+            evidence[hessian] = [r["score"] for r in est.evidence_["candidates"]]
+            errors[hessian] = [float(np.sqrt(np.mean((fit.predict(Xt) - Tt[:, 0]) ** 2))) for fit in est.candidates_]
     fig = plots.plot_model_comparison(hidden, evidence, errors,
-                                      title="30 points of sin(pi x) + noise: evidence by exact and kron Hessians")
-    return fig, "evidence.png", ("the log evidence and the test error against the number of hidden units, by the exact "
-                                 "Hessian and by its Kronecker factors")
+                                      title="30 points of sin(pi x) + noise: evidence by exact and kron Hessians",
+                                      quantity=r"$\ln p(\mathcal{D} | \alpha, \beta) + \ln 2^M M!$")
+    return fig, "evidence.png", ("the log evidence (with ln 2^M M! over the units in use) and the test error against "
+                                 "the number of hidden units, by the exact Hessian and by its Kronecker factors")
 
 
 # -- working with data and model files -----------------------------------------
@@ -317,7 +319,8 @@ def fit(
     data: Path = typer.Argument(..., help=f"Training data: .csv (with a header row), .parquet, .npy or .npz; {LIMITS}."),
     target: str = typer.Option(..., "--target", "-t", help="Target column; several, comma-separated, for multi-output regression."),
     features: str = typer.Option(None, help="Input columns, comma-separated. Default: every column but the targets."),
-    hidden: str = typer.Option("20", help="Hidden layer sizes, comma-separated, e.g. 10,10."),
+    hidden: str = typer.Option("20", help="Hidden layer sizes, comma-separated, e.g. 10,10; or 'evidence': one layer "
+                                          "of 1 to 32 units, the size of most evidence."),
     activation: str = typer.Option("tanh", help="Hidden activation: tanh, logistic, relu, softplus or linear."),
     classify: bool = typer.Option(False, "--classify", help="Classification: the target holds class labels."),
     components: int = typer.Option(None, min=1, help="A mixture density network (PRML 5.6): p(t | x) as a mixture of "
@@ -376,12 +379,15 @@ def fit(
         raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares, for regression; "
                                  "classification minimises a cross-entropy: use lbfgs or scg", param_hint="--method")
     try:
-        sizes = tuple(int(m) for m in hidden.split(","))
+        sizes = "evidence" if hidden == "evidence" else tuple(int(m) for m in hidden.split(","))
     except ValueError:
         sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise typer.BadParameter(f"expected positive layer sizes separated by commas, e.g. 10,10; got {hidden!r}",
-                                 param_hint="--hidden")
+    if not sizes or (sizes != "evidence" and min(sizes) < 1):
+        raise typer.BadParameter(f"expected positive layer sizes separated by commas, e.g. 10,10, or 'evidence'; got "
+                                 f"{hidden!r}", param_hint="--hidden")
+    if sizes == "evidence" and (components is not None or (weight_decay is not None and weight_decay != "evidence")):
+        raise typer.BadParameter("'evidence' compares sizes by the evidence: it takes no --components and no fixed "
+                                 "--weight-decay", param_hint="--hidden")
     targets = _columns(target)
     if classify and len(targets) != 1:
         raise typer.BadParameter("classification takes one target column of labels", param_hint="--target")
@@ -422,6 +428,11 @@ def fit(
                   + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {_decay(est)}")
     if est.evidence_ is not None:
         table.add_row("evidence", _evidence(est))
+        if est.evidence_.get("candidates"):
+            table.add_row("sizes", escape("; ".join(
+                f"{','.join(map(str, r['hidden']))}: ln evidence {r['log_evidence']:.5g} + ln 2^M M! {r['log_symmetry']:.3g} "
+                f"(M = {', '.join(f'{m:.2g}' for m in r['active'])} in use)" for r in est.evidence_["candidates"])
+                + " (PRML 5.7.2; the largest sum kept)"))
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")

@@ -248,7 +248,8 @@ def plot_error_bars(net: Network, X: Any, T: Any, posterior: Any, *, grid: Any =
 
 
 def plot_model_comparison(hidden: Sequence[int], log_evidence: Any, test_rmse: Any, *,
-                          ax=None, title: str = "Model comparison by the evidence"):
+                          ax=None, title: str = "Model comparison by the evidence",
+                          quantity: str = r"$\ln p(\mathcal{D} | \alpha, \beta)$"):
     """The log evidence (PRML 5.175) and the test error against the number of hidden units M: the
     network analogue of PRML Figure 3.14 (gids "evidence", "test error", "best"). Given mappings from
     curvature structures to curves (``{"exact": [...], "kron": [...]}``), one pair of curves per structure,
@@ -263,8 +264,7 @@ def plot_model_comparison(hidden: Sequence[int], log_evidence: Any, test_rmse: A
     for k, name in enumerate(evidence):
         ev, err = np.asarray(evidence[name], dtype=float), np.asarray(errors[name], dtype=float)
         tag, label = ("", "") if single else (f":{name}", f" ({name})")
-        ax.plot(M, ev, styles[k % 4], color="tab:blue", label=r"$\ln p(\mathcal{D} | \alpha, \beta)$" + label,
-                gid="evidence" + tag)
+        ax.plot(M, ev, styles[k % 4], color="tab:blue", label=quantity + label, gid="evidence" + tag)
         best = int(np.argmax(ev))
         ax.plot([M[best]], [ev[best]], "*", ms=16, color="tab:blue", gid="best" + tag,
                 label=f"most evidence{label}: M = {M[best]}")
