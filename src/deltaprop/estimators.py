@@ -366,8 +366,12 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
 
     Parameters
     ----------
-    hidden : int or sequence of int, default=(20,)
-        Units in each hidden layer.
+    hidden : int, sequence of int, "evidence" or list of sequences, default=(20,)
+        Units in each hidden layer; or "evidence", one layer of 1, 2, 4, 8, 16 or
+        32 units, or a list of sizes such as [(5,), (10,), (10, 10)]: each is
+        fitted by the evidence and the one of largest log evidence plus
+        ln(2^M M!) over its effective units kept (``candidates_``,
+        ``evidence_["candidates"]``).
     activation : str, default="tanh"
         Hidden activation: "tanh", "logistic", "relu", "softplus" or "linear".
     method : str, default="lbfgs"
@@ -388,9 +392,9 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         predictive standard deviation, which grows away from the training
         inputs. A number: lambda in E + lambda/2 w^T w, on the weights but not
         the biases (PRML 5.112), E summed over the patterns of standardised
-        data. None: "evidence", falling back, with a warning, to 10 (1 for
-        the classifier) for a network of more than 5000 parameters or with
-        validation data held out.
+        data. None: "evidence", at any size (see ``hessian``), falling back,
+        with a warning, to 10 (1 for the classifier) only where validation
+        data are held out.
     restarts : int, default=3
         Random initialisations; the best is kept.
     early_stopping : int, default=None
@@ -410,6 +414,14 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
     snapshots : int, default=0
         Keep this many weight vectors spread over training (``snapshots_``),
         for ``deltaprop explain`` to replay.
+    hessian : {"auto", "exact", "ggn", "kron", "diag", "last_layer"}, default="auto"
+        The structure of the evidence's Hessian (``deltaprop.laplace``):
+        "auto" takes the exact one while it is cheap, the Kronecker-factored
+        one above, so that the evidence runs at every size.
+    committee : {"uniform", "evidence", "best"}, default="uniform"
+        With the evidence each of the ``restarts`` starts runs its own cycles;
+        predictions mix the starts' Laplace predictive distributions with
+        these weights (``deltaprop.Committee``).
 
     Attributes
     ----------
@@ -424,7 +436,12 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         by the evidence, in standardised units.
     evidence_ : dict or None
         With the evidence: alpha (per group), beta (standardised units),
-        gamma, gamma_groups, log_evidence, cycles, converged, hessian.
+        gamma, gamma_groups, log_evidence, cycles, converged, hessian, notes
+        (which structure, and why) of the start of most evidence; members (the
+        other starts' summaries); candidates (with hidden="evidence").
+    committee_ : Committee or None
+        With the evidence: the mixture of the starts' Laplace approximations
+        that ``predict`` uses (standardised units).
     alpha_, gamma_, log_evidence_ : dict, float, float or None
         With the evidence: the prior precision of each group of weights
         (PRML 5.178), the number of well-determined parameters (5.179) and
