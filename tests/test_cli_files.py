@@ -65,6 +65,20 @@ def test_fit_takes_the_structure_of_the_evidences_hessian_and_info_names_it(file
     assert "hessian 'auto' took 'exact'" in auto  # the default, and why, in the file
 
 
+def test_fit_chooses_the_hidden_size_by_the_evidence_and_info_lists_every_candidate(files):
+    d, df = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "evidence", "--restarts", "1",
+                 "-o", d / "sizes.safetensors")
+    assert result.returncode == 0, result.stderr
+    assert "│ sizes " in result.stdout and "kept)" in result.stdout
+    est = dp.load(d / "sizes.safetensors")
+    assert [r["hidden"] for r in est.evidence_["candidates"]] == [[1], [2], [4], [8], [16], [32]]
+    info = run("info", d / "sizes.safetensors").stdout
+    assert "│ sizes " in info and "kept)" in info
+    refused = run("fit", d / "train.csv", "--target", "y", "--hidden", "evidence", "--weight-decay", "1")
+    assert refused.returncode == 2 and "takes no --components and no fixed --weight-decay" in refused.stderr
+
+
 def test_fit_with_levenberg_marquardt_matches_the_estimator(files):
     d, df = files
     result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "2",

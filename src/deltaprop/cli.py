@@ -260,6 +260,14 @@ def _evidence(est) -> str:
                      if e.get("members") else ""))
 
 
+def _sizes(est) -> str:
+    """Every hidden size hidden="evidence" compared: its log evidence and ln 2^M M! over the units in use."""
+    return escape("; ".join(
+        f"{','.join(map(str, r['hidden']))}: ln evidence {r['log_evidence']:.5g} + ln 2^M M! {r['log_symmetry']:.3g} "
+        f"(M = {', '.join(f'{m:.2g}' for m in r['active'])} in use)" for r in est.evidence_["candidates"])
+        + " (PRML 5.7.2; the largest sum kept)")
+
+
 def _s(n: int) -> str:
     """The plural s: "1 feature", "2 features"."""
     return "" if n == 1 else "s"
@@ -429,10 +437,7 @@ def fit(
     if est.evidence_ is not None:
         table.add_row("evidence", _evidence(est))
         if est.evidence_.get("candidates"):
-            table.add_row("sizes", escape("; ".join(
-                f"{','.join(map(str, r['hidden']))}: ln evidence {r['log_evidence']:.5g} + ln 2^M M! {r['log_symmetry']:.3g} "
-                f"(M = {', '.join(f'{m:.2g}' for m in r['active'])} in use)" for r in est.evidence_["candidates"])
-                + " (PRML 5.7.2; the largest sum kept)"))
+            table.add_row("sizes", _sizes(est))
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
     if classify:
         table.add_row("accuracy", f"{est.score(X, y):.4f} on the training data")
@@ -657,6 +662,8 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
                               f"weight decay {_decay(est)}")
     if est.evidence_ is not None:
         summary.add_row("evidence", _evidence(est))
+        if est.evidence_.get("candidates"):
+            summary.add_row("sizes", _sizes(est))
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
     summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
     errors = est.restart_errors_
