@@ -408,7 +408,8 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, the restarts and the data order.
     n_jobs : int, default=None
-        Restarts run in parallel through joblib.
+        Restarts run in parallel through joblib, with a fixed weight decay;
+        the evidence's starts, each with its own cycles, run one after another.
     progress : bool, default=False
         Show a progress bar while training.
     snapshots : int, default=0
