@@ -301,9 +301,12 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
                       f"training{'' if len(members) == 1 else f' of {limited} of the {len(members)} starts'}, at the "
                       f"final alpha and beta; raise max_iter (epochs)", ConvergenceWarning, stacklevel=2)
     if not sound and best.degenerate is not None:
-        tried = "; ".join(", ".join(t) for _, t in runs)
-        warnings.warn(f"the evidence ended at a degenerate fixed point, {best.degenerate}, from every start tried "
-                      f"({tried}); the hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
+        tried = [", ".join(t) for _, t in runs]
+        where = (f"from every start tried ({tried[0]})" if len(tried) == 1 else
+                 f"from each of the {len(tried)} starts ({tried[0]})" if len(set(tried)) == 1 else
+                 f"from every start tried ({'; '.join(tried)})")
+        warnings.warn(f"the evidence ended at a degenerate fixed point, {best.degenerate}, {where}; the "
+                      f"hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
     elif not best.converged and best.training.stop_reason not in ("interrupted", "diverged"):
         warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
                       f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
