@@ -353,3 +353,16 @@ def test_every_start_of_the_committee_survives_a_round_trip(tmp_path, data, regr
     rewrite(path, {}, {"member5:w": regressor.w_})
     with pytest.raises(dp.ModelFileError, match="holds member5:w, but estimator.evidence has 1 members beside the first"):
         dp.load(path)
+
+
+def test_a_posterior_factor_that_is_not_symmetric_or_not_positive_definite_is_refused(tmp_path, regressor):
+    """Issue 28, item 9, for the factors of format 4: a re-signed or one-sided H is named, before any prediction."""
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    name = f"posterior:{regressor.posterior_.hessian}:H"
+    H = io.ModelFile(path).tensors[name]
+    for bad, what in ((np.triu(H) + 1.0, "is not a symmetric matrix"), (-H - 1e3 * np.eye(len(H)), "not positive definite")):
+        rewrite(path, {}, {name: bad})
+        with pytest.raises(dp.ModelFileError, match=f"the tensors of the .* posterior do not make a precision: .*{what}"):
+            dp.load(path)
+        regressor.save(path)

@@ -87,6 +87,16 @@ def cholesky(A: np.ndarray, what: str) -> np.ndarray:
         raise NotPositiveDefinite(f"{what} is not positive definite") from None
 
 
+def symmetric(M: np.ndarray, what: str) -> np.ndarray:
+    """M as float64 if it is symmetric (to rounding), else ``NotPositiveDefinite`` naming ``what``: a curvature
+    factor read from a file is data, and a Cholesky factor or an eigendecomposition would read one triangle only."""
+    M = np.asarray(M, dtype=np.float64)
+    square = M.ndim == 2 and M.shape[0] == M.shape[1]
+    if not square or not np.allclose(M, M.T, rtol=1e-10, atol=1e-12 * np.abs(M).max(initial=0)):
+        raise NotPositiveDefinite(f"{what} is not a symmetric matrix")
+    return M
+
+
 def flat_note(name: str, groups) -> Optional[str]:
     """The error for a structure that needs a proper prior on groups that have none."""
     return (f"hessian={name!r} needs a prior precision on every group of weights it covers; "

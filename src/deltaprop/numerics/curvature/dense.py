@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Curvature, cholesky
+from .base import Curvature, cholesky, symmetric
 from .passes import CHUNK, layouts
 
 
@@ -25,7 +25,7 @@ class Dense(Curvature):
         self.covered = np.zeros(net.n_params, dtype=bool)
         self.covered[self.where] = True
         self.d = prior.diagonal()[self.where]
-        self.A = scale * np.asarray(factors["H"], dtype=np.float64)
+        self.A = scale * symmetric(factors["H"], "H")
         self.A[np.diag_indices_from(self.A)] += self.d
         self.L = cholesky(self.A, "A = diag(alpha) + s H")
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Curvature, NotPositiveDefinite, flat_note
+from .base import Curvature, NotPositiveDefinite, flat_note, symmetric
 from .passes import chunk_rows, layouts, messages, output_curvature
 
 
@@ -107,7 +107,8 @@ class Layerwise(Curvature):
                 if not np.all(D > 0):
                     flat += [g for g in dict.fromkeys(lay.groups) if prior.alphas.get(g, 0.0) == 0]
                     continue
-                self.blocks.append(KronLayer(factors[f"Q[{lay.name}]"], factors[f"Z[{lay.name}]"], D, scale))
+                self.blocks.append(KronLayer(symmetric(factors[f"Q[{lay.name}]"], f"Q[{lay.name}]"),
+                                             symmetric(factors[f"Z[{lay.name}]"], f"Z[{lay.name}]"), D, scale))
             else:
                 self.blocks.append(DiagLayer(factors[f"h[{lay.name}]"], alpha[lay.where], scale, _present(net, lay)))
         if flat:
