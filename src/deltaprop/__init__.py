@@ -2,7 +2,7 @@
 as the equations of Bishop's PRML chapter 5.
 
 >>> import deltaprop as dp
->>> net = dp.mlp([1, 3, 1])                    # the seed's D=1, M=3 tanh, K=1 network
+>>> net = dp.mlp([1, 3, 1])                    # the lecture's D=1, M=3 tanh, K=1 network
 >>> w = net.init(seed=0)                        # PRML's weight vector, one flat array
 >>> E, g = net.error_and_gradient(w, X, T)     # E(w) and dE/dw by backpropagation  # doctest: +SKIP
 """

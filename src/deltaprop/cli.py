@@ -24,6 +24,8 @@ app = typer.Typer(
     help="Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
+    epilog="Example: deltaprop demo, then deltaprop fit data.csv --target y; deltaprop COMMAND --help for each.",
 )
 
 
@@ -76,7 +78,7 @@ def _fail_on_bad_input(fn):
     return wrapper
 
 
-@app.command(epilog="Example: deltaprop demo --out pictures")
+@app.command(short_help="A 1-3-1 network traced, then fitted to Figure 5.3's functions.", epilog="Example: deltaprop demo --out pictures")
 @_fail_on_bad_input
 def demo(
     seed: int = typer.Option(0, help="Seed of the data, the initial weights and the restarts."),
@@ -85,7 +87,7 @@ def demo(
     pattern: int = typer.Option(0, help="Which of the 50 patterns to trace, 0 to 49."),
     out_dir: Path = typer.Option(None, "--out", help="Also write the pictures (PNG) into this folder."),
 ) -> None:
-    """Run the seed's example: a 1-3-1 tanh network, its backpropagation traced, then trained on PRML Figure 5.3's functions."""
+    """Run the lecture's example (PRML 5.3.2): a 1-3-1 tanh network, its backpropagation traced, then trained on PRML Figure 5.3's functions."""
     if not 0 <= pattern < 50:
         raise typer.BadParameter(f"pattern must be 0 to 49; got {pattern}", param_hint="--pattern")
     if method not in METHODS:
@@ -98,7 +100,7 @@ def demo(
     E, g = net.error_and_gradient(w, X, T)
     check = gradient_check(net, w, X, T)
 
-    out.print("[bold]The seed's simple example[/bold] (PRML 5.3.2): D = 1 input, M = 3 tanh hidden units, K = 1 linear output")
+    out.print("[bold]The simple example[/bold] (PRML 5.3.2): D = 1 input, M = 3 tanh hidden units, K = 1 linear output")
     out.print(f"data: N = {X.shape[0]} inputs x uniform in (-1, 1); seed {seed}")
     out.print(f"network: {net!r}", markup=False)
     out.print()
@@ -321,7 +323,7 @@ def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
     return _in_file(path, targets[0], est.network_targets, y)
 
 
-@app.command(epilog="Example: deltaprop fit diabetes.csv --target target --hidden 20 --restarts 3 -o diabetes.safetensors")
+@app.command(short_help="Train a network on a data file; save a model file.", epilog="Example: deltaprop fit diabetes.csv --target target --hidden 20 --restarts 3 -o diabetes.safetensors")
 @_fail_on_bad_input
 def fit(
     data: Path = typer.Argument(..., help=f"Training data: .csv (with a header row), .parquet, .npy or .npz; {LIMITS}."),
@@ -457,7 +459,7 @@ def fit(
     out.print(table)
 
 
-@app.command(epilog="Example: deltaprop predict diabetes.safetensors new.csv --std -o predictions.csv")
+@app.command(short_help="Predict for every row of a data file; write CSV.", epilog="Example: deltaprop predict diabetes.safetensors new.csv --std -o predictions.csv")
 @_fail_on_bad_input
 def predict(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -511,7 +513,7 @@ def predict(
         write_text(output, table.to_csv(index=False))
 
 
-@app.command(epilog="Example: deltaprop evaluate diabetes.safetensors test.csv")
+@app.command(short_help="Score a model on data: RMSE, NLL, R^2 or accuracy.", epilog="Example: deltaprop evaluate diabetes.safetensors test.csv")
 @_fail_on_bad_input
 def evaluate(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -545,14 +547,14 @@ def evaluate(
     out.print(table)
 
 
-@app.command(epilog="Example: deltaprop trace diabetes.safetensors --input 0.04,0.05,0.06,0.02,-0.04,-0.03,-0.04,0.0,0.02,-0.02 --target 151")
+@app.command(short_help="Print backpropagation's every number for one pattern.", epilog="Example: deltaprop trace diabetes.safetensors --input 0.04,0.05,0.06,0.02,-0.04,-0.03,-0.04,0.0,0.02,-0.02 --target 151")
 @_fail_on_bad_input
 def trace(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
     input: str = typer.Option(..., "--input", "-x", help="One pattern's inputs, comma-separated, in the model's feature order."),
     target: str = typer.Option(None, "--target", "-t", help="Its target (a number, or a class label). Default: y itself, so every delta is 0."),
 ) -> None:
-    """Print every message of backpropagation for one pattern, in the seed's notation."""
+    """Print every message of backpropagation for one pattern: a_j, z_j, delta_j and dE_n/dw_ji, in PRML's notation (5.48-5.57)."""
     import pandas as pd
 
     from .numerics import mixture
@@ -604,7 +606,7 @@ def _jacobian_table(est, x: np.ndarray, features: list[str], targets: list[str])
     return table
 
 
-@app.command(epilog="Example: deltaprop gradcheck diabetes.safetensors diabetes.csv --rows 50")
+@app.command(short_help="Check backpropagation against central differences.", epilog="Example: deltaprop gradcheck diabetes.safetensors diabetes.csv --rows 50")
 @_fail_on_bad_input
 def gradcheck(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -629,7 +631,7 @@ def gradcheck(
         raise typer.Exit(1)
 
 
-@app.command(epilog="Example: deltaprop info diabetes.safetensors")
+@app.command(short_help="Show a model file's architecture and training summary.", epilog="Example: deltaprop info diabetes.safetensors")
 @_fail_on_bad_input
 def info(model: Path = typer.Argument(..., help="A model file written by deltaprop fit or dp.save_network.")) -> None:
     """Show a model file's architecture, parameters and training summary."""
@@ -676,7 +678,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     out.print(summary)
 
 
-@app.command(epilog="Example: deltaprop plot sin.safetensors sin.csv --kind fit -o fit.png")
+@app.command(short_help="Draw a saved model's fit, training curve or minima.", epilog="Example: deltaprop plot sin.safetensors sin.csv --kind fit -o fit.png")
 @_fail_on_bad_input
 def plot(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit."),
@@ -729,7 +731,7 @@ def plot(
     _console().print(f"wrote {escape(str(output))}")
 
 
-@app.command(epilog="Example: deltaprop explain sin.safetensors sin.csv -o backprop.html")
+@app.command(short_help="Write an HTML page of backpropagation in action.", epilog="Example: deltaprop explain sin.safetensors sin.csv -o backprop.html")
 @_fail_on_bad_input
 def explain(
     model: Path = typer.Argument(..., help="A model file written by deltaprop fit (or dp.save_network)."),

@@ -1,4 +1,4 @@
-"""The seed's simple example and the four functions of PRML Figure 5.3."""
+"""The lecture's simple example and the four functions of PRML Figure 5.3."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ FIGURE_5_3 = {
 
 
 def seed_example(seed: int = 0, N: int = 50, target: str = "sin(pi x)"):
-    """The seed's simple example: N points x uniform in (-1, 1), t = f(x), a 1-3-1 tanh network.
+    """The lecture's simple example: N points x uniform in (-1, 1), t = f(x), a 1-3-1 tanh network.
 
     ``target`` names one of the functions of PRML Figure 5.3 (``FIGURE_5_3``).
     Returns ``(net, X, T)``.

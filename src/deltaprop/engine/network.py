@@ -301,7 +301,7 @@ class Network:
 
         Returns a :class:`~deltaprop.engine.trace.Trace` holding each layer's a,
         z and delta and every dE_n/dw_ji; ``print(trace)`` shows it as a
-        table in the seed's notation.
+        table in PRML's notation.
         """
         w, X, T = checks.check_pattern(self, w, x, t)
         return backprop.trace(self, w, X, T)
@@ -328,7 +328,7 @@ class Network:
 def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear", components: Optional[int] = None) -> Network:
     """The layered network D - M1 - ... - K with full connections between neighbours.
 
-    ``mlp([D, M, K])`` is the seed's two-layer network (PRML 5.7);
+    ``mlp([D, M, K])`` is the lecture's two-layer network (PRML 5.7);
     ``mlp([D, K])``, with no hidden layer, is the simple linear model
     y_k = sum_i w_ki x_i (PRML 5.45). Layers are named ``x``, ``h1``, ...,
     ``y``.

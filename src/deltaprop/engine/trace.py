@@ -1,4 +1,4 @@
-"""The trace of one pattern's backpropagation, and its plain-text table in the seed's notation.
+"""The trace of one pattern's backpropagation, and its plain-text table in PRML's notation.
 
 Units are numbered from 1 within each layer, as in PRML; the bias of unit j
 is the weight w_j0 from the extra unit z_0 = 1.

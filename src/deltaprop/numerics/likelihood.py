@@ -40,7 +40,7 @@ def _sum_of_squares(net: "Network", w: Array, X: Array, T: Array) -> Array:
 def noise_precision(net: "Network", w: Any, X: Any, T: Any) -> float:
     """beta_ML, the noise precision that maximises the likelihood at w.
 
-    1/beta_ML = (1/NK) sum_n ||y(x_n, w) - t_n||^2 (PRML 5.17; the seed's
+    1/beta_ML = (1/NK) sum_n ||y(x_n, w) - t_n||^2 (PRML 5.17; the lecture's
     5.15 is the case K = 1). Evaluate it at w = w_ML.
     """
     _require_linear(net, "noise_precision")
