@@ -505,3 +505,24 @@ def test_a_mixture_density_network_from_fit_to_plot(tmp_path):
                           (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "0"), "--components")):
         result = run(*args)
         assert result.returncode == 2 and message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_scheduler_without_dask_is_one_line(files, tmp_path):
+    d, _ = files
+    code = ("import sys; sys.modules['distributed'] = None; from deltaprop.cli import app; "
+            "sys.argv = ['deltaprop'] + sys.argv[1:]; app()")
+    result = subprocess.run([sys.executable, "-c", code, "fit", str(d / "train.csv"), "--target", "y",
+                             "--scheduler", "tcp://127.0.0.1:8786", "-o", str(tmp_path / "m.safetensors")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: --scheduler: running on the Dask scheduler tcp://127.0.0.1:8786 needs "
+                                     "Dask's distributed package: pip install 'deltaprop[dask]'")
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_train_on_a_scheduler_without_dask_says_how_to_install():
+    code = ("import sys; sys.modules['distributed'] = None; import numpy as np, deltaprop as dp\n"
+            "try:\n    dp.train(dp.mlp([1, 2, 1]), np.zeros((4, 1)), np.zeros((4, 1)), restarts=2, scheduler='tcp://h:1')\n"
+            "except ModuleNotFoundError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "pip install 'deltaprop[dask]'" in result.stdout, result.stderr

@@ -18,7 +18,7 @@ from .engine.network import mlp
 from .numerics.curvature import HESSIANS
 from .optimize import METHODS
 from .tables import LIMITS
-from .training import on_scheduler, train, train_evidence
+from .training import dask_client, on_scheduler, train, train_evidence
 
 app = typer.Typer(
     help="Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5).",
@@ -356,6 +356,11 @@ def fit(
 ) -> None:
     """Train a network on a data file and save it as a model file."""
     writable(output)  # before reading the data and training
+    if scheduler:
+        try:
+            dask_client(scheduler)
+        except ImportError as exc:
+            raise _Failure(f"--scheduler: {exc}") from None
     import contextlib
     import sys
     import time

@@ -4,8 +4,8 @@ objective over one evaluator (``objective``); one restart with the one copy of i
 the weight decay set by the evidence (``evidence``, PRML 5.7)."""
 
 from .evidence import EvidenceResult, train_evidence
-from .restarts import on_scheduler
+from .restarts import dask_client, on_scheduler
 from .result import Restart, TrainingWarning, TrainResult, TrainState
 from .train import train
 
-__all__ = ["EvidenceResult", "train_evidence", "Restart", "TrainingWarning", "TrainResult", "TrainState", "on_scheduler", "train"]
+__all__ = ["EvidenceResult", "train_evidence", "Restart", "TrainingWarning", "TrainResult", "TrainState", "dask_client", "on_scheduler", "train"]

@@ -14,12 +14,22 @@ from typing import Iterator, Optional
 from .restart import Job, Outcome, Progress, train_one
 
 
+def dask_client(address: str):
+    """Dask's ``distributed.Client``, or an error that says how to install it."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ModuleNotFoundError(f"running on the Dask scheduler {address} needs Dask's distributed package: "
+                                  f"pip install 'deltaprop[dask]'") from None
+    return Client
+
+
 @contextlib.contextmanager
 def on_scheduler(address: str) -> Iterator[None]:
     """Run joblib's work (the restarts) on the workers of the Dask scheduler at ``address`` meanwhile."""
     import joblib
-    from distributed import Client
 
+    Client = dask_client(address)
     with Client(address), joblib.parallel_config(backend="dask"):
         yield
 
