@@ -448,7 +448,7 @@ def test_ctrl_c_during_parallel_restarts_saves_the_best_and_says_how_many_ran(fi
     time.sleep(8)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to deltaprop and its workers
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert proc.returncode == 130 and "Traceback" not in err, err
     assert "best of 2 restarts (3 asked)" in out and "stopped: interrupted" in out
     info = run("info", tmp_path / "m.safetensors")
     assert "2 restarts" in info.stdout and "interrupted" in info.stdout
@@ -526,3 +526,62 @@ def test_train_on_a_scheduler_without_dask_says_how_to_install():
             "except ModuleNotFoundError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'deltaprop[dask]'" in result.stdout, result.stderr
+
+
+def _interrupt_fit(data, output, after=4.0):
+    """A long fit of ``data``, Ctrl-C (SIGINT) ``after`` seconds into it."""
+    import signal
+    import time
+
+    p = subprocess.Popen([DELTAPROP, "fit", str(data), "--target", "y", "--hidden", "30", "--epochs", "100000",
+                          "--weight-decay", "0.001", "--restarts", "1", "-o", str(output)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err
+
+
+@pytest.fixture(scope="module")
+def long_fit_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("interrupt") / "big.csv"
+    X = np.random.default_rng(0).standard_normal((2000, 5))
+    pd.DataFrame(np.c_[X, np.sin(X[:, 0])], columns=[*"abcde", "y"]).to_csv(path, index=False)
+    return path
+
+
+def test_an_interrupted_fit_saves_and_exits_130(long_fit_data, tmp_path):
+    output = tmp_path / "m.safetensors"
+    code, out, err = _interrupt_fit(long_fit_data, output)
+    assert code == 130, err
+    assert "stopped: interrupted" in out
+    assert err.strip().splitlines()[-1].startswith("interrupted: the weights reached when Ctrl-C came")
+    assert f"saved to {output}" in " ".join(err.split()) or str(output) in err
+    assert dp.load(output).training_["stop_reason"] == "interrupted"
+
+
+def test_an_interrupted_fit_never_replaces_an_existing_model(long_fit_data, tmp_path, files):
+    d, _ = files
+    output = tmp_path / "m.safetensors"
+    output.write_bytes((d / "reg.safetensors").read_bytes())
+    before = output.read_bytes()
+    code, out, err = _interrupt_fit(long_fit_data, output)
+    assert code == 130, err
+    assert output.read_bytes() == before
+    beside = tmp_path / "m.interrupted.safetensors"
+    assert str(beside) in err and dp.load(beside).training_["stop_reason"] == "interrupted"
+
+
+def test_ctrl_c_before_training_is_one_line_and_130(capsys):
+    import typer
+
+    from deltaprop.cli import _fail_on_bad_input
+
+    @_fail_on_bad_input
+    def reading():
+        raise KeyboardInterrupt  # as Ctrl-C while the data are read
+
+    with pytest.raises(typer.Exit) as exit:
+        reading()
+    assert exit.value.exit_code == 130
+    assert capsys.readouterr().err == "interrupted: nothing was saved\n"

@@ -71,6 +71,9 @@ def _fail_on_bad_input(fn):
             except (_Failure, ValueError, TypeError, OSError) as exc:  # DataError, ModelFileError: ValueErrors
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
+            except KeyboardInterrupt:  # before training began, or while a result was being written
+                typer.echo("interrupted: nothing was saved", err=True)
+                raise typer.Exit(130) from None
             finally:
                 for w in caught:
                     typer.echo(f"warning: {w.message}", err=True)
@@ -431,6 +434,9 @@ def fit(
     with on_scheduler(scheduler) if scheduler else contextlib.nullcontext():
         est.fit(X, y)
     seconds = time.perf_counter() - start
+    interrupted = est.training_["stop_reason"] == "interrupted"
+    if interrupted and output.exists():  # an existing model is not replaced by an unfinished one
+        output = output.with_name(output.name.removesuffix(".safetensors") + ".interrupted.safetensors")
     est.save(output, metadata={"features": inputs, "targets": targets, "data": str(data)})
 
     out = _console()
@@ -462,6 +468,10 @@ def fit(
     table.add_row("time", f"{seconds:.2f} s")
     table.add_row("saved", escape(str(output)))
     out.print(table)
+    if interrupted:
+        typer.echo(f"interrupted: the weights reached when Ctrl-C came (E(w) {est.training_['error']:.6g}) are saved "
+                   f"to {output}; exit status 130", err=True)
+        raise typer.Exit(130)
 
 
 @app.command(short_help="Predict for every row of a data file; write CSV.", epilog="Example: deltaprop predict diabetes.safetensors new.csv --std -o predictions.csv")
