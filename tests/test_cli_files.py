@@ -245,9 +245,16 @@ def wide_csv(d):
          "onlyfeat.csv has no feature column 'q'"),
         # issue 17, item 5: nothing shifted, renamed or coerced silently
         (lambda d: write(d, "trailing.csv", "a,b,t\n0.1,0.2,0.3,7\n0.4,0.5,0.6,8\n0.7,0.8,0.9,9\n"), ["--target", "t"],
-         "trailing.csv: line 2 has more fields than the header's 3"),
+         "trailing.csv: line 2 has 4 fields, the header 3"),
         (lambda d: write(d, "long.csv", "a,b,t\n0.1,0.2,0.3\n0.4,0.5,0.6,8\n"), ["--target", "t"],
-         "long.csv: Expected 3 fields in line 3, saw 4"),
+         "long.csv: line 3 has 4 fields, the header 3"),
+        # issue 28, item 7: a short row by its length, not as a missing cell; a binary file by what it is
+        (lambda d: write(d, "short.csv", "a,b,t\n0.1,0.2,0.3\n0.4,0.5\n0.7,0.8,0.9\n"), ["--target", "t"],
+         "short.csv: line 3 has 2 fields, the header 3"),
+        (lambda d: (d / "image.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)) and d / "image.csv",
+         ["--target", "t"], "image.csv is not a text file (it holds NUL bytes): save the data as CSV text"),
+        (lambda d: (d / "latin1.csv").write_bytes("caf\u00e9,t\n1,2\n3,4\n".encode("latin-1")) and d / "latin1.csv",
+         ["--target", "t"], "latin1.csv is not UTF-8 text (byte 0xe9 at offset 3): save the data as a CSV text file"),
         (lambda d: write(d, "huge.csv", "a,t\n1," + "9" * 400 + "\n2,3\n"), ["--target", "t"],
          "huge.csv: column 't', row 1 (line 2) holds a number too large for float64"),
         (lambda d: parquet(d, "when.parquet", a=pd.to_datetime(["2020-01-01", "2021-01-01"]), t=[1.0, 2.0]),
@@ -585,3 +592,23 @@ def test_ctrl_c_before_training_is_one_line_and_130(capsys):
         reading()
     assert exit.value.exit_code == 130
     assert capsys.readouterr().err == "interrupted: nothing was saved\n"
+
+
+def test_output_into_a_missing_folder_is_refused_before_training(files, tmp_path):
+    d, _ = files
+    for command in (["fit", d / "train.csv", "--target", "y", "--features", "a,b,c"],
+                    ["predict", d / "reg.safetensors", d / "train.csv"]):
+        result = run(*command, "-o", tmp_path / "nosuchdir" / "out.file")
+        assert result.returncode == 1
+        assert result.stderr.strip() == (f"error: cannot write {tmp_path / 'nosuchdir' / 'out.file'}: there is no "
+                                         f"folder {tmp_path / 'nosuchdir'}; create it, or name a file in a folder "
+                                         f"that exists")
+        assert not (tmp_path / "nosuchdir").exists()
+
+
+def test_predict_says_what_it_wrote(files, tmp_path):
+    d, _ = files
+    result = run("predict", d / "reg.safetensors", d / "train.csv", "--std", "-o", tmp_path / "p.csv")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"wrote {tmp_path / 'p.csv'}: 80 rows, columns y, y_std"
+    assert list(pd.read_csv(tmp_path / "p.csv").columns) == ["y", "y_std"]

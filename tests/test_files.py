@@ -39,13 +39,16 @@ def test_temporary_files_of_a_killed_write_are_cleared_by_the_next_write(tmp_pat
 
 
 def test_writable_tells_a_directory_a_file_in_the_way_and_a_folder_that_refuses(tmp_path):
-    assert files.writable(tmp_path / "new" / "deeper" / "m.safetensors") == tmp_path / "new" / "deeper" / "m.safetensors"
+    deeper = tmp_path / "new" / "deeper" / "m.safetensors"
+    with pytest.raises(files.WriteError, match="there is no folder .*deeper; create it"):
+        files.writable(deeper)  # a missing folder is a mistyped path, not a request to create it
+    assert files.writable(deeper, new_folder=True) == deeper  # the caller creates the folder
     assert not (tmp_path / "new").exists()  # it creates nothing
     with pytest.raises(files.WriteError, match="it is a directory; name a file"):
         files.writable(tmp_path)
     (tmp_path / "plain").write_text("")
     with pytest.raises(files.WriteError, match="plain is a file, not a folder"):
-        files.writable(tmp_path / "plain" / "m.safetensors")
+        files.writable(tmp_path / "plain" / "m.safetensors", new_folder=True)
     with pytest.raises(files.WriteError, match="cannot write /sys/m.safetensors: Permission denied in /sys"):
         files.writable("/sys/m.safetensors")  # sysfs takes no new file, even from root
     assert os.listdir(tmp_path) == ["plain"]

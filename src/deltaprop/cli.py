@@ -96,7 +96,7 @@ def demo(
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
     if out_dir is not None:
-        writable(out_dir / "figure_5_3.png")  # before minutes of training
+        writable(out_dir / "figure_5_3.png", new_folder=True)  # before minutes of training
     out = _console()
     net, X, T = seed_example(seed)
     w = net.init(seed=seed)
@@ -526,6 +526,8 @@ def predict(
         typer.echo(table.to_csv(index=False), nl=False)
     else:
         write_text(output, table.to_csv(index=False))
+        _console().print(f"wrote {escape(str(output))}: {len(table)} row{_s(len(table))}, "
+                         f"column{_s(table.shape[1])} {escape(', '.join(table.columns))}")
 
 
 @app.command(short_help="Score a model on data: RMSE, NLL, R^2 or accuracy.", epilog="Example: deltaprop evaluate diabetes.safetensors test.csv")

@@ -17,12 +17,17 @@ class WriteError(OSError):
         return str(self.strerror)
 
 
-def writable(path: Any) -> Path:
-    """Check that ``path`` can be written (it is no directory, and its folder takes a new file) before
-    any work whose result goes there; return it as a Path. Creates no folder and leaves no file."""
+def writable(path: Any, *, new_folder: bool = False) -> Path:
+    """Check that ``path`` can be written (it is no directory, and its folder exists and takes a new file)
+    before any work whose result goes there; return it as a Path. Creates no folder and leaves no file.
+    With ``new_folder`` the folder may be missing (the caller creates it) if the nearest existing one
+    above it takes a new file."""
     path = Path(path)
     if path.is_dir():
         raise WriteError(errno.EISDIR, f"cannot write {path}: it is a directory; name a file")
+    if not new_folder and not path.parent.exists():
+        raise WriteError(errno.ENOENT, f"cannot write {path}: there is no folder {path.parent}; create it, or "
+                                       f"name a file in a folder that exists")
     folder = path.parent
     while not folder.exists():
         folder = folder.parent

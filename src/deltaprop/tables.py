@@ -89,9 +89,11 @@ def _check_names(names: list, path: Path) -> None:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    """The CSV file with its header as written: no column renamed, no first field taken as an index."""
+    """The CSV file with its header as written: no column renamed, no first field taken as an index; a row
+    with more or fewer fields than the header, and a file that is not UTF-8 text, are named."""
     import pandas as pd
 
+    _check_text(path)
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         csv.field_size_limit(2**31 - 1)
         header = next(csv.reader(f), [])
@@ -99,13 +101,41 @@ def _read_csv(path: Path) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(path, index_col=False)
-        except pd.errors.ParserWarning:  # a row longer than the header: pandas would drop its extra fields
-            with open(path, newline="", encoding="utf-8", errors="replace") as f:
-                line = next(i for i, row in enumerate(csv.reader(f), start=1) if len(row) > len(header))
-            raise DataError(f"{path}: line {line} has more fields than the header's {len(header)}") from None
-        except pd.errors.ParserError as exc:
+            df = pd.read_csv(path, index_col=False)
+        except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:  # pandas would drop a long row's fields
+            _check_row_lengths(path, len(header))
             raise DataError(f"{path}: {str(exc).replace('Error tokenizing data. C error: ', '').strip()}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start} of "
+                            f"a block): save the data as a CSV text file") from None
+    if df.isna().to_numpy().any():  # a short row reads as missing cells: say so, not "empty or NaN"
+        _check_row_lengths(path, len(header))
+    return df
+
+
+def _check_text(path: Path) -> None:
+    """Refuse a file whose first 64 KiB are not text (a PNG or a spreadsheet renamed .csv, say)."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if b"\0" in head:
+        raise DataError(f"{path} is not a text file (it holds NUL bytes): save the data as CSV text")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not merely a character cut at the end of the block
+            raise DataError(f"{path} is not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}): "
+                            f"save the data as a CSV text file") from None
+
+
+def _check_row_lengths(path: Path, fields: int) -> None:
+    """Raise for the first row (blank lines aside) whose number of fields is not the header's."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != fields:
+                raise DataError(f"{path}: line {reader.line_num} has {len(row)} field{'s' * (len(row) != 1)}, the "
+                                f"header {fields}")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
