@@ -672,6 +672,9 @@ class MixtureDensityRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
         self.prediction = prediction
 
     def _output_options(self) -> dict:
+        if isinstance(self.components, (bool, np.bool_)):  # sklearn's Interval(Integral) lets True through as 1
+            raise ValueError(f"The 'components' parameter of {type(self).__name__} must be an int in the range "
+                             f"[1, inf); got {self.components!r}")
         return {"components": int(self.components)}
 
     def _weight_decay(self, validation) -> float:

@@ -82,7 +82,9 @@ def test_mixture_gradient_agrees_with_central_differences_and_pattern_gradients(
     assume(not any(layer.activation is not None and layer.activation.name == "relu"
                    for layer in net.layers.values()))  # relu's kink: differences may straddle it (covered above)
     check = dp.gradient_check(net, w, X, T)
-    assert check.max_relative_difference < 1e-6, check
+    # a narrow component (sigma ~ 1e-3) makes E''' large, and the differences' O(eps^2) error with it
+    # (3.6e-6 was seen with gradients ~1e5); a wrong formula is off by O(1)
+    assert check.max_relative_difference < 1e-5, check
     _, g = net.error_and_gradient(w, X, T)
     np.testing.assert_allclose(net.pattern_gradients(w, X, T).sum(axis=0), g, rtol=1e-10, atol=1e-12)
 
@@ -204,7 +206,7 @@ def test_a_mixture_network_trains_and_fast_paths_stand_aside():
 
 
 def test_bad_mixture_specifications_and_second_derivatives_are_refused():
-    with pytest.raises(ValueError, match="components M >= 1"):
+    with pytest.raises(ValueError, match="components must be a positive integer, the number M of Gaussians"):
         dp.mlp([1, 3, 1], output="mdn", components=0)
     with pytest.raises(ValueError, match="components .* goes with output='mdn'"):
         dp.mlp([1, 3, 1], output="mdn")

@@ -160,7 +160,7 @@ def test_the_public_sequential_inverse_checks_its_arguments():
     M = dp.inverse_outer_product_hessian(net, w, X, 2.0)
     np.testing.assert_allclose(M, np.linalg.inv(2.0 * np.eye(net.n_params) + net.outer_product_hessian(w, X, X[:, :1])),
                                rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="alpha must be a positive number"):
+    with pytest.raises(ValueError, match="alpha \\(the inverse starts from I / alpha\\) must lie in \\(0.0, inf\\]; got 0.0"):
         dp.inverse_outer_product_hessian(net, w, X, 0)
     with pytest.raises(ValueError, match="for linear \\(sum-of-squares\\) outputs; this network's are logistic"):
         dp.inverse_outer_product_hessian(dp.mlp([2, 3, 1], output="logistic"), w, X, 1.0)

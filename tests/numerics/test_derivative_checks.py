@@ -39,5 +39,5 @@ def test_gradient_check_runs_in_float64_for_float32_input():
 
 def test_gradient_check_refuses_a_bad_step():
     net = dp.mlp([1, 1])
-    with pytest.raises(ValueError, match="eps must be a positive step"):
+    with pytest.raises(ValueError, match="eps must lie in \\(0.0, 1.0\\]"):
         dp.gradient_check(net, np.zeros(2), np.zeros((1, 1)), np.zeros((1, 1)), eps=0.0)

@@ -19,6 +19,22 @@ if TYPE_CHECKING:
 Array = Any
 
 
+def number(name: str, value: Any, low: float, high: float = float("inf"), low_open: bool = False) -> float:
+    """``value`` as a finite float in [low, high] ((low, high] with ``low_open``); a bool, a string or an
+    array of more than one number is no number here (``True`` is not alpha = 1)."""
+    import math
+    import numbers
+
+    scalar = isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and
+                                                 np.issubdtype(np.asarray(value).dtype, np.number))
+    if isinstance(value, (bool, np.bool_)) or not scalar:
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    if not ((value > low if low_open else value >= low) and value <= high and math.isfinite(value)):
+        raise ValueError(f"{name} must lie in {'(' if low_open else '['}{low}, {high}]; got {value}")
+    return value
+
+
 def as_array(x: Any, name: str) -> Array:
     """``x`` itself if it is an array of an array-API library, else a NumPy array of it."""
     if is_array_api_obj(x):

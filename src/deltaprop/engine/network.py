@@ -353,8 +353,10 @@ def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear", comp
         raise ValueError("components (M) goes with output='mdn', a mixture density network, and only with it; got "
                          f"output={output!r}, components={components!r}")
     if output == "mdn":
-        output = get_activation(f"mdn:{components}") if isinstance(components, int) and components >= 1 else \
-            _bad_components(components)
+        if isinstance(components, (bool, np.bool_)) or not isinstance(components, (int, np.integer)) or components < 1:
+            raise ValueError(f"components must be a positive integer, the number M of Gaussians in the mixture; got "
+                             f"{components!r}")
+        output = get_activation(f"mdn:{int(components)}")
         sizes[-1] = (_parse_size("the targets", sizes[-1]) + 2) * output.components
     names = ["x"] + [f"h{i}" for i in range(1, len(sizes) - 1)] + ["y"]
     layers: dict[str, Any] = {"x": sizes[0]}
@@ -365,12 +367,6 @@ def mlp(sizes: Sequence[int], hidden: str = "tanh", output: str = "linear", comp
 
 
 # -- checking the specification ---------------------------------------------
-
-
-def _bad_components(components: Any):
-    from .activations import mixture_activation
-
-    return mixture_activation(components)  # raises, naming what is wrong
 
 
 def _parse_size(name: str, size: Any) -> int:

@@ -102,9 +102,12 @@ def _log_components(xp, a: Array, t: Array, M: int) -> tuple[Array, Array]:
 def _responsibilities(xp, c: Array) -> tuple[Array, Array]:
     """gamma_k = pi_k N_k / sum_l pi_l N_l (PRML 5.154) and ln sum_l pi_l N_l, by log-sum-exp over c = ln pi N."""
     m = xp.max(c, axis=1, keepdims=True)
+    m = xp.where(m > -math.inf, m, xp.zeros_like(m))  # every component -inf (t beyond float64's reach): density 0
     e = xp.exp(c - m)
     total = xp.sum(e, axis=1, keepdims=True)
-    return e / total, (m + xp.log(total))[:, 0]
+    positive = total > 0
+    log_total = xp.where(positive, xp.log(xp.where(positive, total, xp.ones_like(total))), -math.inf * xp.ones_like(total))
+    return e / xp.where(positive, total, xp.ones_like(total)), (m + log_total)[:, 0]
 
 
 def mixture_error(xp, a: Array, t: Array, M: int) -> Array:

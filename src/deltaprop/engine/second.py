@@ -228,13 +228,20 @@ def diagonal_hessian(net: "Network", w: Array, X: Array, T: Array) -> Array:
 def inverse_outer_product(net: "Network", w: Any, X: Any, alpha: float) -> Array:
     """``dp.inverse_outer_product_hessian``: (alpha I + sum_n b_n b_n^T)^-1 for a network with linear outputs,
     by the sequential update (PRML 5.89); the inputs are checked first."""
-    from .checks import check_data
+    import numpy as np
+
+    from .checks import check_data, number
 
     if net.layers[net.output].activation.name != "linear":
         raise ValueError("the sequential inverse (PRML 5.89) is for linear (sum-of-squares) outputs; this network's "
                          f"are {net.layers[net.output].activation.name}")
-    if not (isinstance(alpha, (int, float)) and alpha > 0):
-        raise ValueError(f"alpha must be a positive number (the inverse starts from I / alpha); got {alpha!r}")
+    alpha = number("alpha (the inverse starts from I / alpha)", alpha, 0.0, low_open=True)
     net.dense_hessian_fits()
     w, X, _ = check_data(net, w, X)
-    return inverse_outer_product_hessian(net, w, X, float(alpha))
+    with np.errstate(over="ignore", invalid="ignore"):  # told below, naming alpha
+        M = inverse_outer_product_hessian(net, w, X, alpha)
+    xp = array_namespace(M)
+    if not bool(xp.all(xp.isfinite(M))):
+        raise ValueError(f"alpha = {alpha:g} is too small: the sequential update from I / alpha overflows float64 "
+                         f"(it squares 1 / alpha); use a larger alpha")
+    return M

@@ -151,13 +151,13 @@ def laplace(net, w: Any, X: Any, T: Any, alpha: Alpha, beta: Optional[float] = N
     from ..engine.outputs import require_canonical
 
     hessian = check_name("ggn" if hessian == "outer_product" else hessian)
+    require_canonical(net, "the Laplace approximation")
     regression = net.layers[net.output].activation.name == "linear"
     if regression and beta is None:
         raise ValueError("beta, the noise precision, is needed for linear (regression) outputs")
     if not regression and beta is not None:
         raise ValueError(f"beta applies to linear (regression) outputs; this network's are "
                          f"{net.layers[net.output].activation.name}, whose cross-entropy has no noise precision")
-    require_canonical(net, "the Laplace approximation")
     beta = None if beta is None else precision("beta", beta)
     prior = Prior.of(net, alpha)
     w, X, T = check_data(net, np.asarray(w, dtype=np.float64), np.asarray(X, dtype=np.float64),
@@ -197,8 +197,9 @@ def summarise(net, w: np.ndarray, X: np.ndarray, T: np.ndarray, prior: Prior, be
     covered = curvature.covered
     inverse = curvature.inverse_diagonal()
     groups = {g: a for g, a in prior.alphas.items() if covered[prior.slices[g]].all()}
-    gamma_groups = {g: float(prior.slices[g].stop - prior.slices[g].start - a * inverse[prior.slices[g]].sum())
-                    for g, a in groups.items()}  # MacKay 1992
+    sizes = {g: prior.slices[g].stop - prior.slices[g].start for g in groups}
+    gamma_groups = {g: float(np.clip(sizes[g] - a * inverse[prior.slices[g]].sum(), 0.0, sizes[g]))
+                    for g, a in groups.items()}  # MacKay 1992; 0 <= gamma_g <= W_g, rounding aside
     d = prior.diagonal()
     flat = int(np.sum((d == 0) & covered))
     gamma = float(flat + sum(gamma_groups.values()))

@@ -45,7 +45,8 @@ def log_density(net, w: Any, X: Any, T: Any) -> np.ndarray:
 
     _components(net)
     w, X, T = check_data(net, np.asarray(w, dtype=np.float64), X, T)
-    return -pattern_errors(net, forward_pass(net, weights(net, w), X)[0][net.output], T)
+    with np.errstate(over="ignore"):  # a t far beyond every component: ||t - mu||^2 = inf, ln p = -inf
+        return -pattern_errors(net, forward_pass(net, weights(net, w), X)[0][net.output], T)
 
 
 def density(net, w: Any, X: Any, T: Any) -> np.ndarray:
@@ -76,6 +77,11 @@ def mode(net, w: Any, X: Any) -> np.ndarray:
 
 def sample(net, w: Any, X: Any, size: int = 1, seed: Any = None) -> np.ndarray:
     """Draws t ~ p(t | x): (N, size, L); a component by pi, then t from its Gaussian."""
+    from ..engine.checks import number
+
+    if number("size", size, 1) != int(size):
+        raise ValueError(f"size must be a whole number of draws; got {size}")
+    size = int(size)
     m = mixture(net, w, X)
     rng = np.random.default_rng(seed)
     N, M, L = m.mu.shape

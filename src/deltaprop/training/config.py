@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..engine.checks import number
 from ..numerics.prior import Prior
 from ..optimize import METHODS, STOCHASTIC_METHODS
 
@@ -44,18 +45,6 @@ def positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
-
-
-def number(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number; got {value!r}") from None
-    ok = (value > low if low_open else value >= low) and value <= high and math.isfinite(value)
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must lie in {bracket}{low}, {high}]; got {value}")
-    return value
 
 
 def make_config(net, N: int, *, method, epochs, max_iter, learning_rate, batch_size, momentum, nesterov, tol,

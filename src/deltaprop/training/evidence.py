@@ -239,8 +239,10 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     method, seed, **options
         As ``dp.train``. ``weight_decay``, ``init`` and ``restarts`` (of each training) are set here.
     """
+    from ..engine.outputs import require_canonical
     from .config import number, positive_int
 
+    require_canonical(net, "the evidence (its Laplace approximation)")  # before any training
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(map(repr, PRIORS))}")
     for name in ("weight_decay", "init", "validation", "early_stopping"):

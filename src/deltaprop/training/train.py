@@ -214,11 +214,22 @@ def train(
     jobs = [Job(net, X, T, val, config, r, restart_seqs[r], callbacks, restart_path(checkpoint, r, restarts),
                 restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference",
                 init) for r in range(restarts)]
+    mixture = net.layers[net.output].activation.name.startswith("mdn")
+    if mixture:
+        _warn_components_beyond_patterns(net, X)
     outcomes = run_restarts(jobs, n_jobs, scheduler, bool(progress) and restarts > 1)
+    if all(o.w is None for o in outcomes):  # not one epoch, the first included, had a finite objective
+        with np.errstate(all="ignore"):
+            big = max(float(np.max(np.abs(np.asarray(A, dtype=np.float64)), initial=0.0)) for A in (X, T))
+        raise ValueError(f"E(w) is not finite at the initial weights of any restart: the data are too large for "
+                         f"float64 sums of squares (the largest |value| in X and T is {big:.3g}); standardise X and "
+                         f"T (or divide them by a power of ten)")
     for outcome in outcomes:  # here, in the caller's process, wherever the restart ran
         if outcome.stop_reason == "diverged":
             _warn_diverged(config, outcome)
     result = _result(net, config, outcomes, Xv is not None)
+    if mixture and result.w is not None:
+        _warn_collapsed_components(net, result.w, X, T)
     if config.tol > 0 and result.stop_reason == "max epochs":
         _warn_not_converged(config, result)
     return result
@@ -229,7 +240,9 @@ def _check_lm(net: Network) -> None:
     kind = net.layers[net.output].activation.name
     if kind != "linear":
         raise ValueError(f"method 'lm' (Levenberg-Marquardt) minimises a sum-of-squares error, which needs linear "
-                         f"outputs; this network's outputs are {kind} (a cross-entropy error): use method='lbfgs' or 'scg'")
+                         f"outputs; this network's outputs are {kind} "
+                         f"({'a mixture density, whose error is -ln p(t | x)' if kind.startswith('mdn') else 'a cross-entropy error'})"
+                         f": use method='lbfgs' or 'scg'")
     if net.n_params > MAX_HESSIAN_PARAMS:
         raise ValueError(f"method 'lm' (Levenberg-Marquardt) solves a dense system of n_params x n_params; this network "
                          f"has {net.n_params} parameters, more than {MAX_HESSIAN_PARAMS}: use method='lbfgs' or 'scg'")
@@ -246,6 +259,34 @@ def _warn_not_converged(config: Config, result: TrainResult) -> None:
         f"objective changed by less than tol={config.tol:g} in one; raise epochs (max_iter) or tol",
         ConvergenceWarning, stacklevel=3,
     )
+
+COLLAPSED = 1e-6  # a mixture component narrower than this share of the targets' spread has collapsed onto points
+
+
+def _warn_components_beyond_patterns(net: Network, X) -> None:
+    """More Gaussians than training patterns: at least one has no pattern of its own to explain."""
+    M, N = net.layers[net.output].activation.components, X.shape[0]
+    if M > N:
+        warnings.warn(f"the mixture has {M} components for {N} training patterns: the spare ones can only collapse "
+                      f"onto single points, where the likelihood has no bound (PRML 5.6); use fewer components",
+                      TrainingWarning, stacklevel=3)
+
+
+def _warn_collapsed_components(net: Network, w, X, T) -> None:
+    """A component that shrank onto a few targets (sigma_k -> 0): E has no minimum there (PRML 5.6, 9.2.1)."""
+    from ..numerics.mixture import mixture
+
+    m = mixture(net, w, X)
+    spread = float(np.max(np.std(np.asarray(T, dtype=np.float64), axis=0)))
+    used = m.pi > 0.01
+    narrow = used & (m.sigma < COLLAPSED * max(spread, np.finfo(float).tiny))
+    if narrow.any():
+        n, k = map(int, np.argwhere(narrow)[0])
+        warnings.warn(f"mixture component {k} collapsed: sigma_{k} = {m.sigma[n, k]:.3g} at pattern {n}, under "
+                      f"{COLLAPSED:g} of the targets' spread, where pi_{k} = {m.pi[n, k]:.2f}; the likelihood grows "
+                      f"without bound as a component shrinks onto a point (PRML 5.6): use fewer components, or "
+                      f"weight_decay > 0", TrainingWarning, stacklevel=3)
+
 
 def _warn_diverged(config: Config, outcome: Outcome) -> None:
     if config.learning_rate is not None:
