@@ -480,7 +480,8 @@ def test_a_warning_is_one_line(files, tmp_path):
                  "1000", "--restarts", "1", "-o", tmp_path / "m.safetensors")
     assert result.returncode == 0
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning: training diverged (restart 0, epoch 1")
+    assert len(lines) == 1 and lines[0].startswith("warning: training diverged (restart 0 at epoch 1")
+    assert "--learning-rate 100," in lines[0] and "--method scg" in lines[0] and "=" not in lines[0]  # the CLI's words
 
 
 def test_a_mixture_density_network_from_fit_to_plot(tmp_path):
@@ -612,3 +613,12 @@ def test_predict_says_what_it_wrote(files, tmp_path):
     assert result.returncode == 0
     assert result.stdout.strip() == f"wrote {tmp_path / 'p.csv'}: 80 rows, columns y, y_std"
     assert list(pd.read_csv(tmp_path / "p.csv").columns) == ["y", "y_std"]
+
+
+def test_a_warning_advises_in_the_command_lines_words(files, tmp_path):
+    d, _ = files
+    result = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--epochs", "3", "--weight-decay",
+                 "1", "--restarts", "1", "-o", tmp_path / "m.safetensors")
+    assert result.returncode == 0
+    assert result.stderr.strip() == ("warning: lbfgs stopped at its limit of 3 iterations, the objective still changing "
+                                     "by more than 1e-10 of itself per iteration; raise --epochs")

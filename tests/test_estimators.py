@@ -383,3 +383,16 @@ def test_the_classifier_predicts_with_the_committee_of_its_starts():
     np.testing.assert_allclose(est.predict_proba(X), np.mean([m.moderated_probabilities(inputs) for m in c.members],
                                                              axis=0), rtol=1e-12)
     assert est.score(X, y) > 0.9
+
+
+def test_training_warnings_point_at_the_callers_line_in_the_estimators_words():
+    import inspect
+
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    for est in (dp.NetworkRegressor(weight_decay=1e-4, max_iter=5, restarts=2), dp.NetworkRegressor(max_iter=5)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = inspect.currentframe().f_lineno + 1
+            est.fit(X, X[:, 0])
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)], [str(w.message) for w in caught]
+        assert str(caught[0].message).endswith("; raise max_iter")  # the estimator's parameter, once

@@ -76,9 +76,30 @@ def _fail_on_bad_input(fn):
                 raise typer.Exit(130) from None
             finally:
                 for w in caught:
-                    typer.echo(f"warning: {w.message}", err=True)
+                    typer.echo(f"warning: {_cli_spelling(str(w.message))}", err=True)
 
     return wrapper
+
+
+#: The library's Python spellings in its messages, and the command line's for the same thing.
+_SPELLINGS = (
+    (r"\bmax_iter\b", "--epochs"),
+    (r" \(tol\)", ""),  # the tolerance is no option of the command
+    (r"\blearning_rate=(\S+?)(?=[,;:)]|\s|$)", r"--learning-rate \1"),
+    (r"\bmethod='(\w+)'", r"--method \1"),
+    (r"\bweight_decay\b", "--weight-decay"),
+    (r"; raise cycles or tol$", ""),  # the cycles are no option of the command
+    (r"\bvalidation_fraction\b", "--validation"),
+)
+
+
+def _cli_spelling(message: str) -> str:
+    """A library message in the command line's words: --epochs for max_iter, --method scg for method='scg'."""
+    import re
+
+    for pattern, replacement in _SPELLINGS:
+        message = re.sub(pattern, replacement, message)
+    return message
 
 
 @app.command(short_help="A 1-3-1 network traced, then fitted to Figure 5.3's functions.", epilog="Example: deltaprop demo --out pictures")

@@ -20,6 +20,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+import contextlib
+import os
+import re
+import sys
+import warnings
+
 from .engine.activations import ACTIVATIONS
 from .engine.network import mlp
 from .io import MEMBER, ModelFile, ModelFileError, jsonable, network_tensors, network_to_dict, write_model
@@ -51,6 +57,37 @@ def _scaler(A: np.ndarray, enabled: bool, what: str, names=None) -> tuple[np.nda
         return np.zeros(A.shape[1]), np.ones(A.shape[1])
     return mean, np.where(scale > 0, scale, 1.0)
 
+
+
+#: The training functions' advice in the estimators' words: they have no ``cycles`` or ``tol``.
+_ESTIMATOR_SPELLINGS = ((r"; raise cycles or tol$", ""),)
+_OURS = tuple(os.path.dirname(os.path.abspath(m.__file__)) for m in (sys.modules[__package__], sys.modules["sklearn"]))
+
+
+@contextlib.contextmanager
+def _told_at_the_callers_line():
+    """Warnings raised by training, told at the caller's line (the first frame outside deltaprop and scikit-learn,
+    where ``fit`` was called) instead of inside this module, in the estimators' words; each once."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    frame = sys._getframe(0)
+    while frame is not None and (frame.f_code.co_filename.startswith(_OURS) or "contextlib" in frame.f_code.co_filename):
+        frame = frame.f_back
+    seen = set()
+    for w in caught:
+        message = str(w.message)
+        for pattern, replacement in _ESTIMATOR_SPELLINGS:
+            message = re.sub(pattern, replacement, message)
+        if (message, w.category) in seen:
+            continue
+        seen.add((message, w.category))
+        if frame is None:
+            warnings.warn(message, w.category, stacklevel=2)
+        else:
+            warnings.warn_explicit(message, w.category, frame.f_code.co_filename, frame.f_lineno,
+                                   module=frame.f_globals.get("__name__"),
+                                   registry=frame.f_globals.setdefault("__warningregistry__", {}))
 
 class _NetworkEstimator(BaseEstimator):
     """What the regressor and the classifier share: parameters, the network, training."""
@@ -136,8 +173,9 @@ class _NetworkEstimator(BaseEstimator):
         inputs = (X - self.x_mean_) / self.x_scale_
         self.posterior_, self.evidence_, self.committee_ = None, None, None
         if self.weight_decay_ == "evidence":
-            found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, hessian=self.hessian,
-                                   **options)
+            with _told_at_the_callers_line():
+                found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, hessian=self.hessian,
+                                       **options)
             result, beta = found.training, found.beta
             self.posterior_ = found.posterior
             self.evidence_ = {**_summary(found.posterior), "cycles": len(found.cycles), "converged": found.converged,
@@ -145,8 +183,9 @@ class _NetworkEstimator(BaseEstimator):
                                           for m in found.members[1:]]}
             self.committee_ = Committee.of([m.posterior for m in found.members], self.committee)
         else:
-            result = train(self.network_, inputs, T, weight_decay=self.weight_decay_, validation=validation,
-                           early_stopping=self.early_stopping, **options)
+            with _told_at_the_callers_line():
+                result = train(self.network_, inputs, T, weight_decay=self.weight_decay_, validation=validation,
+                               early_stopping=self.early_stopping, **options)
             beta = result.beta
         started = found.first if self.weight_decay_ == "evidence" else result  # the run of the random restarts
         self._evidence_attributes()

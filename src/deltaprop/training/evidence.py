@@ -301,7 +301,7 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     if limited:
         warnings.warn(f"{method} stopped at its limit of {best.training.history['epoch'][-1]} iterations in the last "
                       f"training{'' if len(members) == 1 else f' of {limited} of the {len(members)} starts'}, at the "
-                      f"final alpha and beta; raise max_iter (epochs)", ConvergenceWarning, stacklevel=2)
+                      f"final alpha and beta, the objective still changing; raise max_iter", ConvergenceWarning, stacklevel=2)
     if not sound and best.degenerate is not None:
         tried = [", ".join(t) for _, t in runs]
         where = (f"from every start tried ({tried[0]})" if len(tried) == 1 else
@@ -310,8 +310,9 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
         warnings.warn(f"the evidence ended at a degenerate fixed point, {best.degenerate}, {where}; the "
                       f"hyperparameters are kept but mean little", ConvergenceWarning, stacklevel=2)
     elif not best.converged and best.training.stop_reason not in ("interrupted", "diverged"):
-        warnings.warn(f"the hyperparameters did not settle within {cycles} cycles (tol={tol:g}); the result holds "
-                      f"the last cycle's; raise cycles or tol", ConvergenceWarning, stacklevel=2)
+        warnings.warn(f"the hyperparameters did not settle (change by less than {tol:g} of themselves in a cycle) "
+                      f"within {cycles} cycles; the result holds the last cycle's; raise cycles or tol",
+                      ConvergenceWarning, stacklevel=2)
     first = replace(best.first, restarts=[Restart(m.index, m.first.restarts[0].seed, m.training.error, None,
                                                   int(m.training.history["epoch"][-1]), m.training.stop_reason)
                                           for m in members], best_restart=best.index)

@@ -224,9 +224,7 @@ def train(
         raise ValueError(f"E(w) is not finite at the initial weights of any restart: the data are too large for "
                          f"float64 sums of squares (the largest |value| in X and T is {big:.3g}); standardise X and "
                          f"T (or divide them by a power of ten)")
-    for outcome in outcomes:  # here, in the caller's process, wherever the restart ran
-        if outcome.stop_reason == "diverged":
-            _warn_diverged(config, outcome)
+    _warn_diverged(config, [o for o in outcomes if o.stop_reason == "diverged"])  # here, wherever they ran
     result = _result(net, config, outcomes, Xv is not None)
     if mixture and result.w is not None:
         _warn_collapsed_components(net, result.w, X, T)
@@ -255,10 +253,11 @@ def _warn_not_converged(config: Config, result: TrainResult) -> None:
 
     unit = "epoch" if config.method in ("gd", "sgd", "momentum", "adam") else "iteration"
     warnings.warn(
-        f"{config.method} stopped at its limit of {config.epochs} {unit}{'' if config.epochs == 1 else 's'} before the "
-        f"objective changed by less than tol={config.tol:g} in one; raise epochs (max_iter) or tol",
+        f"{config.method} stopped at its limit of {config.epochs} {unit}{'' if config.epochs == 1 else 's'}, the "
+        f"objective still changing by more than {config.tol:g} of itself (tol) per {unit}; raise max_iter",
         ConvergenceWarning, stacklevel=3,
     )
+
 
 COLLAPSED = 1e-6  # a mixture component narrower than this share of the targets' spread has collapsed onto points
 
@@ -288,16 +287,20 @@ def _warn_collapsed_components(net: Network, w, X, T) -> None:
                       f"weight_decay > 0", TrainingWarning, stacklevel=3)
 
 
-def _warn_diverged(config: Config, outcome: Outcome) -> None:
+def _warn_diverged(config: Config, outcomes: list) -> None:
+    """One warning for every restart that diverged."""
+    if not outcomes:
+        return
     if config.learning_rate is not None:
         advice = (f"learning_rate={config.learning_rate:g} is too large for this problem: try "
                   f"learning_rate={config.learning_rate / 10:g}, or a batch method such as method='scg'")
     else:
         advice = "try standardising the inputs and targets, or weight_decay > 0"
+    where = "; ".join(f"restart {o.index} at epoch {o.epochs}, best weights from epoch {o.best_epoch}" for o in outcomes[:3])
+    more = f"; and {len(outcomes) - 3} more" if len(outcomes) > 3 else ""
     warnings.warn(
-        f"training diverged (restart {outcome.index}, epoch {outcome.epochs}, method={config.method!r}): E(w) "
-        f"became non-finite or grew over {GROWTH:g} times its first value; returning the best weights seen, from "
-        f"epoch {outcome.best_epoch}. {advice}", TrainingWarning, stacklevel=3,
+        f"training diverged ({where}{more}; method={config.method!r}): E(w) became non-finite or grew over "
+        f"{GROWTH:g} times its first value; the best weights seen are returned. {advice}", TrainingWarning, stacklevel=3,
     )
 
 
