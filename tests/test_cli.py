@@ -78,3 +78,21 @@ def test_the_front_door_version_examples_and_80_columns():
     table = [line for line in demo if line and line[0] in "┏┃┡│└"]
     assert len(table) == 8 and max(len(line) for line in table) <= 80
     assert "best of 1 restart)" in run("demo", "--restarts", "1").stdout
+
+
+def test_the_readmes_pictures_are_the_ones_deltaprop_demo_draws(tmp_path):
+    """docs/img is written by `deltaprop demo --out docs/img`; a change to a picture's code without running it
+    again leaves the README showing a stale picture, which this test names."""
+    import matplotlib.image as mpimg
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "img"
+    result = subprocess.run([DELTAPROP, "demo", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    drawn = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(drawn) == 9 and set(drawn) <= {p.name for p in docs.glob("*.png")}
+    stale = []
+    for name in drawn:
+        new, old = mpimg.imread(tmp_path / name), mpimg.imread(docs / name)
+        if new.shape != old.shape or float(np.abs(new - old).mean()) > 2e-3:  # font rendering may differ a little
+            stale.append(name)
+    assert not stale, f"docs/img is stale: run deltaprop demo --out docs/img ({', '.join(stale)})"

@@ -297,11 +297,12 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     sound = [m for m in members if m.degenerate is None and m.training.stop_reason not in ("interrupted", "diverged")]
     kept = sorted(sound or members, key=lambda m: -m.posterior.log_evidence)
     best = kept[0]
-    limited = sum(m.training.stop_reason == "max epochs" for m in members)
+    limited = [m for m in members if m.training.stop_reason == "max epochs"]
     if limited:
-        warnings.warn(f"{method} stopped at its limit of {best.training.history['epoch'][-1]} iterations in the last "
-                      f"training{'' if len(members) == 1 else f' of {limited} of the {len(members)} starts'}, at the "
-                      f"final alpha and beta, the objective still changing; raise max_iter", ConvergenceWarning, stacklevel=2)
+        warnings.warn(f"{method} stopped at its limit of {int(limited[0].training.history['epoch'][-1])} iterations in "
+                      f"the last training{'' if len(members) == 1 else f' of {len(limited)} of the {len(members)} starts'}"
+                      f", at the final alpha and beta, the objective still changing; raise max_iter",
+                      ConvergenceWarning, stacklevel=2)
     if not sound and best.degenerate is not None:
         tried = [", ".join(t) for _, t in runs]
         where = (f"from every start tried ({tried[0]})" if len(tried) == 1 else
