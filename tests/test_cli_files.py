@@ -622,3 +622,19 @@ def test_a_warning_advises_in_the_command_lines_words(files, tmp_path):
     assert result.returncode == 0
     assert result.stderr.strip() == ("warning: lbfgs stopped at its limit of 3 iterations, the objective still changing "
                                      "by more than 1e-10 of itself per iteration; raise --epochs")
+
+
+def test_an_evidence_models_pictures_and_info_say_what_their_errors_are(files, tmp_path):
+    from deltaprop.cli import _picture_title
+
+    d, _ = files
+    info = " ".join(run("info", d / "reg.safetensors").stdout.replace("\u2502", " ").split())
+    assert "starts' final E" in info and "(each start's last training, at its own alpha and beta)" in info
+    est = dp.load(d / "reg.safetensors")
+    assert est.evidence_ is not None
+    assert "at the evidence's final alpha and beta; E is the data term E_D" in _picture_title("m", est, "training")
+    assert "final E of each start's last training" in _picture_title("m", est, "minima")
+    plain = dp.NetworkRegressor(weight_decay=1.0, restarts=1, max_iter=5).fit(np.zeros((4, 1)), np.arange(4.0))
+    assert _picture_title("m", plain, "minima") == "m: final E of each restart"
+    for kind in ("training", "minima"):
+        assert run("plot", d / "reg.safetensors", "--kind", kind, "-o", tmp_path / f"{kind}.png").returncode == 0

@@ -42,7 +42,9 @@ def test_figure_5_3_has_four_panels_each_with_data_fit_and_three_hidden_units(fi
         assert len(lines(ax, "fit")) == 1 and len(lines(ax, "hidden")) == 3
         for z in lines(ax, "hidden"):
             assert np.all(np.abs(z.get_ydata()) <= 1)  # tanh outputs
-        assert any(c.get_gid() == "band" for c in ax.collections)
+        assert not any(c.get_gid() == "band" for c in ax.collections)  # as the book: no band narrower than the line
+    legend = [t.get_text() for t in figure_5_3.legends[0].get_texts()]
+    assert legend == ["data", "$y(x, \\mathbf{w})$", "hidden units $z_j$, one colour each"]  # what the panels draw
 
 
 def test_fit_is_the_network_function_and_the_band_has_width_4_over_sqrt_beta():
@@ -85,7 +87,7 @@ def test_training_curve_marks_the_least_validation_error():
     np.testing.assert_array_equal(lines(ax, "validation")[0].get_ydata(), history["validation_error"])
     star = [l for l in lines(ax, "early stopping") if l.get_marker() == "*"][0]
     assert star.get_xdata()[0] == 2 and star.get_ydata()[0] == 2.5
-    assert ax.get_yscale() == "log"
+    assert ax.get_yscale() == "linear"  # 1.0 to 6.0: under a decade
     per = plots.plot_training(history, n_train=10, n_validation=5).axes[0]
     np.testing.assert_allclose(lines(per, "validation")[0].get_ydata(), history["validation_error"] / 5)
     plain = plots.plot_training({"epoch": [0, 1], "error": [2.0, 1.0]}).axes[0]
@@ -98,6 +100,24 @@ def test_minima_are_sorted_with_the_best_marked():
     np.testing.assert_array_equal(lines(ax, "minima")[0].get_ydata(), sorted(errors))
     (best,) = lines(ax, "best")
     assert best.get_ydata()[0] == 0.5 and "restart 1" in best.get_label()
+    ax.figure.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # restarts are counted: no tick at 1.25
+
+
+def test_the_training_curve_is_on_a_log_axis_only_over_a_decade_or_more():
+    epochs = np.arange(6)
+    flat = plots.plot_training({"epoch": epochs, "error": 293.5 + 0.1 * np.exp(-epochs)}).axes[0]
+    assert flat.get_yscale() == "linear"  # 0.03% of change: no ticks like 2.935x10^2
+    falling = plots.plot_training({"epoch": epochs, "error": 10.0 ** -epochs}).axes[0]
+    assert falling.get_yscale() == "log"
+
+
+def test_a_fit_of_its_own_has_a_legend_that_names_every_curve():
+    net, X, T = seed_example(0)
+    result = dp.train(net, X, T, seed=0, restarts=1)
+    ax = plots.plot_fit(net, result.w, X, T, beta=result.beta).axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["$y \\pm 2/\\sqrt{\\beta}$", "data", "$y(x, \\mathbf{w})$", "hidden units $z_j$, one colour each"]
 
 
 def test_error_surface_holds_w_at_the_origin_and_the_path_projected():
@@ -108,6 +128,7 @@ def test_error_surface_holds_w_at_the_origin_and_the_path_projected():
     ax = fig.axes[0]
     (star,) = lines(ax, "w")
     assert (star.get_xdata()[0], star.get_ydata()[0]) == (0, 0)
+    assert star.get_label() == "$\\mathbf{w}_{ML}$, the minimum"  # not a bare w
     route = [l for l in lines(ax, "path") if len(l.get_xdata()) == len(path)][0]
     # the path's last snapshot is w itself, at the origin; its first lies along direction 1
     assert abs(route.get_xdata()[-1]) < 1e-9 and abs(route.get_ydata()[-1]) < 1e-9
@@ -250,6 +271,9 @@ def test_the_mixture_figure_draws_prml_figure_5_21():
     m = dp.mixture.mixture(net, w, ((x - 0.5) / 2.0)[:, None])
     np.testing.assert_allclose(lines(mu_ax, "mu")[1].get_ydata(), m.mu[:, 1, 0] * 3.0 + 1.0)
     assert p_ax.collections and lines(p_ax, "data")
+    (bar,) = [ax for ax in fig.axes[4:] if ax.get_ylabel() == "$p(t \\mid x)$"]  # the contours' colour bar
+    levels = p_ax.collections[0].levels
+    assert len(levels) >= 4 and levels.min() > 0 and np.all(np.diff(levels) > 0)  # no level in the flat tails
     np.testing.assert_allclose(lines(mode_ax, "mode")[0].get_ydata(),
                                dp.mixture.mode(net, w, ((x - 0.5) / 2.0)[:, None])[:, 0] * 3.0 + 1.0)
     assert lines(mode_ax, "mean") and lines(mode_ax, "sum_of_squares")

@@ -708,12 +708,25 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
     summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
     errors = est.restart_errors_
-    summary.add_row("restarts' minima", f"min {errors.min():.6g}, median {np.median(errors):.6g}, max {errors.max():.6g}")
+    summary.add_row("starts' final E" if est.evidence_ is not None else "restarts' minima",
+                    f"min {errors.min():.6g}, median {np.median(errors):.6g}, max {errors.max():.6g}"
+                    + (" (each start's last training, at its own alpha and beta)" if est.evidence_ is not None else ""))
     params = est.get_params()
     summary.add_row("parameters", escape(", ".join(f"{k}={v}" for k, v in params.items())))
     if f.user.get("data"):
         summary.add_row("trained on", escape(str(f.user["data"])))
     out.print(summary)
+
+
+def _picture_title(name: str, est, kind: str) -> str:
+    """What a training curve or a minima plot of a saved model shows: for a model of the evidence, the last
+    training at its final alpha and beta (E the data term), and each start's own last training."""
+    evidence = est.evidence_ is not None
+    if kind == "training":
+        return f"{name}: " + ("the last training,\nat the evidence's final alpha and beta; E is the data term E_D"
+                              if evidence else "training")
+    return f"{name}: final E of each " + ("start's last training\n(the evidence runs its cycles per start)"
+                                          if evidence else "restart")
 
 
 @app.command(short_help="Draw a saved model's fit, training curve or minima.", epilog="Example: deltaprop plot sin.safetensors sin.csv --kind fit -o fit.png")
@@ -735,10 +748,10 @@ def plot(
         raise typer.BadParameter(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}", param_hint="--kind")
     f, est = _load(model)
     if kind == "training":
-        fig = plots.plot_training(est.history_, title=f"training of {model.name}")
+        fig = plots.plot_training(est.history_, title=_picture_title(model.name, est, kind))
     elif kind == "minima":
         fig = plots.plot_minima(est.restart_errors_, best=est.training_["best_restart"],
-                                title=f"{model.name}: final E of each restart")
+                                title=_picture_title(model.name, est, kind))
     else:
         if data is None:
             raise typer.BadParameter("--kind fit draws the model over data: give DATA", param_hint="DATA")

@@ -78,15 +78,28 @@ def plot_fit(net: Network, w: np.ndarray, X: Any, T: Any, beta: Optional[float] 
         zax = ax if x_scaler is None and t_scaler is None else ax.twinx()
         Z = hidden_outputs(net, w, Xs)
         for j in range(Z.shape[1]):
-            zax.plot(grid[:, 0], Z[:, j], "--", lw=1, color=HIDDEN_COLOURS[j % len(HIDDEN_COLOURS)],
-                     label="hidden units $z_j$" if j == 0 else None, gid="hidden")
+            zax.plot(grid[:, 0], Z[:, j], "--", lw=1, color=HIDDEN_COLOURS[j % len(HIDDEN_COLOURS)], gid="hidden")
         if zax is not ax:
             zax.set_ylabel("$z_j$")
     ax.set_xlabel("$x$")
     ax.set_ylabel("$t$")
     if title:
         ax.set_title(title)
+    if ax.figure is fig and len(fig.axes) <= 2:  # a figure of its own; a panel's legend is its caller's
+        ax.legend(*fit_legend(ax, hidden), fontsize=8, loc="best")
     return fig
+
+
+def fit_legend(ax, hidden: bool) -> tuple[list, list]:
+    """The handles and labels of ``plot_fit``'s legend: what the axes drew, and one dashed grey line for all the
+    hidden units (each has its own colour, which no single swatch shows)."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    if hidden:
+        handles.append(Line2D([], [], ls="--", lw=1, color="grey"))
+        labels.append("hidden units $z_j$, one colour each")
+    return handles, labels
 
 
 def plot_predictions(Y: Any, T: Any, *, std: Any = None, names: Optional[Sequence[str]] = None,
@@ -155,7 +168,8 @@ def plot_training(history: dict, *, n_train: Optional[int] = None, n_validation:
         ax.axvline(epoch[best], color="k", ls=":", lw=1, gid="early stopping")
         ax.plot(epoch[best], Ev[best], "k*", ms=12, label=f"least validation error (epoch {epoch[best]})",
                 gid="early stopping")
-    if np.all(E[np.isfinite(E)] > 0) and np.any(np.isfinite(E)):
+    finite = np.concatenate([E[np.isfinite(E)], Ev[np.isfinite(Ev)]])
+    if finite.size and np.all(finite > 0) and finite.max() > 10 * finite.min():  # a log axis over a decade or more
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("error per pattern" if per else "error")
@@ -180,6 +194,9 @@ def plot_minima(restart_errors: Sequence[float], *, best: Optional[int] = None, 
             label=f"kept (restart {best}): E = {errors[best]:.3g}", gid="best")
     if np.all(errors > 0) and errors.max() > 10 * errors.min():
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # restarts are counted
     ax.set_xlabel("restart, sorted by final error")
     ax.set_ylabel("final $E(\\mathbf{w})$")
     ax.set_title(title)
@@ -317,8 +334,12 @@ def plot_mixture(net: Network, w: np.ndarray, X: Any, T: Any, *, x_scaler=None, 
     grid_x, grid_t = np.meshgrid(x, t)
     p = mixture.density(net, w, ((grid_x.ravel() - xm[0]) / xs[0])[:, None],
                         ((grid_t.ravel() - tm[0]) / ts[0])[:, None]).reshape(grid_x.shape) / ts[0]
-    levels = np.unique(np.quantile(p, [0.5, 0.6, 0.7, 0.8, 0.88, 0.94, 0.97, 0.99]))  # each branch, not the peaks only
-    ax_p.contour(grid_x, grid_t, p, levels=levels, cmap="viridis", linewidths=0.8)
+    # levels among the densities that are not ~0 (a level in the flat tails draws a ragged line across the
+    # panel), spread by quantile so that each branch is drawn, not the peaks only
+    visible = p[p > 1e-3 * p.max()]
+    levels = np.unique(np.round(np.quantile(visible, [0.1, 0.3, 0.5, 0.65, 0.8, 0.9, 0.96, 0.99]), 12))
+    cs = ax_p.contour(grid_x, grid_t, p, levels=levels, cmap="viridis", linewidths=0.8)
+    fig.colorbar(cs, ax=ax_p, label="$p(t \\mid x)$", format="%.2g")
     ax_p.plot(X[:, 0], T[:, 0], ".", ms=2, color="tab:blue", alpha=0.5, gid="data")
     ax_p.set_title("(c) contours of $p(t \\mid x)$ (PRML 5.148)", fontsize=10)
     ax_mode.plot(X[:, 0], T[:, 0], ".", ms=2, color="tab:blue", alpha=0.3, label="data", gid="data")
@@ -345,8 +366,8 @@ def plot_mixture(net: Network, w: np.ndarray, X: Any, T: Any, *, x_scaler=None, 
 def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N: int = 50):
     """PRML Figure 5.3: a 1-3-1 tanh network fitted to N = 50 points of x^2, sin(pi x), |x| and the Heaviside step.
 
-    Each panel holds the data, the network function, the three hidden units'
-    outputs (dashed) and the band y +- 2/sqrt(beta_ML).
+    Each panel holds the data, the network function and the three hidden units' outputs (dashed), as the
+    book's figure; no noise band, which for these noise-free targets would be narrower than the line.
     """
     from matplotlib.figure import Figure
 
@@ -358,9 +379,9 @@ def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N:
     for ax, name in zip(axes, FIGURE_5_3):
         net, X, T = seed_example(seed, N=N, target=name)
         result = train(net, X, T, method=method, restarts=restarts, seed=seed, progress=False)
-        plot_fit(net, result.w, X, T, beta=result.beta, ax=ax,
+        plot_fit(net, result.w, X, T, ax=ax,
                  title=f"$t = {name.replace('pi', chr(92) + 'pi ')}$, RMSE {np.sqrt(2 * result.error / N):.2g}")
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = fit_legend(axes[0], hidden=True)
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)  # over no data
     fig.suptitle("PRML Figure 5.3: a two-layer network with 3 tanh hidden units, N = 50")
     return fig
@@ -368,14 +389,16 @@ def plot_figure_5_3(seed: int = 0, restarts: int = 10, method: str = "lbfgs", N:
 
 def plot_error_surface(net: Network, w: np.ndarray, X: Any, T: Any, *, path: Optional[np.ndarray] = None,
                        directions: Optional[tuple] = None, span: float = 1.5, resolution: int = 61,
-                       seed: Any = 0, ax=None, title: Optional[str] = None):
+                       seed: Any = 0, ax=None, title: Optional[str] = None,
+                       w_label: str = "$\\mathbf{w}_{ML}$, the minimum"):
     """E(w) on the plane through w spanned by two directions, with an optimiser's path projected on it.
 
     Directions: ``directions`` if given (made orthonormal); else, with a
     ``path`` (weight vectors, e.g. training snapshots), the direction from the
     path's start to w and the main direction of the path's remaining spread;
     else two random directions. The plane is drawn over +- ``span`` times the
-    larger of |w| and the path's extent.
+    larger of |w| and the path's extent. ``w_label`` names w in the legend (by default the minimum that
+    training reached, w_ML).
     """
     X, T = np.asarray(X, dtype=float), np.asarray(T, dtype=float)
     w = np.asarray(w, dtype=float)
@@ -416,7 +439,7 @@ def plot_error_surface(net: Network, w: np.ndarray, X: Any, T: Any, *, path: Opt
     if path is not None:
         ax.plot(coords[:, 0], coords[:, 1], "-o", color="w", ms=3, lw=1.2, label="optimiser's path", gid="path")
         ax.plot(coords[0, 0], coords[0, 1], "s", color="w", ms=7, gid="path")
-    ax.plot(0, 0, "*", color="tab:red", ms=15, label="$\\mathbf{w}$", gid="w")
+    ax.plot(0, 0, "*", color="tab:red", ms=15, label=w_label, gid="w")
     ax.set_xlabel("direction 1")
     ax.set_ylabel("direction 2")
     ax.set_title(title or "Error surface on a plane through $\\mathbf{w}$")
