@@ -174,7 +174,7 @@ def test_gradcheck_and_info(files):
     assert result.returncode == 0 and "on 10 rows" in result.stdout
     result = run("info", d / "reg.safetensors")
     assert result.returncode == 0
-    for text in ("NetworkRegressor", "model format version 4", "h1", "features", "a, b, c", "restarts' minima",
+    for text in ("NetworkRegressor", "model format version 4", "h1", "features", "a, b, c", "starts' final E",
                  "weight decay by the evidence", "ln evidence"):
         assert text in result.stdout, text
 

@@ -43,6 +43,13 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Feed-forward neural networks trained by error backpropagation (Bishop, PRML chapter 5)."""
 
 
+def _classifies(est) -> bool:
+    """Whether a loaded model is a classifier (scikit-learn's own test, by the estimator's tags)."""
+    from sklearn.base import is_classifier
+
+    return is_classifier(est)
+
+
 def _console() -> Console:
     """A console that wraps nothing and, off a terminal, is wide enough for the tables."""
     console = Console(highlight=False, soft_wrap=True)
@@ -322,7 +329,7 @@ def _model_columns(f, est) -> tuple[list[str], list[str]]:
     """The feature and target columns that ``deltaprop fit`` kept in the file, checked against the model."""
     features = f.user.get("features") or [str(i) for i in range(est.n_features_in_)]
     targets = f.user.get("targets") or ["y"]
-    n_targets = 1 if hasattr(est, "classes_") else est.network_.target_size
+    n_targets = 1 if _classifies(est) else est.network_.target_size
     for what, names, n in (("features", features, est.n_features_in_), ("targets", targets, n_targets)):
         if not (isinstance(names, list) and len(names) == n and all(isinstance(c, str) for c in names)):
             f.fail(f"user.{what} must name the model's {n} {what[:-1] if n == 1 else what}; got {names!r}")
@@ -343,7 +350,7 @@ def _targets(est, df, targets: list[str], path: Path) -> np.ndarray:
     """The targets of a data file as the network sees them (``est.network_targets``)."""
     from .tables import labels, numeric
 
-    y = labels(df, targets[0], path) if hasattr(est, "classes_") else numeric(df, targets, path, "target")
+    y = labels(df, targets[0], path) if _classifies(est) else numeric(df, targets, path, "target")
     return _in_file(path, targets[0], est.network_targets, y)
 
 
@@ -519,7 +526,7 @@ def predict(
     df = read_table(data)
     X = numeric(df, features, data, "feature")
     columns = {}
-    if hasattr(est, "classes_"):
+    if _classifies(est):
         if std:
             raise typer.BadParameter("--std is for regression models; this model classifies", param_hint="--std")
         columns[targets[0]] = est.predict(X)
@@ -570,7 +577,7 @@ def evaluate(
     X = numeric(df, features, data, "feature")
     out = _console()
     table = Table("measure", "value", title=escape(f"{model} on {data} (N = {len(X)})"))
-    if hasattr(est, "classes_"):
+    if _classifies(est):
         y = est.classes_[_in_file(data, targets[0], est.encode_labels, labels(df, targets[0], data))]
         table.add_row("accuracy", f"{est.score(X, y):.6g}")
         table.add_row("log-loss (mean NLL per pattern)", f"{log_loss(y, est.predict_proba(X), labels=est.classes_):.6g}")
@@ -607,7 +614,7 @@ def trace(
     M = net.layers[net.output].activation.components
     if target is None:
         t = net.forward(w, xs[None, :])[0] if not M else mixture.mode(net, w, xs[None, :])[0]
-    elif hasattr(est, "classes_"):
+    elif _classifies(est):
         t = _targets(est, pd.DataFrame({targets[0]: [target]}), targets, Path("--target"))[0]
     else:
         values = _numbers(target, "--target")
@@ -617,7 +624,7 @@ def trace(
     out = _console()
     if est.standardize:
         out.print(f"inputs standardised with the training statistics: x = ({', '.join(f'{v:g}' for v in x)}) -> "
-                  f"({', '.join(f'{v:.6g}' for v in xs)})" + ("" if hasattr(est, "classes_") else "; targets likewise"))
+                  f"({', '.join(f'{v:.6g}' for v in xs)})" + ("" if _classifies(est) else "; targets likewise"))
     if target is None:
         out.print("no --target given: t = y, so every delta and derivative is 0" if not M else
                   "no --target given: t = the conditional mode (the mean of the most probable component)")
@@ -629,7 +636,7 @@ def _jacobian_table(est, x: np.ndarray, features: list[str], targets: list[str])
     """dy_k/dx_i at one pattern in the data's units (PRML 5.73): a row per output, a column per feature."""
     J = est.output_jacobian(x[None, :])[0]
     M = est.network_.layers[est.network_.output].activation.components
-    if hasattr(est, "classes_"):
+    if _classifies(est):
         classes = est.classes_[1:] if est.network_.K == 1 else est.classes_
         rows = [f"p({c})" for c in classes]
     elif M:  # the mixture's parameters, in standardised units
@@ -694,7 +701,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     summary = Table("", "", show_header=False, title="training")
     summary.add_row("features", escape(", ".join(features)))
     summary.add_row("targets", escape(", ".join(targets)))
-    if hasattr(est, "classes_"):
+    if _classifies(est):
         summary.add_row("classes", escape(", ".join(str(c) for c in est.classes_)))
     else:
         summary.add_row(_beta_name(est), ", ".join(f"{b:.6g}" for b in np.atleast_1d(est.beta_)) + " (target units)")
@@ -755,7 +762,7 @@ def plot(
     else:
         if data is None:
             raise typer.BadParameter("--kind fit draws the model over data: give DATA", param_hint="DATA")
-        if hasattr(est, "classes_"):
+        if _classifies(est):
             raise _Failure(f"--kind fit draws regression models; {model} classifies (try --kind training or minima)")
         features, targets = _model_columns(f, est)
         df = read_table(data)
@@ -814,8 +821,8 @@ def explain(
         if data is not None:
             df = read_table(data)
             X = numeric(df, features, data, "feature")
-            T = labels(df, targets[0], data) if hasattr(est, "classes_") else numeric(df, targets, data, "target")
-        classify = hasattr(est, "classes_")
+            T = labels(df, targets[0], data) if _classifies(est) else numeric(df, targets, data, "target")
+        classify = _classifies(est)
         html = explain_html(
             est.network_, est.w_, X=X, T=T, x_scaler=(est.x_mean_, est.x_scale_),
             t_scaler=None if classify else (est.y_mean_, est.y_scale_), classes=est.classes_ if classify else None,
