@@ -138,7 +138,7 @@ def test_error_surface_holds_w_at_the_origin_and_the_path_projected():
 
 
 def test_demo_writes_the_pictures(tmp_path):
-    from deltaprop.cli import demo_pictures
+    from deltaprop.demo import demo_pictures
 
     written = demo_pictures(tmp_path, restarts=2)
     names = sorted(p.name for p, _ in written)

@@ -24,7 +24,7 @@ LAYERS = {
     "numerics": 3,
     "training": 4,
     "io": 5, "tables": 5,
-    "estimators": 6, "plots": 6, "viz": 6, "examples": 6,
+    "estimators": 6, "plots": 6, "viz": 6, "examples": 6, "demo": 6,
     "cli": 7, "__init__": 7, "__main__": 7,
 }
 # The flat modules of the layout before the folders (commit 6981a07), so that the same count reads both.

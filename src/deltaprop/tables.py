@@ -264,3 +264,8 @@ def labels(df: pd.DataFrame, column: str, path: Any) -> np.ndarray:
         i = int(np.argmax(raw.isna().to_numpy()))
         raise DataError(f"{path}: column {column!r}, {where(path, i)} has no class label")
     return raw.to_numpy()
+
+
+def plural(n: int) -> str:
+    """"s" after a count other than one: f"{n} restart{plural(n)}"."""
+    return "" if n == 1 else "s"
