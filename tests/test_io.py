@@ -271,6 +271,11 @@ def test_snapshots_are_kept_in_the_model_file(tmp_path, data):
     (lambda m: m["estimator"].update(beta="nan"), "estimator.beta must be a positive number"),
     (lambda m: m["estimator"].update(n_features_in=4), "estimator.n_features_in is 4; the network has 3 inputs"),
     (lambda m: m["params"].update(hidden=[5, 4]), "params.hidden is \\(5, 4\\); the network's hidden layers"),
+    # issue 28, item 9: a gamma no posterior can have
+    (lambda m: m["estimator"]["evidence"].update(gamma="nan"), "gamma is 'nan'"),
+    (lambda m: m["estimator"]["evidence"].update(gamma=-5), "gamma is -5"),
+    (lambda m: m["estimator"]["evidence"]["gamma_groups"].update({"b[y]": 3.0}),
+     "gamma_groups\\['b\\[y\\]'\\] is 3.0; a group's well-determined parameters lie in \\[0, 1\\]"),
     (lambda m: m["params"].update(activation="sigmoidal"), "params: The 'activation' parameter"),
     (lambda m: m.update(architecture="[" * 100_000), "nested too deeply"),
     (lambda m: m.update(architecture={"layers": [["x", 3, None]], "connections": [["x", "y", "no"]]}),

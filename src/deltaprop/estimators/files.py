@@ -23,6 +23,9 @@ ESTIMATORS = {"NetworkRegressor": NetworkRegressor, "NetworkClassifier": Network
               "MixtureDensityRegressor": MixtureDensityRegressor}
 
 
+ROUNDING = 1e-9  # files written before gamma_g was clipped may hold W_g - alpha_g Tr_g(A^-1) = -4e-16
+
+
 def _number(v) -> bool:
     """A number as ``jsonable`` writes one: int, float, or "nan"/"inf"/"-inf" text."""
     return (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in ("nan", "inf", "-inf")
@@ -124,7 +127,13 @@ def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> st
         return "alpha must be positive"
     if not (_positive(e["beta"]) if regression else e["beta"] is None):
         return "beta must be a positive number (regression) or null (classification)"
-    for key, ok in (("gamma", _number(e["gamma"])), ("log_evidence", _number(e["log_evidence"])),
+    sizes = {b.name: b.size for b in net.blocks}
+    for g, v in e["gamma_groups"].items():  # 0 <= gamma_g <= W_g (PRML 5.179, per group)
+        if not (_number(v) and not isinstance(v, str) and -ROUNDING <= v <= sizes[g] + ROUNDING):
+            return f"gamma_groups[{g!r}] is {v!r}; a group's well-determined parameters lie in [0, {sizes[g]}]"
+    gamma_ok = (_number(e["gamma"]) and not isinstance(e["gamma"], str)
+                and -ROUNDING <= e["gamma"] <= net.n_params + ROUNDING)
+    for key, ok in (("gamma", gamma_ok), ("log_evidence", _number(e["log_evidence"])),
                     ("error", _number(e["error"])), ("cycles", isinstance(e["cycles"], int) and e["cycles"] >= 0),
                     ("N", isinstance(e["N"], int) and e["N"] >= 1), ("converged", isinstance(e["converged"], bool)),
                     ("hessian", e["hessian"] in ("outer_product", *STRUCTURES))):
