@@ -271,7 +271,8 @@ def test_snapshots_are_kept_in_the_model_file(tmp_path, data):
     (lambda m: m["estimator"].update(beta="nan"), "estimator.beta must be a positive number"),
     (lambda m: m["estimator"].update(n_features_in=4), "estimator.n_features_in is 4; the network has 3 inputs"),
     (lambda m: m["params"].update(hidden=[5, 4]), "params.hidden is \\(5, 4\\); the network's hidden layers"),
-    # issue 28, item 9: a gamma no posterior can have
+    # issue 28, item 9: a beta_ the error bars do not use, a gamma no posterior can have
+    (lambda m: m["estimator"].update(beta=m["estimator"]["beta"] * 2), "but the posterior's beta .* would disagree"),
     (lambda m: m["estimator"]["evidence"].update(gamma="nan"), "gamma is 'nan'"),
     (lambda m: m["estimator"]["evidence"].update(gamma=-5), "gamma is -5"),
     (lambda m: m["estimator"]["evidence"]["gamma_groups"].update({"b[y]": 3.0}),

@@ -203,6 +203,11 @@ def from_model_file(f: ModelFile):
             members.append(_posterior_from_file(f, net, f.tensors[f"{prefix}w"] if prefix else est.w_, e, prefix))
         est.posterior_ = members[0]
         est.committee_ = Committee.of(members, est.committee)
+        if est.posterior_.beta is not None:  # beta_ (target units) is the beta the error bars use (network units)
+            implied = est.posterior_.beta / np.asarray(est._output_scale(), dtype=float) ** 2
+            if not np.allclose(np.atleast_1d(est.beta_), implied, rtol=1e-9, atol=0.0):
+                f.fail(f"estimator.beta is {est.beta_!r}, but the posterior's beta {est.posterior_.beta!r} in the "
+                       f"targets' units is {implied.tolist()}: the error bars and beta_ would disagree")
     elif stored:
         f.fail(f"the file holds {stored[0]} but no estimator.evidence")
     est._evidence_attributes()
