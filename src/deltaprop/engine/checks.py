@@ -8,6 +8,8 @@ to one floating dtype (float64 unless every array is float32).
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -22,9 +24,6 @@ Array = Any
 def number(name: str, value: Any, low: float, high: float = float("inf"), low_open: bool = False) -> float:
     """``value`` as a finite float in [low, high] ((low, high] with ``low_open``); a bool, a string or an
     array of more than one number is no number here (``True`` is not alpha = 1)."""
-    import math
-    import numbers
-
     scalar = isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and
                                                  np.issubdtype(np.asarray(value).dtype, np.number))
     if isinstance(value, (bool, np.bool_)) or not scalar:
