@@ -96,7 +96,10 @@ def test_the_python_loop_runs_where_the_fast_path_does_not_apply(tmp_path):
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0, compiled=False).engine == "reference"
     assert dp.train(skip, X, T, method="sgd", epochs=3, seed=0).engine == "reference"
     assert dp.train(net, X, T, method="sgd", epochs=3, seed=0, validation=0.2).engine == "compiled"
-    assert dp.train(net, X, T, method="lbfgs", epochs=3, seed=0).loop == "scipy"
+    assert dp.train(net, X, T, method="lbfgs", epochs=3, seed=0).loop == "fused"
+    assert dp.train(net, X, T, method="lbfgs", epochs=3, seed=0, compiled=False).loop == "scipy"
+    assert dp.train(net, X32, T32, method="lbfgs", epochs=3, seed=0).loop == "scipy"  # SciPy's works in float64
+    assert dp.train(net, X, T, method="lbfgs", epochs=3, seed=0, snapshots=2).loop == "scipy"
 
 
 @pytest.mark.parametrize("method, options", [
@@ -225,3 +228,52 @@ def test_a_chunk_fills_its_time_at_the_last_pace_growing_at_most_sixteenfold():
     assert next_chunk(16, 3e-4) == 256 and next_chunk(256, 3e-4) == int(CHUNK_SECONDS / 3e-4)  # then it fills CHUNK_SECONDS
     assert next_chunk(500, 1.0) == 1  # slow epochs: one per call
     assert next_chunk(8, 0.0) == 128  # a call too quick to time still grows by at most 16
+
+
+@pytest.mark.parametrize("output, K", [("linear", 2), ("logistic", 2), ("softmax", 3)])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.5])
+def test_fused_lbfgs_takes_scipys_steps(output, K, weight_decay):
+    """The compiled L-BFGS and SciPy's L-BFGS-B (on the reference engine) take the same 20 iterations, to rounding
+    (each iteration a direction and a More-Thuente line search; rounding grows along a non-convex path)."""
+    for hidden in HIDDEN:
+        net = dp.Network({"x": 3, "h1": (5, hidden), "h2": (4, "tanh"), "y": (K, output)},
+                         [("x", "h1"), ("h1", "h2"), ("h2", "y")])
+        X, T = data(output, K)
+        kwargs = dict(method="lbfgs", epochs=20, seed=1, weight_decay=weight_decay, tol=0.0)
+        slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
+        assert (fast.loop, slow.loop) == ("fused", "scipy") and fast.stop_reason == slow.stop_reason, hidden
+        np.testing.assert_allclose(fast.history["error"], slow.history["error"], rtol=1e-9, err_msg=hidden)
+        np.testing.assert_allclose(fast.w, slow.w, rtol=1e-7, atol=1e-9 * np.abs(slow.w).max(), err_msg=hidden)
+
+
+def test_fused_lbfgs_converges_where_scipy_does():
+    """On a convex objective (no hidden layer: linear least squares with weight decay) the two stop at the same
+    iteration by the same rule, at the same minimum."""
+    net = dp.mlp([3, 2])
+    X, T = data("linear", 2, N=60)
+    kwargs = dict(method="lbfgs", epochs=1000, seed=0, weight_decay=0.1, tol=1e-12)
+    slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
+    assert fast.stop_reason == slow.stop_reason == "converged"
+    assert fast.history["epoch"][-1] == slow.history["epoch"][-1] < 100
+    np.testing.assert_allclose(fast.w, slow.w, rtol=1e-8, atol=1e-12)
+
+
+def test_the_line_search_meets_the_strong_wolfe_conditions():
+    """More and Thuente's search, alone, on phi(s) = (s - 3)^2 + sin(4 s) from phi'(0) < 0: the step it accepts
+    satisfies sufficient decrease (ftol 1e-3) and curvature (gtol 0.9)."""
+    from deltaprop.optimize.lbfgs import CONVERGENCE, FG, FTOL, GTOL, START, STATE_SIZE, line_search
+
+    def phi(s):
+        return (s - 3.0) ** 2 + np.sin(4.0 * s), 2.0 * (s - 3.0) + 4.0 * np.cos(4.0 * s)
+
+    for first in (1e-3, 0.1, 1.0, 10.0, 100.0):
+        f0, g0 = phi(0.0)
+        state = np.empty(STATE_SIZE)
+        stp, task = line_search(f0, g0, first, START, state, 1e10)
+        calls = 0
+        while task == FG:
+            calls += 1
+            stp, task = line_search(*phi(stp), stp, task, state, 1e10)
+        f, g = phi(stp)
+        assert task == CONVERGENCE and calls <= 20, first
+        assert f <= f0 + FTOL * stp * g0 and abs(g) <= GTOL * abs(g0), first

@@ -20,14 +20,17 @@ FUSED_METHODS = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
 
 
 def choose_loop(config, problem, has_validation: bool, callbacks, checkpoint, resume) -> str:
-    """"scipy" for SciPy's methods; "fused" where the fused loop gives what the step loop gives (the
-    compiled backend, a step rule, and nothing that needs Python between epochs: validation,
-    callbacks, checkpoints, snapshots, early stopping); else "steps"."""
-    if config.method in SCIPY_METHODS:
-        return "scipy"
+    """"fused" where the fused loop gives what the step loop or SciPy gives (the compiled backend, a step
+    rule or lbfgs on float64 data, and nothing that needs Python between epochs: validation, callbacks,
+    checkpoints, snapshots, early stopping); "scipy" for SciPy's methods otherwise; else "steps"."""
     python_between_epochs = (has_validation or callbacks or checkpoint or resume or config.snapshots
                              or config.early_stopping)
-    if problem.engine == "compiled" and config.method in FUSED_METHODS and not python_between_epochs:
+    fusable = problem.engine == "compiled" and not python_between_epochs
+    if config.method == "lbfgs" and fusable and problem.X.dtype == np.float64:
+        return "fused"
+    if config.method in SCIPY_METHODS:
+        return "scipy"
+    if fusable and config.method in FUSED_METHODS:
         return "fused"
     return "steps"
 
@@ -56,7 +59,10 @@ def next_chunk(chunk: int, seconds_per_epoch: float) -> int:
 
 
 def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
-    """gd, sgd, momentum and adam with whole chunks of epochs in one compiled call (``fused.run_epochs``)."""
+    """gd, sgd, momentum and adam with whole chunks of epochs in one compiled call (``fused.run_epochs``);
+    lbfgs with whole chunks of iterations (``fused_lbfgs``)."""
+    if config.method == "lbfgs":
+        return fused_lbfgs(problem, config, run, w)
     from ..fast.kernels import kernel_spec
     from .fused import Histories, Rule, Stops, run_epochs
 
@@ -87,6 +93,46 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
                              best_in_chunk, best_w, code, first)
             chunk = next_chunk(chunk, elapsed / done)
+        if run.stop_reason is None:
+            run.stop_reason = "max epochs"
+    except KeyboardInterrupt:
+        run.stop_reason = "interrupted"
+    return w
+
+
+def fused_lbfgs(problem, config, run, w) -> np.ndarray:
+    """lbfgs with whole chunks of iterations in one compiled call (``fused.run_lbfgs``): the steps of SciPy's
+    L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations."""
+    from ..fast.kernels import kernel_spec
+    from ..optimize.lbfgs import MEMORY
+    from .fused import Histories, Memory, Stops, run_lbfgs
+
+    spec = kernel_spec(problem.net)
+    run.record(w)
+    w = w.copy()
+    P = w.size
+    memory = Memory(np.zeros((MEMORY, P)), np.zeros((MEMORY, P)), np.zeros(MEMORY),
+                    np.array([MEMORY - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
+    best_w = w.copy()
+    prev = math.nan if run.prev_objective is None else run.prev_objective
+    chunk = 1
+    try:
+        while run.stop_reason is None and run.epoch < config.epochs:
+            run.check_stop()
+            k = min(chunk, config.epochs - run.epoch)
+            E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
+            start, seconds0 = time.perf_counter(), run.last_seconds()
+            done, prev, best, best_in_chunk, code, first = run_lbfgs(
+                w, problem.X, problem.T, spec, problem.weight_decay, problem.decay, k, memory,
+                Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
+                Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
+            elapsed = time.perf_counter() - start
+            if done:
+                run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
+                                 best_in_chunk, best_w, code, first)
+            if code == 3:
+                run.stop_reason = "line search failed"
+            chunk = next_chunk(chunk, elapsed / max(done, 1))
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
     except KeyboardInterrupt:
