@@ -78,7 +78,8 @@ def test_fit_chooses_the_hidden_size_by_the_evidence_and_info_lists_every_candid
     info = run("info", d / "sizes.safetensors").stdout
     assert "│ sizes " in info and "kept)" in info
     refused = run("fit", d / "train.csv", "--target", "y", "--hidden", "evidence", "--weight-decay", "1")
-    assert refused.returncode == 2 and "takes no --components and no fixed --weight-decay" in refused.stderr
+    message = " ".join(refused.stderr.replace("│", " ").split())
+    assert refused.returncode == 2 and "it takes --weight-decay evidence (the default), not 1.0" in message
 
 
 def test_fit_with_levenberg_marquardt_matches_the_estimator(files):
@@ -310,15 +311,25 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
     [
         (["fit", "x.csv", "--target", "y", "--bogus"], "No such option: --bogus"),
         (["fit", "x.csv"], "Missing option '--target'"),
-        (["fit", "x.csv", "--target", "y", "--hidden", "ten"], "expected positive layer sizes separated by commas"),
-        (["fit", "x.csv", "--target", "y", "--hidden", "10,0"], "expected positive layer sizes separated by commas"),
-        (["fit", "x.csv", "--target", "y", "--validation", "1.5"], "must lie strictly between 0 and 1"),
-        (["fit", "x.csv", "--target", "y", "--method", "newton"], "unknown method 'newton'"),
-        (["fit", "x.csv", "--target", "y", "--weight-decay", "lots"], "--weight-decay: expected 'evidence' or a number >= 0"),
+        (["fit", "x.csv", "--target", "y", "--hidden", "ten"], "--hidden: expected layer sizes separated by commas"),
+        (["fit", "x.csv", "--target", "y", "--hidden", "10,0"], "--hidden: hidden must list positive layer sizes"),
+        (["fit", "x.csv", "--target", "y", "--validation", "1.5"],
+         "--validation: must be a float in the range (0.0, 1.0) or None; got 1.5"),
+        (["fit", "x.csv", "--target", "y", "--method", "newton"], "--method: must be one of 'adam', 'bfgs', 'cg', 'gd', "
+         "'lbfgs', 'lm', 'momentum', 'scg', 'sgd'; got 'newton'"),
+        (["fit", "x.csv", "--target", "y", "--weight-decay", "lots"],
+         "--weight-decay: must be a float in the range [0.0, inf), one of 'evidence' or None; got 'lots'"),
+        (["fit", "x.csv", "--target", "y", "--components", "2", "--method", "lm"],
+         "--method: method 'lm' (Levenberg-Marquardt) minimises a sum-of-squares error, which needs linear outputs; "
+         "this network's outputs are mdn:2"),
+        (["fit", "x.csv", "--target", "y", "--components", "2", "--hidden", "evidence"],
+         "--hidden: 'evidence' compares sizes by the evidence, which a mixture density network has not"),
         (["fit", "x.csv", "--target", "y", "--hessian", "full"],
-         "--hessian: unknown structure 'full'; expected one of auto, exact, ggn, kron"),
+         "--hessian: must be one of 'auto', 'diag', 'exact', 'ggn', 'kron', 'last_layer'; got 'full'"),
         (["fit", "x.csv", "--target", "label", "--classify", "--method", "lm"],
-         "Invalid value for --method: lm (Levenberg-Marquardt) minimises a sum of squares, for regression"),
+         "Invalid value for --method: method 'lm' (Levenberg-Marquardt) minimises a sum-of-squares error, which needs "
+         "linear outputs; this network's outputs are logistic or softmax (a cross-entropy error): use --method lbfgs or "
+         "scg"),
         (["fit", "x.csv", "--target", "y", "--restarts", "0"], "should be greater than or equal to 1"),
         (["trace", "MODEL", "--input", "1,2"], "the model takes 3 inputs (a, b, c); got 2"),
         (["trace", "MODEL", "--input", "1,two,3"], "expected numbers separated by commas"),
@@ -513,7 +524,7 @@ def test_a_mixture_density_network_from_fit_to_plot(tmp_path):
                           (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "2", "--classify"),
                            "Invalid value for --components: a mixture density"),
                           (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "2", "--weight-decay",
-                            "evidence"), "Invalid value for --weight-decay: the evidence (PRML 5.7) needs"),
+                            "evidence"), "Invalid value for --weight-decay: --weight-decay evidence (PRML 5.7) needs the Hessian"),
                           (("fit", tmp_path / "inverse.csv", "--target", "t", "--components", "0"), "--components")):
         result = run(*args)
         assert result.returncode == 2 and message in " ".join(result.stderr.split()), result.stderr

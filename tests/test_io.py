@@ -193,6 +193,30 @@ def rewrite(path, change, tensors_change=None, digest=None):
     save_file(tensors, str(path), metadata=metadata)
 
 
+def test_the_estimators_name_the_kinds_they_read_and_load_network_reads_any_kind(tmp_path, regressor):
+    """io knows no estimator: ``dp.load`` reads the kinds of ``deltaprop.estimators.ESTIMATORS`` (and refuses a bare
+    network by name), while ``dp.load_network`` takes the network of a file of any kind, a later one's too."""
+    path = tmp_path / "r.safetensors"
+    regressor.save(path)
+    rewrite(path, {"kind": "GaussianProcess"})
+    with pytest.raises(dp.ModelFileError, match="the metadata entry 'kind' is 'GaussianProcess'; expected one of "
+                                                "'network', 'NetworkRegressor', 'NetworkClassifier', "
+                                                "'MixtureDensityRegressor'"):
+        dp.load(path)
+    net, w = dp.load_network(path)
+    np.testing.assert_array_equal(w, regressor.w_)
+    with safe_open(str(path), framework="np") as f:
+        metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    del metadata["kind"]
+    metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(dp.ModelFileError, match="the metadata entry 'kind' is None; expected the name of what it holds"):
+        dp.load_network(path)
+    dp.save_network(tmp_path / "n.safetensors", net, w)
+    with pytest.raises(dp.ModelFileError, match="holds a bare network, not an estimator: load it with dp.load_network"):
+        dp.load(tmp_path / "n.safetensors")
+
+
 def test_a_newer_format_version_is_refused(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)

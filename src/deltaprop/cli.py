@@ -15,7 +15,6 @@ from .numerics import gradient_check
 from .demo import demo_pictures, figure_5_3_fits
 from .examples import seed_example
 from .files import save_figure, writable, write_text
-from .numerics.curvature import HESSIANS
 from .optimize import METHODS
 from .tables import LIMITS
 from .tables import plural as _s
@@ -95,10 +94,38 @@ _SPELLINGS = (
     (r" \(tol\)", ""),  # the tolerance is no option of the command
     (r"\blearning_rate=(\S+?)(?=[,;:)]|\s|$)", r"--learning-rate \1"),
     (r"\bmethod='(\w+)'", r"--method \1"),
+    (r"(--method \w+) or '(\w+)'", r"\1 or \2"),
+    (r"\bhidden='evidence'", "--hidden evidence"),
+    (r"\bweight_decay='evidence' \(or None\)", "--weight-decay evidence (the default)"),
+    (r"\bweight_decay='evidence'", "--weight-decay evidence"),
     (r"\bweight_decay\b", "--weight-decay"),
     (r"; raise cycles or tol$", ""),  # the cycles are no option of the command
     (r"\bvalidation_fraction\b", "--validation"),
 )
+
+
+#: The estimators' parameters and the options of ``deltaprop fit`` that set them.
+_OPTIONS = {"hidden": "--hidden", "activation": "--activation", "method": "--method", "max_iter": "--epochs",
+            "learning_rate": "--learning-rate", "batch_size": "--batch-size", "weight_decay": "--weight-decay",
+            "restarts": "--restarts", "early_stopping": "--early-stopping", "validation_fraction": "--validation",
+            "random_state": "--seed", "n_jobs": "--n-jobs", "snapshots": "--snapshots", "hessian": "--hessian",
+            "components": "--components"}
+
+
+def _bad_setting(exc: ValueError) -> typer.BadParameter:
+    """An estimator's refusal of its settings (``_check_settings``) as a usage error naming the option: scikit-learn's
+    "The 'p' parameter of E must be X. Got Y instead." as "must be X; got Y", ours (which begin with the parameter's
+    name) in the command line's words."""
+    import re
+
+    message = str(exc)
+    sklearn = re.fullmatch(r"The '(\w+)' parameter of \w+ must be (.*)\. Got (.*) instead\.", message, re.S)
+    if sklearn:
+        parameter, message = sklearn[1], f"must be {sklearn[2]}; got {sklearn[3]}"
+        message = re.sub(r"a str among \{([^}]*)\}", lambda m: "one of " + ", ".join(sorted(m[1].split(", "))), message)
+    else:
+        parameter = re.match(r"\w*", message)[0]
+    return typer.BadParameter(_cli_spelling(message), param_hint=_OPTIONS.get(parameter))
 
 
 def _cli_spelling(message: str) -> str:
@@ -206,10 +233,9 @@ def _numbers(text: str, option: str) -> list[float]:
 
 
 def _load(model: Path):
-    from .estimators import from_model_file
-    from .io import ModelFile
+    from .estimators import from_model_file, model_file
 
-    f = ModelFile(model)
+    f = model_file(model)
     return f, from_model_file(f)
 
 
@@ -287,42 +313,33 @@ def fit(
     from .estimators import MixtureDensityRegressor, NetworkClassifier, NetworkRegressor
     from .tables import labels, numeric, read_table
 
-    if validation is not None and not 0 < validation < 1:
-        raise typer.BadParameter(f"must lie strictly between 0 and 1; got {validation}", param_hint="--validation")
-    if method not in METHODS:
-        raise typer.BadParameter(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", param_hint="--method")
-    if hessian not in HESSIANS:
-        raise typer.BadParameter(f"unknown structure {hessian!r}; expected one of {', '.join(HESSIANS)}",
-                                 param_hint="--hessian")
     if weight_decay is not None and weight_decay != "evidence":
         try:
             weight_decay = float(weight_decay)
         except ValueError:
-            weight_decay = -1.0
-        if not (weight_decay >= 0 and np.isfinite(weight_decay)):
-            raise typer.BadParameter("expected 'evidence' or a number >= 0", param_hint="--weight-decay")
+            pass  # the estimator names it
     if components is not None and classify:
         raise typer.BadParameter("a mixture density network models real-valued targets; it takes no --classify",
                                  param_hint="--components")
-    if components is not None and weight_decay == "evidence":
-        raise typer.BadParameter("the evidence (PRML 5.7) needs the Hessian of an output with its canonical error; a "
-                                 "mixture density network takes a number", param_hint="--weight-decay")
-    if components is not None and method == "lm":
-        raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares; a mixture density network "
-                                 "minimises -ln p(t | x): use lbfgs or scg", param_hint="--method")
-    if classify and method == "lm":
-        raise typer.BadParameter("lm (Levenberg-Marquardt) minimises a sum of squares, for regression; "
-                                 "classification minimises a cross-entropy: use lbfgs or scg", param_hint="--method")
+    if components is not None and hidden == "evidence":
+        raise typer.BadParameter("'evidence' compares sizes by the evidence, which a mixture density network has not: "
+                                 "give its sizes", param_hint="--hidden")
     try:
         sizes = "evidence" if hidden == "evidence" else tuple(int(m) for m in hidden.split(","))
     except ValueError:
-        sizes = ()
-    if not sizes or (sizes != "evidence" and min(sizes) < 1):
-        raise typer.BadParameter(f"expected positive layer sizes separated by commas, e.g. 10,10, or 'evidence'; got "
-                                 f"{hidden!r}", param_hint="--hidden")
-    if sizes == "evidence" and (components is not None or (weight_decay is not None and weight_decay != "evidence")):
-        raise typer.BadParameter("'evidence' compares sizes by the evidence: it takes no --components and no fixed "
-                                 "--weight-decay", param_hint="--hidden")
+        raise typer.BadParameter(f"expected layer sizes separated by commas, e.g. 10,10, or 'evidence'; got "
+                                 f"{hidden!r}", param_hint="--hidden") from None
+    Estimator = partial(NetworkClassifier, hessian=hessian) if classify else \
+        partial(NetworkRegressor, hessian=hessian) if components is None else \
+        partial(MixtureDensityRegressor, components=components)
+    est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
+                    batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,
+                    early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs, snapshots=snapshots,
+                    progress=sys.stderr.isatty() if progress is None else progress)
+    try:  # the estimator's own rules, before the data are read
+        est._check_settings()
+    except ValueError as exc:
+        raise _bad_setting(exc) from None
     targets = _columns(target)
     if classify and len(targets) != 1:
         raise typer.BadParameter("classification takes one target column of labels", param_hint="--target")
@@ -339,13 +356,6 @@ def fit(
     else:
         y = numeric(df, targets, data, "target")
         y = y[:, 0] if len(targets) == 1 else y
-    Estimator = partial(NetworkClassifier, hessian=hessian) if classify else \
-        partial(NetworkRegressor, hessian=hessian) if components is None else \
-        partial(MixtureDensityRegressor, components=components)
-    est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
-                    batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,
-                    early_stopping=early_stopping, random_state=seed, n_jobs=n_jobs, snapshots=snapshots,
-                    progress=sys.stderr.isatty() if progress is None else progress)
     start = time.perf_counter()
     with on_scheduler(scheduler) if scheduler else contextlib.nullcontext():
         est.fit(X, y)
@@ -568,10 +578,10 @@ def gradcheck(
 @_fail_on_bad_input
 def info(model: Path = typer.Argument(..., help="A model file written by deltaprop fit or dp.save_network.")) -> None:
     """Show a model file's architecture, parameters and training summary."""
-    from .estimators import from_model_file
-    from .io import ModelFile
+    from .estimators import from_model_file, model_file
+    from .io import NETWORK
 
-    f = ModelFile(model)
+    f = model_file(model)
     net = f.network
     out = _console()
     out.print(f"[bold]{escape(str(model))}[/bold]: {f.kind}, model format version {f.metadata['format_version']}")
@@ -580,7 +590,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
         sources = ", ".join(c.src + (" (masked)" if c.mask is not None else "") for c in net.incoming.get(name, ()))
         layers.add_row(escape(name), str(layer.size), layer.activation.name if layer.activation else "input", escape(sources))
     out.print(layers)
-    if f.kind == "network":
+    if f.kind == NETWORK:
         if f.user:
             out.print(f"metadata: {f.user}", markup=False)
         return
@@ -686,13 +696,13 @@ def explain(
 ) -> None:
     """Write one self-contained HTML page of backpropagation in action for this model."""
     writable(output)
-    from .estimators import from_model_file
-    from .io import ModelFile
+    from .estimators import from_model_file, model_file
+    from .io import NETWORK
     from .tables import labels, numeric, read_table
     from .viz import explain_html
 
-    f = ModelFile(model)
-    if f.kind == "network":
+    f = model_file(model)
+    if f.kind == NETWORK:
         net, w = f.network, f.w
         X = T = None
         if data is not None:

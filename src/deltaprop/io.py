@@ -45,7 +45,7 @@ MAX_HEADER = 64 * 2**20  # bytes of safetensors header (the metadata JSON): a hi
 DTYPES = {"F64": np.float64, "BOOL": np.bool_}  # the only tensor dtypes deltaprop writes
 
 
-KINDS = ("network", "NetworkRegressor", "NetworkClassifier", "MixtureDensityRegressor")  # what a file may hold
+NETWORK = "network"  # the kind of a file that holds a bare network; estimators name their own (``ModelFile``)
 
 
 class ModelFileError(ValueError):
@@ -158,7 +158,7 @@ def save_network(path: Any, net: Network, w: Any, metadata: Optional[dict] = Non
     if w.shape != (net.n_params,):
         raise ValueError(f"w must be a 1-D array of length n_params = {net.n_params}; got shape {w.shape}")
     write_model(path, network_tensors(net, w),
-           {"kind": "network", "architecture": json.dumps(network_to_dict(net)),
+           {"kind": NETWORK, "architecture": json.dumps(network_to_dict(net)),
             "user": json.dumps(jsonable(metadata or {}))})
 
 
@@ -206,7 +206,9 @@ class ModelFile:
     order of the checks.
     """
 
-    def __init__(self, path: Any):
+    def __init__(self, path: Any, kinds: Optional[tuple] = None):
+        """Read and check the file at ``path``: a bare network's, or one of ``kinds`` (the estimator kinds the
+        caller reads, ``deltaprop.estimators.ESTIMATORS``); None takes any kind, for its network alone."""
         self.path = Path(path)
         self.tensors: Optional[dict] = None
         entries, self.metadata = _header(self.path)
@@ -215,8 +217,10 @@ class ModelFile:
         if self.version is None or self.version < 1:
             self.fail(f"unknown model format version {self.metadata.get('format_version')!r}")
         self.kind = self.metadata.get("kind")
-        if self.kind not in KINDS:
-            self.fail(f"the metadata entry 'kind' is {self.kind!r}; expected one of {', '.join(map(repr, KINDS))}")
+        if not isinstance(self.kind, str) or (kinds is not None and self.kind not in (NETWORK, *kinds)):
+            expected = (f"one of {', '.join(map(repr, (NETWORK, *kinds)))}" if kinds is not None else
+                        "the name of what it holds")
+            self.fail(f"the metadata entry 'kind' is {self.kind!r}; expected {expected}")
         self.user = self.read_json("user", dict) if "user" in self.metadata else {}
         spec = self.read_json("architecture", dict)
         problem = check_architecture(spec)

@@ -12,9 +12,9 @@ reading them back from their model files (``files``).
 
 from .base import MAX_MEMBERS
 from .classifier import NetworkClassifier
-from .files import ESTIMATORS, from_model_file, load
+from .files import ESTIMATORS, from_model_file, load, model_file
 from .mixture import MixtureDensityRegressor
 from .regressor import NetworkRegressor
 
 __all__ = ["ESTIMATORS", "MAX_MEMBERS", "MixtureDensityRegressor", "NetworkClassifier", "NetworkRegressor",
-           "from_model_file", "load"]
+           "from_model_file", "load", "model_file"]

@@ -26,10 +26,28 @@ from ..io import jsonable, network_tensors, network_to_dict, write_model
 from ..numerics.curvature import HESSIANS
 from ..numerics.laplace import COMMITTEES, Committee
 from ..optimize import METHODS, STOCHASTIC_METHODS
-from ..training import TrainingWarning, train, train_evidence
+from ..training import TrainingWarning, check_lm_output, train, train_evidence
 
 
 MAX_MEMBERS = 64  # the most starts a model file's committee holds
+
+
+def _layer_sizes(hidden) -> list[int]:
+    """The hidden layers' sizes of ``hidden`` (an int or a sequence of them), each positive."""
+    sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+    for m in sizes:
+        if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"hidden must list positive layer sizes, e.g. (20,) or (10, 10); got {hidden!r}")
+    return [int(m) for m in sizes]
+
+
+def _number(v) -> bool:
+    """A number as ``jsonable`` writes one: int, float, or "nan"/"inf"/"-inf" text."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in ("nan", "inf", "-inf")
+
+
+def _positive(v) -> bool:
+    return _number(v) and not isinstance(v, str) and v > 0 and np.isfinite(v)
 
 
 def _scaler(A: np.ndarray, enabled: bool, what: str, names=None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,16 +158,27 @@ class _NetworkEstimator(BaseEstimator):
         self.progress = progress
         self.snapshots = snapshots
 
+    #: The output activation fit gives the network, as the settings' checks name it (``_check_settings``).
+    _OUTPUT = "linear"
+
+    def _check_settings(self) -> None:
+        """Refuse settings that are wrong whatever the data: each parameter's type and range (scikit-learn's
+        InvalidParameterError), and the rules between parameters (a ValueError whose message begins with the
+        parameter's name). ``fit`` calls it first; ``deltaprop fit`` calls it before it reads its data."""
+        self._validate_params()
+        self._check_hidden()
+        if self.method == "lm":
+            check_lm_output(self._OUTPUT)
+
+    def _check_hidden(self) -> None:
+        self._hidden_sizes()
+
     def _hidden_sizes(self) -> list[int]:
-        hidden = [self.hidden] if isinstance(self.hidden, (int, np.integer)) else list(self.hidden)
-        for m in hidden:
-            if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 1:
-                raise ValueError(f"hidden must list positive layer sizes, e.g. (20,) or (10, 10); got {self.hidden!r}")
-        return [int(m) for m in hidden]
+        return _layer_sizes(self.hidden)
 
     def _fit_network(self, X: np.ndarray, T: np.ndarray, output: str) -> None:
         """Build the network D - hidden - K, standardise X, train, keep the results as fitted attributes."""
-        self._validate_params()
+        self._check_settings()
         sizes = [X.shape[1], *self._hidden_sizes(), T.shape[1]]
         self.x_mean_, self.x_scale_ = _scaler(X, self.standardize, "X", getattr(self, "feature_names_in_", None))
         validation = self.validation_fraction
@@ -327,6 +356,16 @@ class _BayesianEstimator(_NetworkEstimator):
             return [list(c) for c in self.hidden]
         return None
 
+    def _check_hidden(self) -> None:
+        candidates = self._candidates()
+        if candidates is None:
+            return super()._check_hidden()
+        if self.weight_decay not in (None, "evidence"):
+            raise ValueError(f"hidden={self.hidden!r} compares sizes by the evidence; it takes weight_decay='evidence' "
+                             f"(or None), not {self.weight_decay!r}")
+        for sizes in candidates:
+            _layer_sizes(sizes)
+
     def _hidden_sizes(self) -> list[int]:
         if self._candidates() is not None:  # fitted: the sizes the evidence chose
             if not hasattr(self, "network_"):
@@ -346,10 +385,7 @@ class _BayesianEstimator(_NetworkEstimator):
         candidates = self._candidates()
         if candidates is None:
             return False
-        self._validate_params()
-        if self.weight_decay not in (None, "evidence"):
-            raise ValueError(f"hidden={self.hidden!r} compares sizes by the evidence; it takes weight_decay='evidence' "
-                             f"(or None), not {self.weight_decay!r}")
+        self._check_settings()
         fits, rows = [], []
         for sizes in candidates:
             fit = clone(self).set_params(hidden=tuple(sizes)).fit(X, y)

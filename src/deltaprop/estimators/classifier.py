@@ -72,9 +72,29 @@ class NetworkClassifier(ClassifierMixin, _BayesianEstimator):
         k = self.encode_labels(y)
         return k[:, None].astype(float) if self.network_.K == 1 else np.eye(self.network_.K)[k]
 
+    _OUTPUT = "logistic or softmax"
+
     def _save_fitted(self, tensors: dict, info: dict) -> tuple[dict, dict]:
         info["classes"] = _classes_to_json(self.classes_)
         return tensors, info
+
+    @staticmethod
+    def _fitted_problem(net, params: dict, info: dict) -> str:
+        """What is wrong with the entries ``_save_fitted`` writes, as read from a file; "" if nothing."""
+        output = net.layers[net.output].activation.name
+        if output not in ("logistic", "softmax"):
+            return f"a NetworkClassifier has logistic or softmax outputs; this network's are {output}"
+        classes = info.get("classes")
+        if not (isinstance(classes, dict) and classes.get("kind") in ("bool", "int", "float", "str")
+                and isinstance(classes.get("values"), list)):
+            return "estimator.classes must be {kind, values}"
+        if len(classes["values"]) != (2 if net.K == 1 else net.K) or len(set(map(str, classes["values"]))) != \
+                len(classes["values"]):
+            return f"estimator.classes holds {len(classes['values'])} labels for {net.K} output units"
+        kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}[classes["kind"]]
+        if not all(isinstance(v, kinds) for v in classes["values"]):
+            return f"estimator.classes.values are not all of kind {classes['kind']}"
+        return ""
 
     def _load_fitted(self, f: ModelFile, info: dict) -> None:
         kind, values = info["classes"]["kind"], info["classes"]["values"]

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from ..io import MEMBER, ModelFile, ModelFileError
+from ..io import MEMBER, NETWORK, ModelFile, ModelFileError
 from ..numerics.curvature import STRUCTURES
 from ..numerics.laplace import Committee, restored
 from ..numerics.prior import Prior
 from ..optimize import METHODS
-from .base import MAX_MEMBERS
+from .base import MAX_MEMBERS, _number, _positive
 from .classifier import NetworkClassifier
 from .mixture import MixtureDensityRegressor
 from .regressor import NetworkRegressor
@@ -24,15 +24,6 @@ ESTIMATORS = {"NetworkRegressor": NetworkRegressor, "NetworkClassifier": Network
 
 
 ROUNDING = 1e-9  # files written before gamma_g was clipped may hold W_g - alpha_g Tr_g(A^-1) = -4e-16
-
-
-def _number(v) -> bool:
-    """A number as ``jsonable`` writes one: int, float, or "nan"/"inf"/"-inf" text."""
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in ("nan", "inf", "-inf")
-
-
-def _positive(v) -> bool:
-    return _number(v) and not isinstance(v, str) and v > 0 and np.isfinite(v)
 
 
 HISTORY_KEYS = ("epoch", "error", "validation_error", "grad_norm", "seconds")
@@ -51,35 +42,9 @@ def _metadata_problem(cls, net, params: dict, info: dict, training: dict) -> str
     if names is not None and not (isinstance(names, list) and len(names) == net.D and all(isinstance(n, str) for n in names)):
         return f"estimator.feature_names must be null or {net.D} strings"
     output = net.layers[net.output].activation.name
-    if cls is MixtureDensityRegressor:
-        if output != f"mdn:{params.get('components')}":
-            return f"a MixtureDensityRegressor of params.components = {params.get('components')!r} has the output " \
-                   f"'mdn:{params.get('components')}'; this network's is {output}"
-        if not isinstance(info.get("single_output"), bool) or (info["single_output"] and net.target_size != 1):
-            return f"estimator.single_output must be true or false (and false for {net.target_size} target dimensions)"
-    elif cls is NetworkRegressor:
-        if output != "linear":
-            return f"a NetworkRegressor has linear outputs; this network's are {output}"
-        if not isinstance(info.get("single_output"), bool) or (info["single_output"] and net.K != 1):
-            return f"estimator.single_output must be true or false (and false for {net.K} outputs)"
-        beta = info.get("beta")
-        ok = _positive(beta) if info["single_output"] else \
-            isinstance(beta, list) and len(beta) == net.K and all(_positive(b) for b in beta)
-        if not ok:
-            return f"estimator.beta must be {'a positive number' if info['single_output'] else f'{net.K} positive numbers'}; got {beta!r}"
-    else:
-        if output not in ("logistic", "softmax"):
-            return f"a NetworkClassifier has logistic or softmax outputs; this network's are {output}"
-        classes = info.get("classes")
-        if not (isinstance(classes, dict) and classes.get("kind") in ("bool", "int", "float", "str")
-                and isinstance(classes.get("values"), list)):
-            return "estimator.classes must be {kind, values}"
-        if len(classes["values"]) != (2 if net.K == 1 else net.K) or len(set(map(str, classes["values"]))) != \
-                len(classes["values"]):
-            return f"estimator.classes holds {len(classes['values'])} labels for {net.K} output units"
-        kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}[classes["kind"]]
-        if not all(isinstance(v, kinds) for v in classes["values"]):
-            return f"estimator.classes.values are not all of kind {classes['kind']}"
+    problem = cls._fitted_problem(net, params, info)  # what the estimator's own _save_fitted writes
+    if problem:
+        return problem
     if "weight_decay" in info and not (info["weight_decay"] == "evidence" or
                                        (_number(info["weight_decay"]) and info["weight_decay"] >= 0)):
         return f"estimator.weight_decay must be \"evidence\" or a number >= 0; got {info['weight_decay']!r}"
@@ -157,7 +122,7 @@ def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> st
 
 def from_model_file(f: ModelFile):
     """The fitted estimator that the model file ``f`` holds; its metadata is checked before anything is built."""
-    if f.kind not in ESTIMATORS:
+    if f.kind == NETWORK:
         raise ModelFileError(f"{f.path} holds a bare network, not an estimator: load it with dp.load_network")
     cls, net = ESTIMATORS[f.kind], f.network
     params, info, training = f.read_json("params", dict), f.read_json("estimator", dict), f.read_json("training", dict)
@@ -246,6 +211,11 @@ def _posterior_from_file(f: ModelFile, net, w: np.ndarray, e: dict, member: str 
         f.fail(f"the tensors of the {name!r} posterior do not make a precision: {exc}")
 
 
+def model_file(path) -> ModelFile:
+    """The model file at ``path``, checked, holding a bare network or one of the ``ESTIMATORS``."""
+    return ModelFile(path, tuple(ESTIMATORS))
+
+
 def load(path):
     """Load the fitted NetworkRegressor, NetworkClassifier or MixtureDensityRegressor saved in ``path``."""
-    return from_model_file(ModelFile(path))
+    return from_model_file(model_file(path))

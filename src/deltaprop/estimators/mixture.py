@@ -143,10 +143,31 @@ class MixtureDensityRegressor(_RealTargets, RegressorMixin, _NetworkEstimator):
         draws = draws * self.y_scale_ + self.y_mean_
         return draws[:, :, 0] if self._single_output else draws
 
+    @property
+    def _OUTPUT(self) -> str:
+        return f"mdn:{self.components}"
+
+    def _check_settings(self) -> None:
+        if isinstance(self.weight_decay, str) and self.weight_decay == "evidence":
+            raise ValueError("weight_decay='evidence' (PRML 5.7) needs the Hessian of an output with its canonical error, "
+                             "which a mixture density network has not: give weight_decay a number")
+        super()._check_settings()
+
     def _save_fitted(self, tensors: dict, info: dict) -> tuple[dict, dict]:
         tensors.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
         info.update(single_output=bool(self._single_output))
         return tensors, info
+
+    @staticmethod
+    def _fitted_problem(net, params: dict, info: dict) -> str:
+        """What is wrong with the entries ``_save_fitted`` writes, as read from a file; "" if nothing."""
+        output = net.layers[net.output].activation.name
+        if output != f"mdn:{params.get('components')}":
+            return (f"a MixtureDensityRegressor of params.components = {params.get('components')!r} has the output "
+                    f"'mdn:{params.get('components')}'; this network's is {output}")
+        if not isinstance(info.get("single_output"), bool) or (info["single_output"] and net.target_size != 1):
+            return f"estimator.single_output must be true or false (and false for {net.target_size} target dimensions)"
+        return ""
 
     def _load_fitted(self, f: ModelFile, info: dict) -> None:
         L = self.network_.target_size

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..io import ModelFile
 from ..numerics import gaussian_nll
-from .base import _BayesianEstimator, _RealTargets
+from .base import _BayesianEstimator, _positive, _RealTargets
 
 
 class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
@@ -155,6 +155,22 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         tensors.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
         info.update(single_output=bool(self._single_output), beta=self.beta_)
         return tensors, info
+
+    @staticmethod
+    def _fitted_problem(net, params: dict, info: dict) -> str:
+        """What is wrong with the entries ``_save_fitted`` writes, as read from a file; "" if nothing."""
+        output = net.layers[net.output].activation.name
+        if output != "linear":
+            return f"a NetworkRegressor has linear outputs; this network's are {output}"
+        if not isinstance(info.get("single_output"), bool) or (info["single_output"] and net.K != 1):
+            return f"estimator.single_output must be true or false (and false for {net.K} outputs)"
+        beta = info.get("beta")
+        ok = _positive(beta) if info["single_output"] else \
+            isinstance(beta, list) and len(beta) == net.K and all(_positive(b) for b in beta)
+        if not ok:
+            return (f"estimator.beta must be {'a positive number' if info['single_output'] else f'{net.K} positive numbers'}"
+                    f"; got {beta!r}")
+        return ""
 
     def _load_fitted(self, f: ModelFile, info: dict) -> None:
         K = self.network_.K

@@ -6,6 +6,7 @@ the weight decay set by the evidence (``evidence``, PRML 5.7)."""
 from .evidence import EvidenceResult, train_evidence
 from .restarts import dask_client, on_scheduler
 from .result import Restart, TrainingWarning, TrainResult, TrainState
-from .train import train
+from .train import check_lm_output, train
 
-__all__ = ["EvidenceResult", "train_evidence", "Restart", "TrainingWarning", "TrainResult", "TrainState", "dask_client", "on_scheduler", "train"]
+__all__ = ["EvidenceResult", "train_evidence", "Restart", "TrainingWarning", "TrainResult", "TrainState", "check_lm_output", "dask_client",
+           "on_scheduler", "train"]

@@ -233,14 +233,18 @@ def train(
     return result
 
 
-def _check_lm(net: Network) -> None:
-    """Levenberg-Marquardt needs a sum-of-squares error (linear outputs) and a dense W x W matrix."""
-    kind = net.layers[net.output].activation.name
+def check_lm_output(kind: str) -> None:
+    """Levenberg-Marquardt needs a sum-of-squares error: linear outputs (``kind``, the output activation's name)."""
     if kind != "linear":
         raise ValueError(f"method 'lm' (Levenberg-Marquardt) minimises a sum-of-squares error, which needs linear "
                          f"outputs; this network's outputs are {kind} "
                          f"({'a mixture density, whose error is -ln p(t | x)' if kind.startswith('mdn') else 'a cross-entropy error'})"
                          f": use method='lbfgs' or 'scg'")
+
+
+def _check_lm(net: Network) -> None:
+    """Levenberg-Marquardt needs a sum-of-squares error (linear outputs) and a dense W x W matrix."""
+    check_lm_output(net.layers[net.output].activation.name)
     if net.n_params > MAX_HESSIAN_PARAMS:
         raise ValueError(f"method 'lm' (Levenberg-Marquardt) solves a dense system of n_params x n_params; this network "
                          f"has {net.n_params} parameters, more than {MAX_HESSIAN_PARAMS}: use method='lbfgs' or 'scg'")
