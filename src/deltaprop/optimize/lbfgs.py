@@ -13,7 +13,7 @@ descent, and stops where steepest descent fails too. The iterates agree with Sci
 two-loop recursion and the compact form sum in different orders.
 
 Each kernel works on numbers and arrays alone (no network): ``two_loop`` and ``line_search`` are called
-by ``deltaprop.training.fused.run_lbfgs`` between its evaluations.
+by ``deltaprop.training.fused_lbfgs.run_lbfgs`` between its evaluations.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The fused loop: whole epochs of gd, sgd, momentum and adam, or iterations of lbfgs, in one compiled call.
+"""The fused loop: whole epochs of gd, sgd, momentum and adam in one compiled call (lbfgs: ``fused_lbfgs``).
 
 For a network the ``compiled`` backend takes (``deltaprop.fast``), Python's per-step
 overheads cost more than the arithmetic; here the evaluation (``deltaprop.fast.kernels``),
@@ -22,8 +22,6 @@ import numpy as np
 
 from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _evaluate_rows, check_codes, evaluate, work
 from ..optimize.kernels import adam_step, gd_step, momentum_step
-from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX, WARNING,
-                              line_search, two_loop)
 from . import rules
 
 METHOD_CODES = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
@@ -138,121 +136,3 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
         prev = objective
     return perms.shape[0], t, prev, best, best_e, 0, start
 
-
-#: L-BFGS's state between fused calls (``run_lbfgs``): its pairs (rows of S and Y, rho = 1 / s^T y), ``counts``
-#: (the newest pair's row, the pairs held, the iterations so far; -1 before the first evaluation), ``values``
-#: (theta, the objective and E at w) and the objective's gradient g at w.
-Memory = namedtuple("Memory", "S Y rho counts values g")
-
-
-@nb.njit(inline="always", **JIT)
-def _dot(u, v):
-    s = 0.0
-    for i in range(u.size):
-        s += u[i] * v[i]
-    return s
-
-
-@nb.njit(**JIT)
-def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, histories, last):
-    """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
-    recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled),
-    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112). Row e of the histories is iteration e + 1.
-
-    ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between calls;
-    ``stops`` and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then
-    L-BFGS-B's own: the objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration
-    of the run, ``last``, where the iteration limit is what stopped it, as in SciPy), or g = 0.
-    Returns (iterations done, previous objective, best objective, the iteration of this call that gave it
-    (-1: none), stop code, start): stop code 0 ran them all, 1 converged, 2 diverged, 3 the line search
-    failed from steepest descent (the iterate is the last one accepted).
-    """
-    sizes, acts, out = spec
-    S, Y, rho, counts, values, g = memory
-    tol, prev, best, start = stops
-    E_hist, obj_hist, gn_hist, _ = histories
-    check_codes(acts, out)
-    N = X.shape[0]
-    P = w.size
-    m = S.shape[0]
-    A, Z, Dl, a, z, dd, R = work(sizes, N, w)
-    everyone = np.arange(N)
-    columns = N >= COLUMNS_FROM
-    newest, count, iterated = counts[0], counts[1], counts[2]
-    theta, f, E = values[0], values[1], values[2]
-    if iterated < 0:
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
-            evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, dd, R)
-        f = _decay(w, lam, decay, 1.0, g, E)
-        iterated = 0
-    d, x0, g0, search = np.empty(P), np.empty(P), np.empty(P), np.empty(STATE_SIZE)
-    best_e, code, done = -1, 0, 0
-    for e in range(iterations):
-        f0, E0 = f, E
-        x0[:] = w
-        g0[:] = g
-        while True:  # a failed line search starts again from steepest descent, once
-            if count == 0:
-                for i in range(P):
-                    d[i] = -g[i]
-            else:
-                two_loop(g, S, Y, rho, newest, count, theta, d)
-            gd0 = _dot(g, d)
-            stp = min(1.0 / np.sqrt(_dot(d, d)), STEP_MAX) if iterated == 0 else 1.0
-            gd = gd0
-            task = ERROR
-            if gd0 < 0.0:
-                stp, task = line_search(f, gd0, stp, START, search, STEP_MAX)
-                evaluations = 0
-                while task == FG and evaluations < MAX_EVALUATIONS:
-                    for i in range(P):
-                        w[i] = x0[i] + stp * d[i]
-                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
-                        evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, dd, R)
-                    f = _decay(w, lam, decay, 1.0, g, E)
-                    evaluations += 1
-                    gd = _dot(g, d)
-                    stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
-            if task == CONVERGENCE or task == WARNING:
-                break
-            w[:] = x0
-            g[:] = g0
-            f, E = f0, E0
-            if count == 0:
-                code = 3
-                break
-            count, theta = 0, 1.0
-        if code == 3:
-            break
-        iterated += 1
-        done = e + 1
-        gn = np.sqrt(_dot(g, g))
-        E_hist[e], obj_hist[e], gn_hist[e] = E, f, gn
-        if start != start:
-            start = f
-        if diverged(f, start):
-            code = 2
-            break
-        if improved(f, best):
-            best, best_e = f, e
-            best_w[:] = w
-        if converged(prev, f, tol) or gn == 0.0 or \
-                (not (last and e == iterations - 1) and f0 - f <= tol * max(abs(f0), abs(f), 1.0)):
-            code = 1
-            break
-        prev = f
-        dr, ddum = (gd - gd0) * stp, -gd0 * stp
-        if dr > EPS * ddum:  # L-BFGS-B skips a pair whose curvature s^T y is not positive
-            newest = (newest + 1) % m
-            rr = 0.0
-            for i in range(P):
-                y = g[i] - g0[i]
-                S[newest, i] = stp * d[i]
-                Y[newest, i] = y
-                rr += y * y
-            rho[newest] = 1.0 / dr
-            theta = rr / dr
-            count = min(count + 1, m)
-    counts[0], counts[1], counts[2] = newest, count, iterated
-    values[0], values[1], values[2] = theta, f, E
-    return done, prev, best, best_e, code, start

@@ -101,11 +101,12 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
 
 
 def fused_lbfgs(problem, config, run, w) -> np.ndarray:
-    """lbfgs with whole chunks of iterations in one compiled call (``fused.run_lbfgs``): the steps of SciPy's
+    """lbfgs with whole chunks of iterations in one compiled call (``fused_lbfgs.run_lbfgs``): the steps of SciPy's
     L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations."""
     from ..fast.kernels import kernel_spec
     from ..optimize.lbfgs import MEMORY
-    from .fused import Histories, Memory, Stops, run_lbfgs
+    from .fused import Histories, Stops
+    from .fused_lbfgs import Memory, run_lbfgs
 
     spec = kernel_spec(problem.net)
     run.record(w)
