@@ -1,0 +1,123 @@
+"""Where the fixed cost of a ``dp.train`` call goes: each phase of the call timed on its own, for small networks.
+
+    python benchmarks/fixed_cost.py [--calls 300] [--out benchmarks/FIXED-COST.md]
+
+Three calls, as issue 29 names them: W1 (the lecture's 1-3-1 network, N = 50, full-batch gd, 20000 steps), W3
+(1-10-1, N = 1000, on-line sgd, 10 epochs) and a 20-iteration lbfgs run of an 8-20-1 network on 200 rows. Each
+phase (the data's checks, the options' checks, the validation split, the objective and its evaluator, the initial
+weights, the epoch-0 record, the compiled loop itself, the final E, the result) is wrapped in a timer for the
+duration of the run; the table gives the median over ``--calls`` calls of each phase's time in a call, and "rest"
+the call's time outside them (the restarts' dispatch, seeding, argument handling). The compiled loop is the steps;
+everything else is the fixed cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import deltaprop as dp
+from deltaprop.engine.network import Network
+from deltaprop.examples import seed_example
+fused, fused_lbfgs, objective, restart, train = (importlib.import_module(f"deltaprop.training.{m}") for m in
+                                                 ("fused", "fused_lbfgs", "objective", "restart", "train"))
+
+PHASES = [  # (module or class, attribute, label)
+    (train, "check_data", "check the data"),
+    (train, "make_config", "check the options"),
+    (train, "_split", "validation split"),
+    (objective.Objective, "__init__", "objective and evaluator"),
+    (Network, "init", "initial weights"),
+    (restart.Run, "record", "epoch-0 record"),
+    (fused, "run_epochs", "compiled loop (the steps)"),
+    (fused_lbfgs, "run_lbfgs", "compiled loop (the steps)"),
+    (objective.Objective, "value", "final E(w)"),
+    (train, "_result", "the result"),
+]
+
+
+def cases():
+    net, X, T = seed_example(0)
+    rng = np.random.default_rng(0)
+    X3 = rng.uniform(-1, 1, (1000, 1))
+    X8 = rng.standard_normal((200, 8))
+    return {
+        "W1: 1-3-1, N=50, gd, 20000 steps": (net, X, T, dict(method="gd", learning_rate=0.1, epochs=20000, tol=0.0)),
+        "W3: 1-10-1, N=1000, on-line sgd, 10 epochs": (dp.mlp([1, 10, 1]), X3, np.sin(np.pi * X3),
+                                                      dict(method="sgd", batch_size=1, learning_rate=0.01, epochs=10,
+                                                           history="running", tol=0.0)),
+        "lbfgs, 20 iterations: 8-20-1, N=200": (dp.mlp([8, 20, 1]), X8, np.sin(X8).sum(1, keepdims=True),
+                                               dict(method="lbfgs", max_iter=20, tol=0.0)),
+    }
+
+
+def timed(calls: int) -> dict:
+    spent: dict = defaultdict(float)
+    originals = []
+    for owner, name, label in PHASES:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        def wrapper(*args, __f=original, __label=label, **kwargs):
+            began = time.perf_counter()
+            try:
+                return __f(*args, **kwargs)
+            finally:
+                spent[__label] += time.perf_counter() - began
+
+        setattr(owner, name, wrapper)
+    try:
+        table = {}
+        for case, (net, X, T, options) in cases().items():
+            dp.train(net, X, T, seed=0, **options)  # compile or load the kernels
+            rows = defaultdict(list)
+            for _ in range(calls):
+                spent.clear()
+                began = time.perf_counter()
+                dp.train(net, X, T, seed=0, **options)
+                total = time.perf_counter() - began
+                for label, seconds in spent.items():
+                    rows[label].append(seconds)
+                rows["rest"].append(total - sum(spent.values()))
+                rows["whole call"].append(total)
+            table[case] = {label: float(np.median(v)) for label, v in rows.items()}
+        return table
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def markdown(table: dict, calls: int) -> str:
+    labels = list(dict.fromkeys(label for _, _, label in PHASES)) + ["rest", "whole call"]
+    cases_ = list(table)
+    lines = ["# The fixed cost of a dp.train call", "", f"`python benchmarks/fixed_cost.py --calls {calls}`", "",
+             "| phase (us, median of calls) | " + " | ".join(cases_) + " |", "|---|" + "---|" * len(cases_)]
+    for label in labels:
+        lines.append(f"| {label} | " + " | ".join(f"{table[c].get(label, 0.0) * 1e6:.1f}" for c in cases_) + " |")
+    fixed = [table[c]["whole call"] - table[c].get("compiled loop (the steps)", 0.0) for c in cases_]
+    lines.append("| **fixed cost** (whole call less the steps) | " + " | ".join(f"**{f * 1e6:.1f}**" for f in fixed) + " |")
+    lines += ["", f"Each phase timed inside the call by a wrapper (a few tenths of a microsecond each); medians over "
+              f"{calls} calls after one warm-up; {platform.machine()}, CPython {platform.python_version()}, "
+              f"deltaprop {dp.__version__}."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    text = markdown(timed(args.calls), args.calls)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
