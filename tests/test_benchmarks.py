@@ -110,3 +110,19 @@ def test_the_floor_runner_takes_w2_alone_and_refuses_an_unknown_workload(tmp_pat
     assert names[:2] == ["deltaprop, the whole dp.train call", "deltaprop, the steps alone"], names
     refused = subprocess.run([*floor, "--only", "W9"], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert refused.returncode == 2 and "unknown workload W9" in refused.stderr
+
+
+def test_the_fixed_cost_runner_times_every_phase_of_a_call(tmp_path):
+    """benchmarks/fixed_cost.py: each phase of the three calls timed inside the call; none negative (no phase is
+    counted inside another), their medians add up to about the whole call's (a median of sums is not the sum of
+    medians), and the compiled loop ran in each (its steps are part of every call)."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fixed_cost.py"), "--calls", "3", "--out",
+                             str(tmp_path / "c.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {l.split("|")[1].strip(): [float(c.strip().strip("*")) for c in l.strip().strip("|").split("|")[1:]]
+            for l in (tmp_path / "c.md").read_text().splitlines() if l.startswith("| ") and not l.startswith("| phase")}
+    assert len(rows["whole call"]) == 3 and all(v > 0 for v in rows["compiled loop (the steps)"])
+    parts = [name for name in rows if name not in ("whole call", "**fixed cost** (whole call less the steps)")]
+    for case in range(3):
+        assert all(rows[name][case] >= 0 for name in parts), rows
+        assert abs(sum(rows[name][case] for name in parts) - rows["whole call"][case]) <= 0.2 * rows["whole call"][case]
