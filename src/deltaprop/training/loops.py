@@ -77,27 +77,44 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
     best_w = w.copy()
     prev = math.nan if run.prev_objective is None else run.prev_objective
-    chunk = 1
+
+    def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
+        nonlocal t, prev
+        perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
+        done, t, prev, best, best_in_chunk, code, first = run_epochs(
+            w, problem.X, problem.T, spec, rule, problem.decay, perms, v, m, t,
+            Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
+            Histories(E_h, obj_h, gn_h, config.history == "exact"))
+        return done, best, best_in_chunk, code, first
+
+    _run_chunks(run, config, best_w, chunk)
+    return w
+
+
+def _run_chunks(run, config, best_w: np.ndarray, chunk) -> None:
+    """Call ``chunk(k, E, objective, grad_norm)`` for chunks of k epochs, each a compiled call that fills the three
+    history arrays and returns (epochs done, best objective, where in the chunk it was, stop code, the run's first
+    objective), k sized by ``next_chunk``, until a rule stops the run or its epochs run out; each chunk is recorded
+    in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted"."""
+    size = 1
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
             run.check_stop()
-            k = min(chunk, config.epochs - run.epoch)
-            perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
+            k = min(size, config.epochs - run.epoch)
             E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
             start, seconds0 = time.perf_counter(), run.last_seconds()
-            done, t, prev, best, best_in_chunk, code, first = run_epochs(
-                w, problem.X, problem.T, spec, rule, problem.decay, perms, v, m, t,
-                Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
-                Histories(E_h, obj_h, gn_h, config.history == "exact"))
+            done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
             elapsed = time.perf_counter() - start
-            run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
-                             best_in_chunk, best_w, code, first)
-            chunk = next_chunk(chunk, elapsed / done)
+            if done:
+                run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
+                                 best_in_chunk, best_w, code, first)
+            if code == 3:
+                run.stop_reason = "line search failed"
+            size = next_chunk(size, elapsed / max(done, 1))
         if run.stop_reason is None:
             run.stop_reason = "max epochs"
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
-    return w
 
 
 def fused_lbfgs(problem, config, run, w) -> np.ndarray:
@@ -116,28 +133,16 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
                     np.array([MEMORY - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
     best_w = w.copy()
     prev = math.nan if run.prev_objective is None else run.prev_objective
-    chunk = 1
-    try:
-        while run.stop_reason is None and run.epoch < config.epochs:
-            run.check_stop()
-            k = min(chunk, config.epochs - run.epoch)
-            E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
-            start, seconds0 = time.perf_counter(), run.last_seconds()
-            done, prev, best, best_in_chunk, code, first = run_lbfgs(
-                w, problem.X, problem.T, spec, problem.weight_decay, problem.decay, k, memory,
-                Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
-                Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
-            elapsed = time.perf_counter() - start
-            if done:
-                run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
-                                 best_in_chunk, best_w, code, first)
-            if code == 3:
-                run.stop_reason = "line search failed"
-            chunk = next_chunk(chunk, elapsed / max(done, 1))
-        if run.stop_reason is None:
-            run.stop_reason = "max epochs"
-    except KeyboardInterrupt:
-        run.stop_reason = "interrupted"
+
+    def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
+        nonlocal prev
+        done, prev, best, best_in_chunk, code, first = run_lbfgs(
+            w, problem.X, problem.T, spec, problem.weight_decay, problem.decay, k, memory,
+            Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
+            Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
+        return done, best, best_in_chunk, code, first
+
+    _run_chunks(run, config, best_w, chunk)
     return w
 
 
