@@ -55,23 +55,10 @@ def explain_html(
     kind = net.layers[net.output].activation.name
     xm, xs = x_scaler or (np.zeros(net.D), np.ones(net.D))
     tm, ts = t_scaler or (np.zeros(net.target_size), np.ones(net.target_size))
-    blocks = {b.name: b for b in net.blocks}
     data = {
         "title": title,
         "subtitle": subtitle or repr(net),
-        "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name if l.activation else None}
-                   for l in net.layers.values()],
-        "order": list(net.incoming),
-        "input": net.input,
-        "output": net.output,
-        "output_kind": kind,
-        "components": net.layers[net.output].activation.components,
-        "connections": [
-            {"src": c.src, "dst": c.dst, "name": c.name, "offset": blocks[c.name].offset, "shape": list(blocks[c.name].shape),
-             "mask": None if c.mask is None else c.mask.astype(int).tolist()}
-            for c in net.connections
-        ],
-        "biases": {j: {"offset": blocks[f"b[{j}]"].offset} for j in net.incoming},
+        **network_description(net),
         "w": _list(w),
         "x_mean": _list(xm), "x_scale": _list(xs), "t_mean": _list(tm), "t_scale": _list(ts),
         "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
@@ -97,8 +84,36 @@ def explain_html(
                            for k in ("epoch", "error", "validation_error") if k in history}
     if snapshots is not None and len(snapshots.get("epoch", [])):
         data["snapshots"] = {"epoch": [int(e) for e in snapshots["epoch"]], "w": _list(snapshots["w"])}
-    template = resources.files("deltaprop.viz").joinpath("template.html").read_text(encoding="utf-8")
+    return fill("template.html", data)
+
+
+def network_description(net: Network) -> dict:
+    """The network as the pages' JavaScript reads it (``net.js``): layers, order, connections with the offset
+    and shape of each W[dst<-src] in w, the biases' offsets, the output kind and the mixture's components."""
+    blocks = {b.name: b for b in net.blocks}
+    return {
+        "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name if l.activation else None}
+                   for l in net.layers.values()],
+        "order": list(net.incoming),
+        "input": net.input,
+        "output": net.output,
+        "output_kind": net.layers[net.output].activation.name,
+        "components": net.layers[net.output].activation.components,
+        "connections": [
+            {"src": c.src, "dst": c.dst, "name": c.name, "offset": blocks[c.name].offset, "shape": list(blocks[c.name].shape),
+             "mask": None if c.mask is None else c.mask.astype(int).tolist()}
+            for c in net.connections
+        ],
+        "biases": {j: {"offset": blocks[f"b[{j}]"].offset} for j in net.incoming},
+    }
+
+
+def fill(template_name: str, data: dict) -> str:
+    """The page ``template_name`` with the shared scripts (``net.js``, ``draw.js``) and ``data`` as JSON inside."""
+    files = resources.files("deltaprop.viz")
+    template = files.joinpath(template_name).read_text(encoding="utf-8")
+    shared = "\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ("net.js", "draw.js"))
     # <, > and & as \u escapes (inside JSON strings, the only place they occur): no text of the data can
     # end the script element or open a comment in it (`<!--<script>` in a column name blanked the page)
     payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return template.replace("/*MODEL_DATA*/", payload)
+    return template.replace("/*SHARED_JS*/", shared).replace("/*MODEL_DATA*/", payload)
