@@ -732,3 +732,56 @@ def explain(
         )
     write_text(output, html)
     _console().print(f"wrote {escape(str(output))}: open it in a browser (file://{escape(str(output.resolve()))})")
+
+
+@app.command(short_help="Write a page that trains a network live in the browser.",
+             epilog="Example: deltaprop playground --preset mazur --open")
+@_fail_on_bad_input
+def playground(
+    data: Path = typer.Argument(None, help="Data of your own to train on in the page (its first 2,000 rows); optional."),
+    target: str = typer.Option(None, "--target", "-t", help="The target column of DATA (one); every other column is an input."),
+    classify: bool = typer.Option(False, "--classify", help="The target holds class labels (at most 10 classes)."),
+    preset: str = typer.Option("seed", help="The preset the page opens with: mazur, seed, figure-5.3, xor or digits."),
+    output: Path = typer.Option(Path("playground.html"), "--output", "-o", help="The HTML file to write."),
+    open_page: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+) -> None:
+    """Write one self-contained page that trains a network in the browser, every number of every pass in view:
+    gradient descent, SGD, momentum and Adam on the lecture's data, PRML Figure 5.3's, TensorFlow Playground's
+    2-D sets, the digits, Matt Mazur's worked example or your own CSV."""
+    from .viz import PRESETS, playground_html
+
+    if preset not in PRESETS:
+        raise typer.BadParameter(f"{preset!r} is not one of {', '.join(PRESETS)}", param_hint="--preset")
+    if data is None and (target is not None or classify):
+        raise typer.BadParameter("needs DATA: a table to train on", param_hint="--target" if target is not None else "--classify")
+    if data is not None and target is None:
+        raise typer.BadParameter("DATA needs its target column (-t NAME)", param_hint="--target")
+    writable(output)
+    if data is None:
+        html = playground_html(preset=preset)
+    else:
+        from .tables import labels, numeric, read_table
+
+        df = read_table(data)
+        if target not in df.columns:
+            raise _Failure(f"{data}: no column {target!r}; the columns are {', '.join(map(str, df.columns))}")
+        features = [c for c in df.columns if c != target]
+        if not features:
+            raise _Failure(f"{data}: no input columns beside the target {target!r}")
+        X = numeric(df, features, data, "feature")
+        if classify:
+            T = labels(df, target, data)
+            classes = sorted(set(T.tolist()), key=str)
+            if not 2 <= len(classes) <= 10:
+                raise _Failure(f"{data}: column {target!r} has {len(classes)} class{'' if len(classes) == 1 else 'es'}; the page takes 2 to 10")
+            html = playground_html(X, T, classes=classes, feature_names=[str(c) for c in features], name=data.name)
+        else:
+            T = numeric(df, [target], data, "target")
+            html = playground_html(X, T, feature_names=[str(c) for c in features], name=data.name)
+    write_text(output, html)
+    url = output.resolve().as_uri()
+    _console().print(f"wrote {escape(str(output))}: open it in a browser ({escape(url)})")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(url)
