@@ -331,3 +331,40 @@ def test_the_cli_refuses_bad_input_in_one_line(tmp_path, args, code, words):
     args = [str(tmp_path / "d.csv") if a == "DATA" else str(tmp_path / a) if a.startswith("missing") else a for a in args]
     run = subprocess.run([DELTAPROP, "playground", *args], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == code and words in run.stderr and "Traceback" not in run.stderr
+
+
+def test_state_loads_back_as_it_was(view):
+    for preset in ("mazur", "xor"):
+        view.load(preset)
+        view.step(13)
+        before = view.state()
+        view.load("seed")
+        after = view.load(before)
+        for key in ("preset", "data", "layers", "w", "fixed", "step", "E", "g", "batch", "X", "T"):
+            assert after[key] == before[key], (preset, key)
+    given = {"preset": "seed", "X": [[0.0], [0.5], [1.0]], "T": [[1.0], [0.0], [1.0]], "layers": [1, 2, 1], "w": [0.1, -0.2, 0, 0, 1, -1, 0]}
+    s = view.load(given)
+    assert s["data"] == "given to load()" and s["X"] == given["X"] and s["w"] == given["w"]
+
+
+def test_a_pasted_table_trains_and_a_bad_one_is_named(view):
+    view.load("seed")
+    view.page.click("#paste-box summary")
+    view.page.fill("#paste", "a,b,y\n1,2,3\n2,x,4\n")
+    view.page.fill("#paste-target", "y")
+    view.page.click("#paste-use")
+    assert view.page.locator("#status").text_content() == 'pasted table: column "b", line 3: "x" is not a finite number'
+    assert view.state()["data"] == "seed"  # nothing lost
+    view.page.fill("#paste", "a,b,y\n1,2,3\n2,4\n")
+    view.page.click("#paste-use")
+    assert view.page.locator("#status").text_content() == "pasted table: line 3 has 2 fields, the header 3"
+    rows = "\n".join(f"{u:.3f},{v:.3f},{'in' if u * u + v * v < 0.5 else 'out'}" for u, v in np.random.default_rng(1).uniform(-1, 1, (80, 2)))
+    view.page.fill("#paste", "u,v,where\n" + rows)
+    view.page.fill("#paste-target", "where")
+    view.page.check("#paste-classes")
+    view.page.click("#paste-use")
+    s = view.state()
+    assert view.page.locator("#status").text_content() == ""
+    assert s["data"] == "pasted" and s["layers"] == [2, 8, 1] and s["output"] == "logistic" and len(s["X"]) == 80
+    view.step(40)
+    assert view.state()["E"] < s["E"]
