@@ -85,7 +85,9 @@ function deltapropNet(M) {
     return y.map((yk, k) => (yk - t[k]) * DH[layerOf[M.output].activation](a[k], yk));   // sum-of-squares on h(a)
   }
 
-  function backward(w, a, z, t) {                 // PRML 5.53-5.56
+  // the deltas, and dE_n/dw: as arrays per block (dW[name][q][i], db[j][q]), or, with a flat array g, added
+  // into g at w's offsets (what a sum over patterns wants, with nothing allocated per weight)
+  function backward(w, a, z, t, g) {              // PRML 5.53-5.56
     const delta = {[M.output]: outputDeltas(a[M.output], z[M.output], t)};
     const sent = {};
     const dW = {}, db = {};
@@ -93,17 +95,26 @@ function deltapropNet(M) {
       const L = layerOf[j];
       if (j !== M.output) delta[j] = a[j].map((aj, q) => DH[L.activation](aj, z[j][q]) * sent[j][q]);  // PRML 5.56
       for (const c of incoming[j]) {
-        dW[c.name] = [];
-        for (let q = 0; q < c.shape[0]; q++) {
-          dW[c.name].push([]);
-          for (let i = 0; i < c.shape[1]; i++) dW[c.name][q].push((c.mask && !c.mask[q][i]) ? 0 : delta[j][q] * z[c.src][i]);  // PRML 5.53
+        if (g) {
+          const zi = z[c.src], n = c.shape[1];
+          for (let q = 0; q < c.shape[0]; q++) {
+            const dq = delta[j][q], row = c.offset + q * n;
+            for (let i = 0; i < n; i++) if (!c.mask || c.mask[q][i]) g[row + i] += dq * zi[i];                       // PRML 5.53
+          }
+        } else {
+          dW[c.name] = [];
+          for (let q = 0; q < c.shape[0]; q++) {
+            dW[c.name].push([]);
+            for (let i = 0; i < c.shape[1]; i++) dW[c.name][q].push((c.mask && !c.mask[q][i]) ? 0 : delta[j][q] * z[c.src][i]);  // PRML 5.53
+          }
         }
         if (c.src !== M.input) {
           sent[c.src] = sent[c.src] || new Array(layerOf[c.src].size).fill(0);
           for (let i = 0; i < c.shape[1]; i++) for (let q = 0; q < c.shape[0]; q++) sent[c.src][i] += W(w, c, q, i) * delta[j][q];
         }
       }
-      db[j] = delta[j].slice();
+      if (g) for (let q = 0; q < delta[j].length; q++) g[M.biases[j].offset + q] += delta[j][q];
+      else db[j] = delta[j].slice();
     }
     return {delta, dW, db};
   }
@@ -116,12 +127,10 @@ function deltapropNet(M) {
     return t.reduce((s, tk, k) => s + tk * (lse - preact[k]), 0);
   }
 
-  // dE_n/dw of one pattern, flat in w's order (the bias gradients at their offsets)
-  function patternGradient(w, x, t) {
-    const {a, z} = forward(w, x), {delta, dW, db} = backward(w, a, z, t);
-    const g = new Array(w.length).fill(0);
-    for (const c of M.connections) for (let q = 0; q < c.shape[0]; q++) for (let i = 0; i < c.shape[1]; i++) g[c.offset + q * c.shape[1] + i] = dW[c.name][q][i];
-    for (const j of M.order) for (let q = 0; q < layerOf[j].size; q++) g[M.biases[j].offset + q] = db[j][q];
+  // E_n and dE_n/dw of one pattern, flat in w's order (the bias gradients at their offsets); with ``into``,
+  // dE_n/dw is added into that array instead
+  function patternGradient(w, x, t, into) {
+    const {a, z} = forward(w, x), g = into || new Array(w.length).fill(0), {delta} = backward(w, a, z, t, g);
     return {E: errorOf(z[M.output], t, a[M.output]), g, a, z, delta};
   }
 
