@@ -266,6 +266,9 @@ def test_a_layer_of_100_units_draws_without_overlapping_labels(browser, page_fil
     circles = v.js("""() => [...document.querySelectorAll('#diagram circle')].map(c => { const b = c.getBBox(); return [b.x, b.y, b.width, b.height]; })""")
     assert len(circles) == 1 + 100 + 20 + 1 and texts
     assert overlaps(texts) == [] and overlaps(circles) == []
+    v.page.select_option("#unit-select", "h2:0")  # its 100 incoming weights: 40 bars a row in the nudges
+    labels = v.js("""() => [...document.querySelectorAll('#nudges text')].map(t => { const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })""")
+    assert len(labels) > 13 and overlaps(labels) == []
     svg_width = v.js("() => document.getElementById('diagram').getBoundingClientRect().width")
     assert svg_width <= width
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
