@@ -371,3 +371,42 @@ def test_a_pasted_table_trains_and_a_bad_one_is_named(view):
     assert s["data"] == "pasted" and s["layers"] == [2, 8, 1] and s["output"] == "logistic" and len(s["X"]) == 80
     view.step(40)
     assert view.state()["E"] < s["E"]
+
+
+@pytest.mark.parametrize("hash_, words", [
+    ("#preset=nope", 'unknown preset "nope"'),
+    ("#preset=xor&lr=abc", "the address: lr=abc is not a number"),
+    ("#preset=xor&step=-5", "step: a whole number from 0; got -5"),
+    ("#preset=xor&step=2.5", "step: a whole number from 0; got 2.5"),
+    ("#preset=digits&step=1000000", "step: 1000000 steps of 32 patterns are more than this page replays"),
+    ("#preset=xor&hidden_sizes=0", "hidden units: each layer 1 to 100 units; got 0"),
+    ("#preset=xor&hidden=foo", 'hidden activations: "foo" is not one of tanh'),
+    ("#preset=xor&data=nothere", 'unknown data "nothere"'),
+    ("#preset=xor&output=softmax&error=cross-entropy", "softmax needs two or more classes"),
+])
+def test_a_bad_address_is_named_and_the_page_opens_its_first_preset(browser, page_file, hash_, words):
+    v = View(browser, page_file, hash_)
+    assert words in v.page.locator("#status").text_content()
+    assert v.state()["preset"] == "seed" and v.errors == [] and v.requests == []
+    v.close()
+
+
+def test_a_bad_load_changes_nothing(view):
+    before = view.load({"preset": "xor", "seed": 4})
+    for bad, words in [({"batch_size": 0}, "batch size"), ({"seed": 1.5}, "seed"), ({"layers": [2, 1000, 1]}, "1 to 100 units"),
+                       ({"w": [1, 2]}, "w: 17 numbers"), ({"fixed": [99]}, "fixed: 99"), ({"step": -1}, "step")]:
+        with pytest.raises(Exception, match=words):
+            view.load({"preset": "xor", **bad})
+        assert view.state()["w"] == before["w"] and view.state()["seed"] == 4
+
+
+def test_divergence_stops_training_and_says_so(browser, page_file):
+    v = View(browser, page_file)
+    v.load({"preset": "seed", "lr": 1e8})
+    v.step(500)
+    assert "diverged at step" in v.page.locator("#status").text_content() and v.state()["step"] < 500
+    assert v.errors == [] and v.requests == []
+    v.page.fill("#lr", "0.1")
+    v.page.dispatch_event("#lr", "change")  # a new option starts again from w0
+    assert v.page.locator("#status").text_content() == "" and np.isfinite(v.state()["E"])
+    v.close()
