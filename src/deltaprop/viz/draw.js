@@ -69,3 +69,40 @@ function columnLayout(M, width, opts) {
   }
   return {pos, height, shown, depth};
 }
+
+// ---- plots: axes with ticks on both, so that no axis is drawn without its numbers ----
+function niceTicks(lo, hi, n = 5) {
+  if (!(hi > lo)) { hi = lo + 1; }
+  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw)), f = raw / mag;
+  const step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag, out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+// axes with ticks on both: returns the maps from data to pixels
+function axes(svg, box, xr, yr, xlabel, ylabel, logy = false, xticks = null) {
+  const [x0, y0, x1, y1] = box, g = el("g", {class: "axes"}, svg);
+  const fy = logy ? Math.log10 : v => v;
+  const X = v => x0 + (x1 - x0) * (v - xr[0]) / ((xr[1] - xr[0]) || 1);
+  const Y = v => y1 - (y1 - y0) * (fy(v) - fy(yr[0])) / ((fy(yr[1]) - fy(yr[0])) || 1);
+  el("line", {x1: x0, y1, x2: x1, y2: y1, stroke: "#555"}, g);
+  el("line", {x1: x0, y1: y0, x2: x0, y2: y1, stroke: "#555"}, g);
+  const xt = xticks || niceTicks(xr[0], xr[1], Math.max(2, Math.floor((x1 - x0) / 70))).map(t => [t, short(t, 3)]);
+  for (const [t, label] of xt) {
+    el("line", {x1: X(t), y1, x2: X(t), y2: y1 + 4, stroke: "#555"}, g);
+    el("text", {x: X(t), y: y1 + 15, "text-anchor": "middle", class: "tick"}, g, label);
+  }
+  const yt = logy ? decades(yr) : niceTicks(yr[0], yr[1], 4);
+  for (const t of yt) {
+    el("line", {x1: x0 - 4, y1: Y(t), x2: x0, y2: Y(t), stroke: "#555"}, g);
+    el("text", {x: x0 - 6, y: Y(t) + 4, "text-anchor": "end", class: "tick"}, g, short(t, 3));
+  }
+  el("text", {x: (x0 + x1) / 2, y: y1 + 30, "text-anchor": "middle"}, g, xlabel);
+  el("text", {x: x0 + 4, y: y0 - 6}, g, ylabel);
+  return {X, Y};
+}
+function decades([lo, hi]) {
+  const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi)), out = [];
+  for (let k = a; k <= b; k++) if (10 ** k >= lo * 0.999 && 10 ** k <= hi * 1.001) out.push(10 ** k);
+  if (out.length < 2) return [lo, hi];
+  return out;
+}
