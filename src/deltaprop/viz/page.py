@@ -108,11 +108,12 @@ def network_description(net: Network) -> dict:
     }
 
 
-def fill(template_name: str, data: dict) -> str:
-    """The page ``template_name`` with the shared scripts (``net.js``, ``draw.js``) and ``data`` as JSON inside."""
+def fill(template_name: str, data: dict, scripts: tuple = ()) -> str:
+    """The page ``template_name`` with the shared scripts (``net.js``, ``draw.js``), then ``scripts``, at its
+    ``/*SHARED_JS*/``, and ``data`` as JSON at its ``/*MODEL_DATA*/``."""
     files = resources.files("deltaprop.viz")
     template = files.joinpath(template_name).read_text(encoding="utf-8")
-    shared = "\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ("net.js", "draw.js"))
+    shared = "\n".join(files.joinpath(name).read_text(encoding="utf-8") for name in ("net.js", "draw.js", *scripts))
     # <, > and & as \u escapes (inside JSON strings, the only place they occur): no text of the data can
     # end the script element or open a comment in it (`<!--<script>` in a column name blanked the page)
     payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -122,4 +122,4 @@ def playground_html(
                       "standardise": True, "note": f"{name}: {len(X)} rows, inputs standardised in the page"}
         preset = "data"
     return fill("playground.html", {"sets": sets, "presets": list(PRESETS), "start": preset,
-                                     "user": name if X is not None else None})
+                                     "user": name if X is not None else None}, scripts=("playground.js",))
