@@ -410,3 +410,19 @@ def test_divergence_stops_training_and_says_so(browser, page_file):
     v.page.dispatch_event("#lr", "change")  # a new option starts again from w0
     assert v.page.locator("#status").text_content() == "" and np.isfinite(v.state()["E"])
     v.close()
+
+
+def test_open_hands_the_page_to_the_browser(tmp_path):
+    import os
+
+    marker = tmp_path / "opened.txt"
+    env = {**os.environ, "BROWSER": f"{sys.executable} -c \"import sys; open(r'{marker}', 'w').write(sys.argv[1])\" %s"}
+    run = subprocess.run([DELTAPROP, "playground", "--preset", "xor", "--open", "-o", str(tmp_path / "p.html")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    import time
+
+    for _ in range(100):  # the browser command may run after deltaprop has exited
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.1)
+    assert run.returncode == 0 and marker.read_text() == (tmp_path / "p.html").resolve().as_uri()
