@@ -62,7 +62,19 @@ def _numeric(x: Array, name: str) -> Array:
 
 
 def _is_floating(xp, x: Array) -> bool:
+    if type(x) is np.ndarray:  # NumPy's own answer, without the namespace's dispatch
+        return x.dtype.kind == "f"
     return xp.isdtype(x.dtype, "real floating")
+
+
+def _namespace(*arrays) -> Any:
+    """The arrays' array-API namespace: array_api_compat's, found at once for plain NumPy arrays."""
+    if all(type(a) is np.ndarray for a in arrays):
+        return _NUMPY
+    return array_namespace(*arrays)
+
+
+_NUMPY = array_namespace(np.zeros(0))
 
 
 def check_length(net: "Network", w: Array, name: str = "w") -> None:
@@ -133,7 +145,7 @@ def check_data(net: "Network", w: Any, X: Any, T: Optional[Any] = None, names: t
     if T is not None:
         arrays[tname] = _numeric(as_array(T, tname), tname)
     try:
-        xp = array_namespace(*arrays.values())
+        xp = _namespace(*arrays.values())
     except TypeError:
         kinds = ", ".join(f"{k}: {type(v).__module__}.{type(v).__name__}" for k, v in arrays.items())
         raise TypeError(f"w, {xname}" + (f" and {tname}" if T is not None else "") +

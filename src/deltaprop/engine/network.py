@@ -128,6 +128,7 @@ class Network:
         self.blocks: tuple[Block, ...] = tuple(blocks)
         self.n_params: int = offset
         self._masks: dict = {}  # masks converted to the namespaces the engine has met
+        self._scale: Optional[np.ndarray] = None  # init's standard deviations, worked out when first drawn
 
     # -- parameters -------------------------------------------------------
 
@@ -150,18 +151,27 @@ class Network:
             same w.
         """
         rng = np.random.default_rng(seed)
-        fan_in = {name: np.zeros(self.layers[name].size) for name in self.incoming}
-        for c in self.connections:
-            fan_in[c.dst] += self.layers[c.src].size if c.mask is None else c.mask.sum(axis=1)
-        scale = np.zeros(self.n_params)
-        for c in self.connections:
-            std = 1.0 / np.sqrt(np.maximum(fan_in[c.dst], 1.0))
-            b = self.block(c.name)
-            if c.mask is None:
-                scale[b.offset : b.offset + b.size] = np.repeat(std, self.layers[c.src].size)
-            else:
-                scale[b.offset : b.offset + b.size] = (std[:, None] * c.mask).ravel()
+        scale = self._init_scale()
         return np.where(scale > 0, rng.standard_normal(self.n_params) * scale, 0.0)
+
+    def _init_scale(self) -> np.ndarray:
+        """The standard deviation ``init`` draws each entry of w with, 1/sqrt(fan-in) (0: biases, absent
+        weights); worked out once per network and kept (read only)."""
+        if self._scale is None:
+            fan_in = {name: np.zeros(self.layers[name].size) for name in self.incoming}
+            for c in self.connections:
+                fan_in[c.dst] += self.layers[c.src].size if c.mask is None else c.mask.sum(axis=1)
+            scale = np.zeros(self.n_params)
+            for c in self.connections:
+                std = 1.0 / np.sqrt(np.maximum(fan_in[c.dst], 1.0))
+                b = self.block(c.name)
+                if c.mask is None:
+                    scale[b.offset : b.offset + b.size] = np.repeat(std, self.layers[c.src].size)
+                else:
+                    scale[b.offset : b.offset + b.size] = (std[:, None] * c.mask).ravel()
+            scale.flags.writeable = False
+            self._scale = scale
+        return self._scale
 
     def unpack(self, w: Array) -> dict[str, Array]:
         """Cut w into named zero-copy views.

@@ -25,6 +25,7 @@ is first chosen; where it is absent, those two stand aside with a one-line notic
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -41,25 +42,39 @@ class BackendNotice(UserWarning):
     """A faster backend could not be used (Numba is not installed): the reference runs instead."""
 
 
+_shapes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _shape(net) -> tuple:
+    """(layered, the most weights between two consecutive layers) of a network, worked out once per network
+    (a network does not change after it is made)."""
+    known = _shapes.get(net)
+    if known is None:
+        names = list(net.layers)
+        chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
+        sizes = [layer.size for layer in net.layers.values()]
+        known = (chain and all(c.mask is None for c in net.connections) and not net.layers[net.output].activation.components,
+                 max(a * b for a, b in zip(sizes[1:], sizes[:-1])))
+        _shapes[net] = known
+    return known
+
+
 def layered(net) -> bool:
     """A chain of layers, each fed by the one before, with no masks, and an output with its canonical error
     (not a mixture density): the networks the fast backends know."""
-    names = list(net.layers)
-    chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
-    return chain and all(c.mask is None for c in net.connections) and not net.layers[net.output].activation.components
+    return _shape(net)[0]
 
 
 def small(net) -> bool:
     """A layered network with at most ``SMALL_WEIGHTS`` weights between any two layers."""
-    sizes = np.array([layer.size for layer in net.layers.values()])
-    return layered(net) and bool(np.max(sizes[1:] * sizes[:-1]) <= SMALL_WEIGHTS)
+    is_layered, widest = _shape(net)
+    return is_layered and widest <= SMALL_WEIGHTS
 
 
 def many_rows(net, rows: Optional[int]) -> bool:
     """Whether evaluations of ``rows`` rows are better done by matrix products than by the compiled loops:
     at least ``WIDE_ROWS`` rows and a layer of at least ``WIDE_WEIGHTS`` weights."""
-    sizes = np.array([layer.size for layer in net.layers.values()])
-    return rows is not None and rows >= WIDE_ROWS and bool(np.max(sizes[1:] * sizes[:-1]) >= WIDE_WEIGHTS)
+    return rows is not None and rows >= WIDE_ROWS and _shape(net)[1] >= WIDE_WEIGHTS
 
 
 def _numpy_floats(*arrays) -> bool:

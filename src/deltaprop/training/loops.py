@@ -87,15 +87,17 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
             Histories(E_h, obj_h, gn_h, config.history == "exact"))
         return done, best, best_in_chunk, code, first
 
-    _run_chunks(run, config, best_w, chunk)
+    _run_chunks(run, config, best_w, chunk, config.history == "exact")
     return w
 
 
-def _run_chunks(run, config, best_w: np.ndarray, chunk) -> None:
+def _run_chunks(run, config, best_w: np.ndarray, chunk, exact: bool) -> None:
     """Call ``chunk(k, E, objective, grad_norm)`` for chunks of k epochs, each a compiled call that fills the three
     history arrays and returns (epochs done, best objective, where in the chunk it was, stop code, the run's first
     objective), k sized by ``next_chunk``, until a rule stops the run or its epochs run out; each chunk is recorded
-    in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted"."""
+    in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted". Where the history is
+    ``exact`` (E and the objective at each epoch's weights, by the run's one evaluator), the run keeps those of its
+    best weights, so that no pass over the data is made again for them at the end."""
     size = 1
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
@@ -108,6 +110,8 @@ def _run_chunks(run, config, best_w: np.ndarray, chunk) -> None:
             if done:
                 run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
                                  best_in_chunk, best_w, code, first)
+                if exact and best_in_chunk >= 0:
+                    run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
             if code == 3:
                 run.stop_reason = "line search failed"
             size = next_chunk(size, elapsed / max(done, 1))
@@ -142,7 +146,7 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
             Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
         return done, best, best_in_chunk, code, first
 
-    _run_chunks(run, config, best_w, chunk)
+    _run_chunks(run, config, best_w, chunk, True)
     return w
 
 

@@ -57,6 +57,7 @@ class Run:
         self.history = {k: [] for k in ("epoch", "error", "validation_error", "grad_norm", "seconds")}
         self.epoch = 0
         self.best_w: Optional[np.ndarray] = None
+        self.best_values: Optional[tuple] = None  # (E, objective) at best_w where a fused loop's history has them
         self.best_score = math.inf
         self.best_epoch = 0
         self.prev_objective: Optional[float] = None
@@ -102,6 +103,7 @@ class Run:
         score = objective if Ev is None else Ev
         if self.best_w is None or rules.improved(score, self.best_score):
             self.best_score, self.best_w, self.best_epoch = (score if started else math.inf), w, self.epoch
+            self.best_values = None
         if self.epoch and moved and self.prev_objective is not None and \
                 rules.converged(self.prev_objective, objective, self.config.tol):
             self.stop_reason = "converged"
@@ -131,6 +133,7 @@ class Run:
                             "seconds": seconds})
         if best_in_chunk >= 0:
             self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
+            self.best_values = None  # the caller sets them where its history is exact
         self.epoch += done
         self.start_objective = start
         self.stop_reason = {1: "converged", 2: "diverged"}.get(code)
@@ -268,7 +271,7 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
         # that would begin next, before the caller, perhaps slower, makes the same file
         open(stop_file, "a").close()
     best_w = run.best_w
-    E, objective = problem.value(best_w)
+    E, objective = run.best_values if run.best_values is not None and run.best_w is best_w else problem.value(best_w)
     beta = None
     if net.layers[net.output].activation.name == "linear":
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
