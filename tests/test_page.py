@@ -13,22 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import sync_playwright
 
 import deltaprop as dp
 from deltaprop.viz import explain_html
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "page"
 DELTAPROP = str(Path(sys.executable).parent / "deltaprop")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 class Page:

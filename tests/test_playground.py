@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import sync_playwright
 
 import deltaprop as dp
 from deltaprop.numerics.prior import Prior
@@ -27,15 +26,6 @@ DELTAPROP = str(Path(sys.executable).parent / "deltaprop")
 # Each to the decimals the post prints: 9, 9 and 10.
 MAZUR_POST = ("0.298371109", "0.291027924", "0.0000351085")
 MAZUR_EXACT = ("0.298371109", "0.291027774", "0.0000351019")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

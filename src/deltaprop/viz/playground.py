@@ -22,7 +22,7 @@ MAX_ROWS = 2000  # rows of a user's data written into the page
 
 
 def _rows(a: Any) -> list:
-    return np.asarray(a, dtype=float).round(12).tolist()
+    return np.asarray(a, dtype=float).tolist()
 
 
 def _two_d(kind: str, rng: np.random.Generator, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
