@@ -277,3 +277,22 @@ def test_the_line_search_meets_the_strong_wolfe_conditions():
         f, g = phi(stp)
         assert task == CONVERGENCE and calls <= 20, first
         assert f <= f0 + FTOL * stp * g0 and abs(g) <= GTOL * abs(g0), first
+
+
+def test_the_history_is_the_same_whatever_the_tape_the_chunks_write_into(monkeypatch):
+    """The chunks write E, the objective and the gradient norm into parts of one tape, a new one where it is full:
+    a tape of 7 epochs (many tapes, chunks split across none) gives the same history, epochs 0..N without a gap,
+    seconds that never go back, as one tape for the whole run."""
+    from deltaprop.training import loops
+
+    net, X, T = seed_example(0)
+    for method, kwargs in (("gd", dict(learning_rate=0.1, epochs=600)), ("lbfgs", dict(max_iter=60))):
+        one = dp.train(net, X, T, method=method, tol=0, seed=2, **kwargs)
+        monkeypatch.setattr(loops, "TAPE", 7)
+        many = dp.train(net, X, T, method=method, tol=0, seed=2, **kwargs)
+        monkeypatch.undo()
+        assert one.loop == many.loop == "fused"
+        np.testing.assert_array_equal(many.history["epoch"], np.arange(len(many.history["epoch"])))
+        for key in ("epoch", "error", "grad_norm", "validation_error"):
+            np.testing.assert_array_equal(one.history[key], many.history[key], err_msg=f"{method} {key}")
+        assert np.all(np.diff(many.history["seconds"]) >= 0) and np.array_equal(one.w, many.w)

@@ -91,6 +91,11 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     return w
 
 
+#: Epochs of history one tape holds: the chunks' E, objective and gradient norm are written into parts of one
+#: array each (TAPE numbers, 0.5 MB) rather than a new array each (fresh memory costs ~1 us a page to touch here).
+TAPE = 2**16
+
+
 def _run_chunks(run, config, best_w: np.ndarray, chunk, exact: bool) -> None:
     """Call ``chunk(k, E, objective, grad_norm)`` for chunks of k epochs, each a compiled call that fills the three
     history arrays and returns (epochs done, best objective, where in the chunk it was, stop code, the run's first
@@ -98,20 +103,22 @@ def _run_chunks(run, config, best_w: np.ndarray, chunk, exact: bool) -> None:
     in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted". Where the history is
     ``exact`` (E and the objective at each epoch's weights, by the run's one evaluator), the run keeps those of its
     best weights, so that no pass over the data is made again for them at the end."""
-    size = 1
+    size, at, tape = 1, 0, (np.empty(0),) * 3
     try:
         while run.stop_reason is None and run.epoch < config.epochs:
             run.check_stop()
             k = min(size, config.epochs - run.epoch)
-            E_h, obj_h, gn_h = np.empty(k), np.empty(k), np.empty(k)
+            if at + k > tape[0].size:  # each chunk fills the next part of one tape, a new one where it is full
+                at, tape = 0, tuple(np.empty(max(k, min(config.epochs - run.epoch, TAPE))) for _ in range(3))
+            E_h, obj_h, gn_h = (a[at:at + k] for a in tape)
             start, seconds0 = time.perf_counter(), run.last_seconds()
             done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
             elapsed = time.perf_counter() - start
             if done:
-                run.record_chunk(done, E_h, gn_h, seconds0 + elapsed * np.arange(1, done + 1) / done, best,
-                                 best_in_chunk, best_w, code, first)
+                run.record_chunk(done, E_h, gn_h, (seconds0, elapsed, done), best, best_in_chunk, best_w, code, first)
                 if exact and best_in_chunk >= 0:
                     run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
+            at += done
             if code == 3:
                 run.stop_reason = "line search failed"
             size = next_chunk(size, elapsed / max(done, 1))

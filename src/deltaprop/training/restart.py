@@ -64,7 +64,8 @@ class Run:
         self.t0 = time.perf_counter()
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
-        self.chunks: list[dict] = []  # the fused loop's epochs, as arrays per chunk
+        self.chunks: list[tuple] = []  # the fused loop's epochs: (E, grad_norm, (start, seconds, epochs), epochs) per chunk
+        self.chunk_start = 0  # the first chunk's first epoch
         self.start_objective = math.nan  # the first objective recorded: what divergence is measured against
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
         self.stride = 1
@@ -123,14 +124,16 @@ class Run:
         if self.stop_file is not None and (self.history["epoch"] or self.chunks) and os.path.exists(self.stop_file):
             raise KeyboardInterrupt
 
-    def record_chunk(self, done: int, E: np.ndarray, grad_norm: np.ndarray, seconds: np.ndarray,
+    def record_chunk(self, done: int, E: np.ndarray, grad_norm: np.ndarray, seconds: tuple,
                      best: float, best_in_chunk: int, best_w: np.ndarray, code: int, start: float) -> None:
         """Log ``done`` epochs that the fused loop ran, which applied the rules itself (``fused.run_epochs``):
-        the best objective and where in the chunk it was (-1: not in this chunk), and its stop code.
-        The chunk's arrays are kept as they are (``history_arrays`` joins them): no list of floats."""
-        self.chunks.append({"epoch": np.arange(self.epoch + 1, self.epoch + done + 1), "error": E[:done].copy(),
-                            "validation_error": np.full(done, math.nan), "grad_norm": grad_norm[:done].copy(),
-                            "seconds": seconds})
+        E and the gradient norm of each (kept as the views they are: the loop gives each chunk its own part of
+        one array), ``seconds`` (the chunk's start and its time: each epoch's share of it), the best objective
+        and where in the chunk it was (-1: not in this chunk), and its stop code. ``history_arrays`` joins the
+        chunks once, at the end: no list of floats, no array per chunk beyond these."""
+        if not self.chunks:
+            self.chunk_start = self.epoch + 1
+        self.chunks.append((E[:done], grad_norm[:done], seconds, done))
         if best_in_chunk >= 0:
             self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
             self.best_values = None  # the caller sets them where its history is exact
@@ -141,12 +144,34 @@ class Run:
 
     def last_seconds(self) -> float:
         """The time of the last epoch logged."""
-        return float(self.chunks[-1]["seconds"][-1]) if self.chunks else self.history["seconds"][-1]
+        if self.chunks:
+            began, elapsed, done = self.chunks[-1][2]
+            return began + elapsed * done / done  # the last epoch's seconds in ``history_arrays``
+        return self.history["seconds"][-1]
 
     def history_arrays(self) -> dict:
-        """The history as arrays, one per key: the epochs logged one by one, then the fused loop's chunks."""
-        return {k: np.concatenate([np.asarray(v, dtype=int if k == "epoch" else float)] + [c[k] for c in self.chunks])
-                for k, v in self.history.items()}
+        """The history as arrays, one per key: the epochs logged one by one, then the fused loop's chunks (their
+        epochs follow one another from ``chunk_start``), each key's array made once."""
+        n = len(self.history["epoch"])
+        if not self.chunks:
+            return {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in self.history.items()}
+        total = n + sum(c[3] for c in self.chunks)
+        first = self.chunk_start
+        seconds = np.empty(total)
+        seconds[:n] = self.history["seconds"]
+        at = n
+        for _, _, (began, elapsed, done), _ in self.chunks:
+            seconds[at:at + done] = began + elapsed * np.arange(1, done + 1) / done
+            at += done
+        validation = np.full(total, math.nan)
+        validation[:n] = self.history["validation_error"]
+        return {"epoch": np.concatenate([np.asarray(self.history["epoch"], dtype=int),
+                                         np.arange(first, first + total - n)]),
+                "error": np.concatenate([np.asarray(self.history["error"], dtype=float)] + [c[0] for c in self.chunks]),
+                "validation_error": validation,
+                "grad_norm": np.concatenate([np.asarray(self.history["grad_norm"], dtype=float)]
+                                            + [c[1] for c in self.chunks]),
+                "seconds": seconds}
 
     def mark(self) -> tuple:
         """The bookkeeping at the end of a whole epoch, to go back to if Ctrl-C comes mid-way."""
