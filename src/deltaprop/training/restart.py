@@ -64,7 +64,7 @@ class Run:
         self.t0 = time.perf_counter()
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
-        self.chunks: list[tuple] = []  # the fused loop's epochs: (E, grad_norm, (start, seconds, epochs), epochs) per chunk
+        self.chunks: list[tuple] = []  # the fused loop's epochs: (E, grad_norm, (start, seconds, epochs))
         self.chunk_start = 0  # the first chunk's first epoch
         self.start_objective = math.nan  # the first objective recorded: what divergence is measured against
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
@@ -133,7 +133,7 @@ class Run:
         chunks once, at the end: no list of floats, no array per chunk beyond these."""
         if not self.chunks:
             self.chunk_start = self.epoch + 1
-        self.chunks.append((E[:done], grad_norm[:done], seconds, done))
+        self.chunks.append((E[:done], grad_norm[:done], seconds))
         if best_in_chunk >= 0:
             self.best_score, self.best_epoch, self.best_w = best, self.epoch + best_in_chunk + 1, best_w
             self.best_values = None  # the caller sets them where its history is exact
@@ -155,12 +155,12 @@ class Run:
         n = len(self.history["epoch"])
         if not self.chunks:
             return {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in self.history.items()}
-        total = n + sum(c[3] for c in self.chunks)
+        total = n + sum(c[0].size for c in self.chunks)
         first = self.chunk_start
         seconds = np.empty(total)
         seconds[:n] = self.history["seconds"]
         at = n
-        for _, _, (began, elapsed, done), _ in self.chunks:
+        for _, _, (began, elapsed, done) in self.chunks:
             seconds[at:at + done] = began + elapsed * np.arange(1, done + 1) / done
             at += done
         validation = np.full(total, math.nan)
