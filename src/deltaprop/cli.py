@@ -293,8 +293,8 @@ def fit(
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
     snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
     seed: int = typer.Option(0, help="Seed of the initial weights, restarts and data order."),
-    n_jobs: int = typer.Option(None, help="Restarts in parallel (joblib), with a fixed --weight-decay; the evidence's "
-                                          "starts run one after another."),
+    n_jobs: int = typer.Option(None, help="Restarts in parallel (joblib), or the evidence's starts on this many "
+                                          "threads (-1: all cores); the same model at any count."),
     scheduler: str = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786) to run the restarts on."),
     output: Path = typer.Option(Path("model.safetensors"), "--output", "-o", help="Where to write the model file."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar. Default: on in a terminal."),

@@ -167,3 +167,69 @@ def test_a_fixed_point_that_stays_degenerate_is_told_in_one_line():
                                                 "noise's degrees of freedom"):
         est = dp.NetworkRegressor(random_state=0).fit([[0.3, 0.2]], [1.5])
     assert est.evidence_["converged"] is False
+
+
+def sine(N=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (N, 1))
+    return X, np.sin(np.pi * X) + 0.1 * rng.standard_normal((N, 1))
+
+
+def test_the_starts_on_threads_give_the_same_result_bit_for_bit():
+    X, T = sine()
+    one, two = (dp.train_evidence(dp.mlp([1, 5, 1]), X, T, restarts=3, seed=0, cycles=6, n_jobs=n) for n in (None, 2))
+    assert np.array_equal(one.w, two.w)
+    assert one.alpha == two.alpha and one.beta == two.beta
+    assert [m.posterior.log_evidence for m in one.members] == [m.posterior.log_evidence for m in two.members]
+    assert [len(m.cycles) for m in one.members] == [len(m.cycles) for m in two.members]
+
+
+def test_ctrl_c_while_the_starts_run_on_threads_ends_each_after_its_training(monkeypatch):
+    import _thread
+    import threading
+    import time
+
+    from deltaprop.training import evidence
+
+    calls, lock, original = [], threading.Lock(), evidence.train
+
+    def train(*args, **kwargs):
+        result = original(*args, **kwargs)
+        with lock:
+            calls.append(threading.current_thread().name)
+            count = len(calls)
+        if count == 3:  # Ctrl-C reaches the main thread, which waits on the starts
+            _thread.interrupt_main()
+        if count >= 3:  # each training from now on outlasts the main thread's look at Ctrl-C (every 0.1 s)
+            time.sleep(0.3)
+        return result
+
+    monkeypatch.setattr(evidence, "train", train)
+    X, T = sine()
+    result = dp.train_evidence(dp.mlp([1, 5, 1]), X, T, restarts=3, seed=0, cycles=30, n_jobs=2)
+    assert result.training.stop_reason == "interrupted"
+    assert len(result.members) == 2  # the third start had not begun
+    assert len(calls) <= 4  # each running start ended after the training it was in
+
+
+def test_scipy_loops_on_several_threads_share_one_blas_setting():
+    from threadpoolctl import ThreadpoolController
+
+    from deltaprop.training.loops import _scipy_blas_on_one_thread
+
+    def scipy_threads():
+        import os
+
+        import scipy
+        bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+        return [c.num_threads for c in ThreadpoolController().lib_controllers if c.filepath.startswith(bundled)]
+
+    before = scipy_threads()
+    assert before, "SciPy's wheel bundles its OpenBLAS"
+    first, second = _scipy_blas_on_one_thread(), _scipy_blas_on_one_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the loops end in any order: the one still running keeps one thread
+    assert scipy_threads() == [1] * len(before)
+    second.__exit__(None, None, None)
+    assert scipy_threads() == before

@@ -65,7 +65,8 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         Seeds the initial weights, the restarts and the data order.
     n_jobs : int, default=None
         Restarts run in parallel through joblib, with a fixed weight decay;
-        the evidence's starts, each with its own cycles, run one after another.
+        the evidence's starts, each with its own cycles, on this many threads
+        (-1: all cores; ``deltaprop.train_evidence``). The same fit at any n_jobs.
     progress : bool, default=False
         Show a progress bar while training.
     snapshots : int, default=0

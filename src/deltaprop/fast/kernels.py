@@ -57,7 +57,10 @@ SUM_OF_SQUARES, BINARY_CROSS_ENTROPY = OUTPUT_KINDS["linear"].code, OUTPUT_KINDS
 CROSS_ENTROPY = OUTPUT_KINDS["softmax"].code
 LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
-JIT = dict(cache=True, error_model="numpy")  # division by zero gives inf or NaN as in NumPy: no exception checks
+#: error_model "numpy": division by zero gives inf or NaN as in NumPy, no exception checks; nogil: the kernels let
+#: other threads run (the evidence's starts on n_jobs threads). A change here reaches the kernels of other modules
+#: that import it only once their own source changes (Numba's cache is keyed by the file that defines a kernel).
+JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 # Cody-Waite split of ln 2: K * LN2_HI is exact for |K| < 2**20, so r = y - K ln 2 loses nothing
 LN2_HI = 6.93147180369123816490e-01

@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-JIT = dict(cache=True, error_model="numpy")
+JIT = dict(cache=True, error_model="numpy", nogil=True)  # as deltaprop.fast.kernels
 
 
 @nb.njit(inline="always", **JIT)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-JIT = dict(cache=True, error_model="numpy")
+JIT = dict(cache=True, error_model="numpy", nogil=True)  # as deltaprop.fast.kernels
 
 MEMORY = 10  # SciPy's maxcor
 FTOL, GTOL, XTOL = 1e-3, 0.9, 0.1  # the strong Wolfe conditions of L-BFGS-B's line search

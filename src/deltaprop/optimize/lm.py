@@ -4,7 +4,6 @@ Gauss-Newton steps for a sum-of-squares error, a batch method with no line searc
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Callable
 
 import numpy as np
@@ -51,10 +50,8 @@ class LevenbergMarquardt:
 
         damped = A.copy()
         damped[np.diag_indices_from(damped)] += lam
-        try:
-            with warnings.catch_warnings():  # an ill-conditioned system's step is judged by E, as any other
-                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                return -scipy.linalg.solve(damped, g, assume_a="pos", check_finite=False)
+        try:  # Cholesky, without solve's warning on an ill-conditioned system: its step is judged by E, as any other
+            return -scipy.linalg.cho_solve(scipy.linalg.cho_factor(damped, check_finite=False), g, check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             return None
 

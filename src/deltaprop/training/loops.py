@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 import time
 
 import numpy as np
@@ -202,6 +203,10 @@ def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     return w
 
 
+_ONE_THREAD = threading.Lock()
+_one_thread = {"users": 0, "restore": []}  # the SciPy loops running now; each library and its threads before
+
+
 @contextlib.contextmanager
 def _scipy_blas_on_one_thread():
     """Run SciPy's own bundled OpenBLAS on one thread for the duration.
@@ -210,20 +215,28 @@ def _scipy_blas_on_one_thread():
     matrix products use NumPy's: two thread pools whose idle threads spin,
     which on a 2-core machine made each iteration ten times slower (12 ms
     against 1.1 ms on the digits data). NumPy's pool keeps its threads.
+    SciPy loops on several threads at once (the evidence's starts) share
+    the setting: the first sets it, the last restores it.
     """
     import scipy
     from threadpoolctl import ThreadpoolController
 
-    bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.filepath.startswith(bundled)]
-    before = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
+    with _ONE_THREAD:
+        if _one_thread["users"] == 0:
+            bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+            libs = [lib for lib in ThreadpoolController().lib_controllers if lib.filepath.startswith(bundled)]
+            _one_thread["restore"] = [(lib, lib.num_threads) for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        _one_thread["users"] += 1
     try:
         yield
     finally:
-        for lib, n in zip(libs, before):
-            lib.set_num_threads(n)
+        with _ONE_THREAD:
+            _one_thread["users"] -= 1
+            if _one_thread["users"] == 0:
+                for lib, n in _one_thread["restore"]:
+                    lib.set_num_threads(n)
 
 
 def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
