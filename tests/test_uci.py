@@ -99,13 +99,16 @@ def test_the_bayes_runner_compares_the_default_with_the_plain_fit_scikit_learn_a
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {line.split("|")[2].strip(): line.split("|") for line in out.read_text().splitlines()
             if line.startswith("| toy ")}
-    names = ["deltaprop (default: the evidence)", "deltaprop plain fit (weight_decay=1)",
+    names = ["deltaprop (default: the evidence)", "deltaprop default, n_jobs=-1 (the starts on threads)",
+             "deltaprop plain fit (weight_decay=1)",
              "scikit-learn MLPRegressor (defaults)"] + [f"deltaprop hessian={s!r}" for s in
                                                         ("exact", "ggn", "kron", "diag", "last_layer")]
     assert all(name in rows for name in names)
     default = rows["deltaprop (default: the evidence)"]
     assert float(default[5].split("+-")[0]) < 0.3 * y.std()  # test RMSE: the network learnt the function
     assert float(rows["scikit-learn MLPRegressor (defaults)"][4]) == 1.0  # its own time over itself
+    threads = rows["deltaprop default, n_jobs=-1 (the starts on threads)"]
+    assert float(threads[5].split("+-")[0]) < 0.3 * y.std()  # (its own draw: the rows use random_state=None)
 
 
 def test_the_bayes_runner_refuses_a_missing_data_folder(tmp_path):
