@@ -64,7 +64,7 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, the restarts and the data order.
     n_jobs : int, default=None
-        Restarts run in parallel through joblib, with a fixed weight decay;
+        Restarts run in parallel through joblib (threads), with a fixed weight decay;
         the evidence's starts, each with its own cycles, on this many threads
         (-1: all cores; ``deltaprop.train_evidence``). The same fit at any n_jobs.
     progress : bool, default=False

