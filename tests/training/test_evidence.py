@@ -186,6 +186,7 @@ def test_the_starts_on_threads_give_the_same_result_bit_for_bit():
 
 def test_ctrl_c_while_the_starts_run_on_threads_ends_each_after_its_training(monkeypatch):
     import _thread
+    import signal
     import threading
     import time
 
@@ -201,15 +202,17 @@ def test_ctrl_c_while_the_starts_run_on_threads_ends_each_after_its_training(mon
         if count == 3:  # Ctrl-C reaches the main thread, which waits on the starts
             _thread.interrupt_main()
         if count >= 3:  # each training from now on outlasts the main thread's look at Ctrl-C (every 0.1 s)
-            time.sleep(0.3)
+            time.sleep(1.0)
         return result
 
     monkeypatch.setattr(evidence, "train", train)
     X, T = sine()
+    handler = signal.getsignal(signal.SIGINT)
     result = dp.train_evidence(dp.mlp([1, 5, 1]), X, T, restarts=3, seed=0, cycles=30, n_jobs=2)
     assert result.training.stop_reason == "interrupted"
     assert len(result.members) == 2  # the third start had not begun
     assert len(calls) <= 4  # each running start ended after the training it was in
+    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C raises again afterwards
 
 
 def test_scipy_loops_on_several_threads_share_one_blas_setting():
@@ -233,3 +236,29 @@ def test_scipy_loops_on_several_threads_share_one_blas_setting():
     assert scipy_threads() == [1] * len(before)
     second.__exit__(None, None, None)
     assert scipy_threads() == before
+
+
+def test_a_real_ctrl_c_ends_the_threaded_starts_with_what_they_have(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "evidence.py"
+    script.write_text(
+        "import faulthandler, sys, time, numpy as np, deltaprop as dp\n"
+        "faulthandler.dump_traceback_later(80, exit=True)\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.uniform(-1, 1, (2000, 1)); T = np.sin(np.pi * X) + 0.1 * rng.standard_normal((2000, 1))\n"
+        "print('ready', flush=True)\n"
+        "r = dp.train_evidence(dp.mlp([1, 30, 30, 1]), X, T, restarts=4, seed=0, n_jobs=2, cycles=10**6, tol=0.0)\n"
+        "print(r.training.stop_reason, len(r.members) < 4, np.isfinite(r.log_evidence))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(4)  # the two threads train their starts' cycles
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert out.split() == ["interrupted", "True", "True"]

@@ -215,7 +215,7 @@ def _scipy_blas_on_one_thread():
     matrix products use NumPy's: two thread pools whose idle threads spin,
     which on a 2-core machine made each iteration ten times slower (12 ms
     against 1.1 ms on the digits data). NumPy's pool keeps its threads.
-    SciPy loops on several threads at once (the evidence's starts) share
+    SciPy loops on several threads at once (restarts, the evidence's starts) share
     the setting: the first sets it, the last restores it.
     """
     import scipy
