@@ -5,14 +5,12 @@ settle. The data choose the weight decay; nothing is held out.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -20,6 +18,7 @@ from ..numerics.curvature import check_name, choose
 from ..numerics.laplace import Posterior, laplace
 from ..numerics.prior import Prior
 from ..optimize import STOCHASTIC_METHODS
+from .restarts import first_sigint_calls
 from .result import Restart, TrainResult
 from .train import train
 
@@ -371,8 +370,8 @@ class _Attempt:
 def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Optional[float], seeds: list,
                 caller_alpha: bool, n_jobs: Optional[int]) -> list:
     """Every start (``_start``), in the order of ``seeds``: one after another (Ctrl-C: the starts run so far), or
-    on ``n_jobs`` threads, where the first Ctrl-C sets ``problem.stop`` (``_ctrl_c_sets``): each running start ends
-    after its training, and starts not begun are left out."""
+    on ``n_jobs`` threads, where the first Ctrl-C sets ``problem.stop`` (``restarts.first_sigint_calls``): each
+    running start ends after its training, and starts not begun are left out."""
     import joblib
 
     threads = min(joblib.effective_n_jobs(n_jobs), len(seeds))
@@ -391,7 +390,7 @@ def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Opti
         if run is not None:
             runs[i] = run
 
-    with _ctrl_c_sets(problem.stop), ThreadPoolExecutor(threads) as pool:
+    with first_sigint_calls(problem.stop.set), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(start, i) for i in range(len(seeds))]
         while not all(future.done() for future in futures):
             wait(futures, timeout=0.1)  # the main thread runs Python's signal handlers only between waits
@@ -401,26 +400,6 @@ def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Opti
     if not runs:  # Ctrl-C before any start began
         raise KeyboardInterrupt
     return runs
-
-
-@contextlib.contextmanager
-def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
-    """Meanwhile the first Ctrl-C (SIGINT) sets ``stop`` instead of raising KeyboardInterrupt, which could land
-    anywhere in the main thread while the starts run on others; a second one raises as usual. Off the main
-    thread, where no handler can be set, nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def first(signum, frame):
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _attempt(problem: _Problem, prior: Prior, beta: Optional[float], seed: Any) -> _Attempt:

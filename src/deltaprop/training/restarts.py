@@ -53,20 +53,31 @@ class StopFlag:
 
     @contextlib.contextmanager
     def on_sigint(self) -> Iterator["StopFlag"]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-
-        def first(signum, frame):
-            self.request()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        previous = signal.signal(signal.SIGINT, first)
         try:
-            yield self
+            with first_sigint_calls(self.request):
+                yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def first_sigint_calls(action) -> Iterator[None]:
+    """Meanwhile the first Ctrl-C (SIGINT) calls ``action()`` instead of raising KeyboardInterrupt, which could
+    land anywhere in the main thread while work runs elsewhere; a second one raises as usual. Off the main thread,
+    where no handler can be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame):
+        action()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str],
