@@ -246,6 +246,28 @@ def test_fused_lbfgs_takes_scipys_steps(output, K, weight_decay):
         np.testing.assert_allclose(fast.w, slow.w, rtol=1e-7, atol=1e-9 * np.abs(slow.w).max(), err_msg=hidden)
 
 
+def test_fused_lbfgs_logs_epoch_0_from_its_own_first_evaluation_and_builds_no_evaluator(monkeypatch):
+    """The compiled L-BFGS evaluates at w0 before its first step anyway; epoch 0's E, objective and gradient norm
+    are those values, so the call makes no evaluator and no second pass at w0 (issue 29's fixed cost)."""
+    from deltaprop.training import objective
+
+    net, X, T = seed_example(0)
+    reference = dp.train(net, X, T, method="lbfgs", epochs=15, seed=2, weight_decay=0.01, tol=0.0)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the fused lbfgs built an evaluator")
+
+    monkeypatch.setattr(objective, "evaluator", refused)
+    result = dp.train(net, X, T, method="lbfgs", epochs=15, seed=2, weight_decay=0.01, tol=0.0)
+    assert result.loop == "fused" and result.history["epoch"][0] == 0
+    np.testing.assert_array_equal(result.w, reference.w)
+    w0 = net.init(seed=np.random.default_rng(np.random.SeedSequence(2).spawn(2)[1]))
+    E0, g0 = net.error_and_gradient(w0, X, T)
+    np.testing.assert_allclose(result.history["error"][0], E0, rtol=1e-12)
+    g0 = g0 + dp.Prior.of(net, 0.01).diagonal() * w0  # and the weight decay's gradient (PRML 5.112)
+    np.testing.assert_allclose(result.history["grad_norm"][0], np.linalg.norm(g0), rtol=1e-10)
+
+
 def test_fused_lbfgs_converges_where_scipy_does():
     """On a convex objective (no hidden layer: linear least squares with weight decay) the two stop at the same
     iteration by the same rule, at the same minimum."""

@@ -117,6 +117,20 @@ def choose(net, X, T, rows: Optional[int] = None) -> str:
     raise AssertionError("unreachable: the reference takes everything")
 
 
+def backend_for(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional[int] = None) -> str:
+    """The name of the backend that ``evaluator`` would use: ``backend`` where it takes the problem (else an
+    error saying what it needs), or ``choose``'s where it is None."""
+    if backend is not None and backend not in SUPPORTS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend is None:
+        return choose(net, X, T, X.shape[0] if rows is None and hasattr(X, "shape") else rows)
+    if not SUPPORTS[backend](net, X, T):
+        raise ValueError(f"the {backend!r} backend does not take this problem: it needs a layered network (each layer "
+                         f"fed by the one before, no masks){' with small layers' if backend == 'compiled' else ''}, "
+                         f"NumPy float32 or float64 data of one dtype, and Numba")
+    return backend
+
+
 def evaluator(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional[int] = None):
     """E(w) and dE/dw of ``net`` on (X, T), checked once here, by ``backend`` (default: ``choose``).
 
@@ -128,14 +142,7 @@ def evaluator(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional
     w must be a 1-D array of X's dtype; it is not checked again on each call. ``rows``, the rows of each
     evaluation (the batch size; None: all of X), informs the choice (``choose``).
     """
-    if backend is not None and backend not in SUPPORTS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend is None:
-        backend = choose(net, X, T, X.shape[0] if rows is None and hasattr(X, "shape") else rows)
-    elif not SUPPORTS[backend](net, X, T):
-        raise ValueError(f"the {backend!r} backend does not take this problem: it needs a layered network (each layer "
-                         f"fed by the one before, no masks){' with small layers' if backend == 'compiled' else ''}, "
-                         f"NumPy float32 or float64 data of one dtype, and Numba")
+    backend = backend_for(net, X, T, backend, rows)
     if backend == "compiled":
         from .compiled import CompiledEvaluator as Evaluator
     elif backend == "buffered":
@@ -211,5 +218,6 @@ def weight_jacobian(net, w: Any, X: Any, activations: bool = False):
     return _second_order("weight_jacobian", net, w, X)(net, w, X, bool(activations))
 
 
-__all__ = ["BACKENDS", "SMALL_WEIGHTS", "WIDE_ROWS", "WIDE_WEIGHTS", "many_rows", "SUPPORTS", "BackendNotice", "choose", "evaluator", "have_numba", "hessian",
+__all__ = ["BACKENDS", "SMALL_WEIGHTS", "WIDE_ROWS", "WIDE_WEIGHTS", "many_rows", "SUPPORTS", "BackendNotice", "backend_for", "choose",
+           "evaluator", "have_numba", "hessian",
            "hessian_vector_product", "jacobian", "layered", "outer_product_hessian", "small", "weight_jacobian"]

@@ -38,6 +38,7 @@ local ones.) NaN and inf pass through, so divergence is seen.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -68,12 +69,19 @@ LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.4426950408889634
 
 
+_specs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def kernel_spec(net) -> tuple:
-    """What the kernels need of a layered network: layer sizes, hidden activation codes, output code."""
-    names = list(net.layers)
-    sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
-    acts = np.array([net.layers[n].activation.code for n in names[1:-1]], dtype=np.int64)
-    return sizes, acts, OUTPUT_KINDS[net.layers[net.output].activation.name].code
+    """What the kernels need of a layered network: layer sizes, hidden activation codes, output code; worked out
+    once per network (a network does not change after it is made; nothing writes into the arrays)."""
+    known = _specs.get(net)
+    if known is None:
+        names = list(net.layers)
+        sizes = np.array([net.layers[n].size for n in names], dtype=np.int64)
+        acts = np.array([net.layers[n].activation.code for n in names[1:-1]], dtype=np.int64)
+        known = _specs[net] = (sizes, acts, OUTPUT_KINDS[net.layers[net.output].activation.name].code)
+    return known
 
 
 def tanh(x) -> np.ndarray:

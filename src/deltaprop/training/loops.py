@@ -138,13 +138,11 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     from .fused_lbfgs import Memory, run_lbfgs
 
     spec = kernel_spec(problem.net)
-    run.record(w)
-    w = w.copy()
+    w0, w = w, w.copy()
     P = w.size
     memory = Memory(np.zeros((MEMORY, P)), np.zeros((MEMORY, P)), np.zeros(MEMORY),
                     np.array([MEMORY - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
     best_w = w.copy()
-    prev = math.nan if run.prev_objective is None else run.prev_objective
 
     def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
         nonlocal prev
@@ -153,6 +151,11 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
             Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
             Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
         return done, best, best_in_chunk, code, first
+
+    prev = math.nan
+    chunk(0, *(np.empty(0),) * 3)  # no iteration: E, the objective and g at w0, which epoch 0 logs
+    run.record(w0, values=(float(memory.values[2]), float(memory.values[1]), math.sqrt(memory.g @ memory.g)))
+    prev = math.nan if run.prev_objective is None else run.prev_objective
 
     _run_chunks(run, config, best_w, chunk, True)
     return w

@@ -7,12 +7,13 @@ so no two of them disagree by the rounding of two engines.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
 
 from ..engine.network import Network
-from ..fast import evaluator, outer_product_hessian
+from ..fast import backend_for, evaluator, outer_product_hessian
 from ..numerics.prior import Prior
 
 
@@ -45,12 +46,16 @@ class Objective:
         self.prior = prior
         self.decay = prior.diagonal(X.dtype)  # lambda_i for each entry of w
         self.weight_decay = 1.0 if prior else 0.0  # the fused loop's switch: no penalty at all costs nothing
-        self.evaluator = evaluator(net, X, T, backend, rows=X.shape[0] if batch_size is None else batch_size)
-        self.engine = self.evaluator.backend
+        self.engine = backend_for(net, X, T, backend, rows=X.shape[0] if batch_size is None else batch_size)
         self.validation = None if validation is None else evaluator(net, *validation, self.engine)
         self._last: Optional[tuple] = None
         self._g = np.empty(net.n_params, X.dtype)  # the batch gradient, overwritten per batch
         self.running = [0.0, 0.0]  # sums of the batch errors and objectives since the last reset
+
+    @cached_property
+    def evaluator(self):
+        """The one evaluator of E and its gradient, made when first needed (a fused loop evaluates on its own)."""
+        return evaluator(self.net, self.X, self.T, self.engine)
 
     def _decay(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         """sum_i lambda_i/2 w_i^2 (PRML 5.112, lambda_i its group's lambda_g) and its gradient lambda w."""

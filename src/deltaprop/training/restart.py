@@ -70,16 +70,20 @@ class Run:
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
         self.stride = 1
 
-    def record(self, w: np.ndarray, moved: bool = True) -> bool:
+    def record(self, w: np.ndarray, moved: bool = True, values: Optional[tuple] = None) -> bool:
         """Log epoch ``self.epoch`` at w; return True when training should stop.
 
         With history="running", each epoch logs the sums of its batches' errors
         (Objective.take_running) instead of making one more pass over the data; epoch 0,
-        before any batch, logs NaN, and the gradient norm is NaN throughout.
+        before any batch, logs NaN, and the gradient norm is NaN throughout. ``values``:
+        (E, objective, gradient norm) at w where the caller has them (a fused loop's first
+        evaluation), instead of one more pass.
         """
         self.check_stop()
         started = self.config.history != "running" or self.epoch > 0
-        if self.config.history == "running":
+        if values is not None:
+            E, objective, grad_norm = values
+        elif self.config.history == "running":
             E, objective = self.problem.take_running() if started else (math.nan, math.nan)
             grad_norm = math.nan
         else:
@@ -276,7 +280,7 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
     problem = Objective(net, X, T, config.prior, job.backend, job.validation, config.batch_size)
     rng = np.random.default_rng(job.seed_seq)
     seed = int(job.seed_seq.generate_state(1)[0])
-    w = net.init(seed=rng).astype(X.dtype)  # drawn even with ``init``, so that the data order is the same
+    w = net.init(seed=rng).astype(X.dtype, copy=False)  # drawn even with ``init``, so that the data order is the same
     if job.init is not None:
         w = job.init.astype(X.dtype)
     progress = Progress(job.progress, config.epochs, f"restart {job.index}" if job.index else "training")
