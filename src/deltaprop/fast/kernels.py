@@ -514,9 +514,12 @@ def outer_times_h_prime_and_sum(code, d, v, A, Z, D, gb):
 
 @nb.njit(**JIT)
 def add_bias_and_tanh(A, b, Z):
-    """A += b on every row (PRML 5.48) and Z = tanh(A) (5.49) in one pass, by ``_tanh``."""
+    """A += b on every row (PRML 5.48), then Z = tanh(A) (5.49) by ``_tanh`` in one loop over all of A (C-contiguous,
+    as the buffers are): a loop per row vectorises only the multiples of 8 of its units and leaves the rest to scalar
+    code (W7's 8-50-1 on 1024 rows: 67 -> 55 us, the same bits)."""
     for r in range(A.shape[0]):
         for j in range(A.shape[1]):
-            a = A[r, j] + b[j]
-            A[r, j] = a
-            Z[r, j] = _tanh(a)
+            A[r, j] += b[j]
+    a, z = A.reshape(A.size), Z.reshape(Z.size)
+    for i in range(a.size):
+        z[i] = _tanh(a[i])
