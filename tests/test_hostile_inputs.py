@@ -130,10 +130,13 @@ def test_a_collapsed_mixture_component_is_told():
     rng = np.random.default_rng(0)
     x = np.r_[np.zeros((10, 1)), rng.uniform(-1, 1, (30, 1))]
     t = np.r_[np.zeros((10, 1)), rng.standard_normal((30, 1))]  # ten copies of (0, 0): a point to shrink onto
-    with pytest.warns(dp.TrainingWarning, match="mixture component \\d collapsed: sigma_\\d = .* under 1e-06 of the "
-                                                "targets' spread"):
-        result = dp.train(dp.mlp([1, 3, 1], output="mdn", components=2), x, t, seed=0, max_iter=3000)
+    told = "mixture component \\d collapsed: sigma_\\d = .* under 1e-06 of the targets' spread"
+    with pytest.warns(dp.TrainingWarning, match=told):  # a run that stops as converged is told too
+        result = dp.train(dp.mlp([1, 3, 1], output="mdn", components=2), x, t, seed=0, max_iter=3000, compiled=False)
     assert result.stop_reason == "converged"
+    with pytest.warns(dp.TrainingWarning, match=told):  # the buffered backend's run (E falls without end: its
+        result = dp.train(dp.mlp([1, 3, 1], output="mdn", components=2), x, t, seed=0, max_iter=3000)  # own path)
+    assert result.engine == "buffered"
 
 
 def test_more_components_than_patterns_is_told_before_training():

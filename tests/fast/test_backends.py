@@ -60,6 +60,42 @@ def test_every_backend_gives_the_reference_engines_error_gradient_and_h_v(backen
                                            rtol=rtol, atol=rtol * max(1.0, np.abs(g_ref).max()))
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_the_buffered_backend_gives_a_mixture_density_networks_error_and_gradient(hidden, dtype, rtol):
+    """PRML 5.153-5.157 by ``kernels.mixture_output_deltas`` against the engine's mixture output, for M of 1 to 4
+    components over L of 1 to 3 dimensions, on one pattern, on rows picked, and in more than one chunk; H v it
+    refuses as the engine does."""
+    from deltaprop.fast import buffered
+
+    rng = np.random.default_rng(HIDDEN.index(hidden))
+    for N, M, L in ((1, 1, 1), (37, 3, 1), (2 * buffered.CHUNK + 5, 2, 3), (50, 4, 2)):
+        sizes = [int(rng.integers(1, 4))] + [int(rng.integers(1, 7)) for _ in range(rng.integers(1, 3))]
+        net = dp.mlp(sizes + [L], hidden=hidden, output="mdn", components=M)  # (L + 2) M output units
+        w = (net.init(seed=rng) + 0.3 * rng.standard_normal(net.n_params)).astype(dtype)
+        X, T = rng.standard_normal((N, net.D)).astype(dtype), rng.standard_normal((N, L)).astype(dtype)
+        ev = fast.evaluator(net, X, T)
+        assert ev.backend == "buffered"
+        w64, X64, T64 = (a.astype(np.float64) for a in (w, X, T))
+        for rows in (None, rng.permutation(N)[: max(1, N // 2)]):
+            sub = slice(None) if rows is None else rows
+            E_ref, g_ref = backprop.error_and_gradient(net, w64, X64[sub], T64[sub])
+            E, g = ev.error_and_gradient(w, rows)
+            assert g.dtype == dtype and E == pytest.approx(float(E_ref), rel=10 * rtol, abs=rtol)
+            np.testing.assert_allclose(g, g_ref, rtol=10 * rtol, atol=10 * rtol * max(1.0, np.abs(g_ref).max()))
+            assert ev.error(w, rows) == E
+        with pytest.raises(ValueError, match="whose second derivatives are not implemented"):  # as the engine says
+            ev.hessian_vector_product(w, w)
+
+
+def test_a_target_beyond_every_component_has_density_0_on_the_buffered_backend_as_on_the_engine():
+    net = dp.mlp([1, 3, 1], output="mdn", components=2)
+    w, X, T = net.init(seed=0), np.zeros((2, 1)), np.array([[0.0], [1e200]])
+    E, g = fast.evaluator(net, X, T, "buffered").error_and_gradient(w)
+    with np.errstate(over="ignore"):
+        assert E == float(net.error(w, X, T)) == np.inf
+
+
 def test_the_choice_follows_what_each_backend_takes():
     rng = np.random.default_rng(0)
     X, T = rng.standard_normal((20, 2)), rng.standard_normal((20, 1))

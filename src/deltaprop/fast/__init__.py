@@ -10,7 +10,8 @@ backend         what it is                                                      
 ``compiled``    Numba loops over units and patterns (``kernels``)                 layered networks with
                                                                                  small layers, NumPy
                                                                                  float32/float64
-``buffered``    NumPy matrix products into buffers allocated once (``buffered``)  layered networks,
+``buffered``    NumPy matrix products into buffers allocated once (``buffered``)  layered networks and
+                                                                                 mixture density chains,
                                                                                  NumPy float32/float64
 ``reference``   the engine itself (``deltaprop.engine.backprop``)                 everything
 ==============  ===============================================================  ======================
@@ -46,15 +47,16 @@ _shapes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _shape(net) -> tuple:
-    """(layered, the most weights between two consecutive layers) of a network, worked out once per network
-    (a network does not change after it is made)."""
+    """(layered, the most weights between two consecutive layers, a chain) of a network, worked out once per
+    network (a network does not change after it is made)."""
     known = _shapes.get(net)
     if known is None:
         names = list(net.layers)
-        chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:]))
+        chain = [(c.src, c.dst) for c in net.connections] == list(zip(names[:-1], names[1:])) and \
+            all(c.mask is None for c in net.connections)
         sizes = [layer.size for layer in net.layers.values()]
-        known = (chain and all(c.mask is None for c in net.connections) and not net.layers[net.output].activation.components,
-                 max(a * b for a, b in zip(sizes[1:], sizes[:-1])))
+        known = (chain and not net.layers[net.output].activation.components,
+                 max(a * b for a, b in zip(sizes[1:], sizes[:-1])), chain)
         _shapes[net] = known
     return known
 
@@ -65,9 +67,15 @@ def layered(net) -> bool:
     return _shape(net)[0]
 
 
+def chained(net) -> bool:
+    """A chain of layers with no masks, whatever its output: ``layered``, or a mixture density network, whose
+    E and gradient the buffered backend also computes (its output deltas by ``kernels.mixture_output_deltas``)."""
+    return _shape(net)[2]
+
+
 def small(net) -> bool:
     """A layered network with at most ``SMALL_WEIGHTS`` weights between any two layers."""
-    is_layered, widest = _shape(net)
+    is_layered, widest, _ = _shape(net)
     return is_layered and widest <= SMALL_WEIGHTS
 
 
@@ -103,7 +111,7 @@ def have_numba() -> bool:
 #: What each backend takes: ``SUPPORTS[name](net, X, T) -> bool``.
 SUPPORTS = {
     "compiled": lambda net, X, T: _numpy_floats(X, T) and small(net) and have_numba(),
-    "buffered": lambda net, X, T: _numpy_floats(X, T) and layered(net) and have_numba(),
+    "buffered": lambda net, X, T: _numpy_floats(X, T) and chained(net) and have_numba(),
     "reference": lambda net, X, T: True,
 }
 
@@ -218,6 +226,6 @@ def weight_jacobian(net, w: Any, X: Any, activations: bool = False):
     return _second_order("weight_jacobian", net, w, X)(net, w, X, bool(activations))
 
 
-__all__ = ["BACKENDS", "SMALL_WEIGHTS", "WIDE_ROWS", "WIDE_WEIGHTS", "many_rows", "SUPPORTS", "BackendNotice", "backend_for", "choose",
+__all__ = ["BACKENDS", "SMALL_WEIGHTS", "WIDE_ROWS", "WIDE_WEIGHTS", "many_rows", "SUPPORTS", "BackendNotice", "backend_for", "chained", "choose",
            "evaluator", "have_numba", "hessian",
            "hessian_vector_product", "jacobian", "layered", "outer_product_hessian", "small", "weight_jacobian"]

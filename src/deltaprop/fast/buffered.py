@@ -13,7 +13,8 @@ single output, as in most regressions) the messages sent back are an outer produ
 pass computes (``outer_times_h_prime_and_sum``: a whole W7 fit 0.80 of its time, measured). In float64 a tanh layer's
 bias addition and tanh are one compiled pass too, by the kernels' tanh (``add_bias_and_tanh``:
 an evaluation of W7's 8-50-1 network on 8192 rows took 0.945 of its time, measured); in float32
-they stay NumPy's, whose float32 tanh is vectorised in float32. The equations and their order are those of
+they stay NumPy's, whose float32 tanh is vectorised in float32. A mixture density output (PRML 5.6) takes its E and
+deltas from ``mixture_output_deltas``, one compiled pass per row. The equations and their order are those of
 ``deltaprop.engine.backprop`` (PRML 5.48-5.57), so the result equals the
 reference's to rounding (tested).
 
@@ -28,8 +29,9 @@ from typing import Optional
 import numpy as np
 from scipy.special import expit
 
-from ..engine.outputs import OUTPUT_KINDS
-from .kernels import add_bias_and_tanh, outer_times_h_prime_and_sum, output_deltas, times_h_prime_and_sum
+from ..engine.outputs import output_kind
+from .kernels import (add_bias_and_tanh, mixture_output_deltas, outer_times_h_prime_and_sum, output_deltas,
+                      times_h_prime_and_sum)
 
 CHUNK = 1024  # rows per pass when the whole data is evaluated
 
@@ -76,7 +78,8 @@ class Buffers:
             raise ValueError(f"the buffered backend has no h for the activation {unknown[0]!r}")
         self.h_into = {dst: H_INTO[h.name] for _, dst, h, *_ in self.layers[:-1]}
         self.fused_tanh = {dst: h.name == "tanh" and np.dtype(dtype) == np.float64 for _, dst, h, *_ in self.layers[:-1]}
-        self.output, self.output_code = names[-1], OUTPUT_KINDS[self.layers[-1][2].name].code
+        self.output, self.output_code = names[-1], output_kind(net).code
+        self.components = net.layers[names[-1]].activation.components or 0  # M of a mixture density output
         self.gb_out = np.empty(net.layers[names[-1]].size, dtype)  # the output deltas' sum where no gradient is wanted
         self.g_chunk: Optional[np.ndarray] = None  # the gradient of a later chunk, allocated when first needed
 
@@ -117,8 +120,12 @@ class Buffers:
         return z, a
 
     def _error(self, a_out: np.ndarray, T: np.ndarray, gb: np.ndarray) -> float:
-        """E on these rows (PRML 5.44); the output deltas are left in their buffer and their sum in gb."""
-        return output_deltas(self.output_code, a_out, T, self.delta[self.output][: a_out.shape[0]], gb)
+        """E on these rows (PRML 5.44, or 5.153 for a mixture density output); the output deltas are left in
+        their buffer and their sum in gb."""
+        D = self.delta[self.output][: a_out.shape[0]]
+        if self.components:
+            return mixture_output_deltas(self.components, a_out, T, D, gb)
+        return output_deltas(self.output_code, a_out, T, D, gb)
 
     def _pass(self, w: np.ndarray, X: np.ndarray, T: np.ndarray, g: np.ndarray) -> float:
         """E over at most ``rows`` rows, and its gradient into g by backpropagation (PRML 5.53-5.57)."""
@@ -161,7 +168,10 @@ class BufferedEvaluator:
         return self.buffers.error_and_gradient(w, *self._rows(rows), g), g
 
     def hessian_vector_product(self, w, v) -> np.ndarray:
-        """H v on all the data by the R-operator (PRML 5.4.6), in NumPy (``deltaprop.fast.second``)."""
-        from .second import hessian_vector_product
-
+        """H v on all the data by the R-operator (PRML 5.4.6): in NumPy (``deltaprop.fast.second``), or by the
+        engine for a mixture density output, whose second derivatives the fast passes do not know."""
+        if self.buffers.components:
+            from ..engine.second import hessian_vector_product
+        else:
+            from .second import hessian_vector_product
         return hessian_vector_product(self.net, w, self.X, self.T, v)

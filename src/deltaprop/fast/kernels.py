@@ -467,6 +467,67 @@ def output_deltas(out, A, T, D, gb):
 
 
 @nb.njit(**JIT)
+def mixture_output_deltas(M, A, T, D, gb):
+    """The mixture density output (PRML 5.6) on rows of its pre-activations A, laid out [a^pi (M), a^sigma (M),
+    a^mu (M L)] as ``deltaprop.engine.activations.mixture_split`` cuts them: E on those rows (5.153) and
+    D = dE_n/da (5.155-5.157) in one pass per row, gb the sum of D's rows (the output biases' gradient).
+
+    The arithmetic of ``deltaprop.engine.outputs.mixture_error`` and ``mixture_deltas``: ln pi by log-softmax,
+    ln N_k = -L a^sigma_k - q_k / 2 - L/2 ln 2 pi with q_k = ||t - mu_k||^2 exp(-2 a^sigma_k), the responsibilities
+    gamma_k and -ln sum_k pi_k N_k by log-sum-exp (a row whose every component is -inf: density 0, E = inf)."""
+    L = T.shape[1]
+    if A.shape[1] != (L + 2) * M or D.shape[1] != A.shape[1] or T.shape[0] != A.shape[0]:
+        raise ValueError("a mixture density output of M components over L dimensions has (L + 2) M units")
+    E = 0.0
+    total = np.zeros(D.shape[1])
+    pi, c, q, iv = np.empty(M), np.empty(M), np.empty(M), np.empty(M)
+    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+    for r in range(A.shape[0]):
+        mx = A[r, 0]
+        for k in range(1, M):
+            mx = max(mx, A[r, k])
+        s = 0.0
+        for k in range(M):
+            pi[k] = math.exp(A[r, k] - mx)
+            s += pi[k]
+        log_norm = mx + math.log(s)
+        for k in range(M):
+            pi[k] /= s  # the softmax (5.150)
+            iv[k] = math.exp(-2.0 * A[r, M + k])  # 1 / sigma_k^2 (5.151)
+            qk = 0.0
+            for l in range(L):
+                d = T[r, l] - A[r, 2 * M + k * L + l]
+                qk += d * d
+            q[k] = qk * iv[k]
+            c[k] = (A[r, k] - log_norm) - L * A[r, M + k] - 0.5 * q[k] - L * half_log_2pi
+        m = c[0]
+        for k in range(1, M):
+            m = max(m, c[k])
+        if not m > -math.inf:
+            m = 0.0
+        tot = 0.0
+        for k in range(M):
+            c[k] = math.exp(c[k] - m)
+            tot += c[k]
+        if tot > 0.0:
+            E -= m + math.log(tot)
+        else:
+            E = math.inf
+            tot = 1.0
+        for k in range(M):
+            gamma = c[k] / tot  # the responsibility (5.154)
+            D[r, k] = pi[k] - gamma  # 5.155
+            D[r, M + k] = gamma * (L - q[k])  # 5.156, for ln sigma_k
+            for l in range(L):
+                D[r, 2 * M + k * L + l] = gamma * iv[k] * (A[r, 2 * M + k * L + l] - T[r, l])  # 5.157
+        for k in range(D.shape[1]):
+            total[k] += D[r, k]
+    for k in range(D.shape[1]):
+        gb[k] = total[k]
+    return E
+
+
+@nb.njit(**JIT)
 def times_h_prime_and_sum(code, A, Z, D, gb):
     """D *= h'(A) (PRML 5.56), and gb = the sum of D's rows, the layer's bias gradient (PRML 5.53
     with z_0 = 1), in one pass; the sum is kept in float64 whatever D's dtype."""
