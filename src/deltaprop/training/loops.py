@@ -81,7 +81,8 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
 
     def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
         nonlocal t, prev
-        perms = np.stack([rng.permutation(N) for _ in range(k)]) if batch < N else np.zeros((k, 1), dtype=np.int64)
+        # k rows each shuffled in turn: the same draws, in the same order, as k calls of rng.permutation(N)
+        perms = rng.permuted(np.tile(np.arange(N), (k, 1)), axis=1) if batch < N else np.zeros((k, 1), dtype=np.int64)
         done, t, prev, best, best_in_chunk, code, first = run_epochs(
             w, problem.X, problem.T, spec, rule, problem.decay, perms, v, m, t,
             Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
