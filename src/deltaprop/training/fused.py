@@ -88,7 +88,7 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
     columns = N >= COLUMNS_FROM  # and all of the data by the column kernel, called directly too (W1: 0.9 of its time)
     best_e = -1
     if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, False) if columns else \
             evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
         _decay(w, lam, decay, 1.0, g, E)
     for e in range(perms.shape[0]):
@@ -113,8 +113,8 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
             else:
                 t += 1
                 adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
-        if full or exact:
-            E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+        if full or exact:  # full batches leave X's columns as the first evaluation laid them; mini-batches do not
+            E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, full) if columns else \
                 evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R)
             objective = _decay(w, lam, decay, 1.0, g, E)
             gn = 0.0

@@ -11,7 +11,7 @@ from collections import namedtuple
 import numba as nb
 import numpy as np
 
-from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, check_codes, evaluate, work
+from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _gather_columns, check_codes, evaluate, work
 from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX, WARNING,
                               line_search, two_loop)
 from .fused import _decay, converged, diverged, improved
@@ -56,10 +56,12 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
     A, Z, Dl, a, z, dd, R = work(sizes, N, w)
     everyone = np.arange(N)
     columns = N >= COLUMNS_FROM
+    if columns:  # every evaluation takes all the rows: their inputs laid out once per call
+        _gather_columns(X, everyone, Z)
     newest, count, iterated = counts[0], counts[1], counts[2]
     theta, f, E = values[0], values[1], values[2]
     if iterated < 0:
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, True) if columns else \
             evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, dd, R)
         f = _decay(w, lam, decay, 1.0, g, E)
         iterated = 0
@@ -85,7 +87,7 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
                 while task == FG and evaluations < MAX_EVALUATIONS:
                     for i in range(P):
                         w[i] = x0[i] + stp * d[i]
-                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R) if columns else \
+                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, True) if columns else \
                         evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, dd, R)
                     f = _decay(w, lam, decay, 1.0, g, E)
                     evaluations += 1
