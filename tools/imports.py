@@ -18,7 +18,7 @@ from pathlib import Path
 
 # DESIGN.md's layers, by the first part of the module's name inside the package.
 LAYERS = {
-    "files": 0,
+    "files": 0, "fixed_order": 0,
     "engine": 1, "optimize": 1,
     "fast": 2,
     "numerics": 3,

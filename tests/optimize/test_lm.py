@@ -1,6 +1,8 @@
 """Levenberg-Marquardt (PRML 5.4.2): its steps, its reach on the seed's examples, and what it refuses."""
 
 import contextlib
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 import deltaprop as dp
 from deltaprop.examples import FIGURE_5_3, seed_example
 from deltaprop.optimize.lm import LevenbergMarquardt
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_a_step_solves_the_damped_gauss_newton_system_and_lambda_follows_marquardts_rule():
@@ -72,6 +76,11 @@ def test_lm_reaches_the_rmse_of_lbfgs_on_figure_5_3_in_fewer_iterations(name):
     print(f"{name}: lbfgs RMSE {rmse(lbfgs.error):.2e} after {lbfgs.history['epoch'][-1]} iterations; "
           f"lm RMSE {rmse(lm.error):.2e}, below lbfgs's after {reached[0] if reached.size else None}")
     assert reached.size and reached[0] < lbfgs.history["epoch"][-1]
+    counts = re.search(r"after ([\d, and]+) iterations for x\^2, sin\(pi x\), \|x\| and\s+H\(x\), where `lbfgs` took "
+                       r"([\d, and]+) \(", README, flags=re.S)
+    quoted = [[int(v) for v in re.findall(r"\d+", group)] for group in counts.groups()]
+    at = list(FIGURE_5_3).index(name)
+    assert (quoted[0][at], quoted[1][at]) == (reached[0], lbfgs.history["epoch"][-1]), "README.md quotes others"
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -27,8 +27,8 @@ function.
 Numba compiles once per dtype and caches the machine code on disk
 (``cache=True``), so the compile time (seconds) is paid once per machine.
 No kernel uses ``fastmath``: every sum is added in an order the source fixes
-(sums over patterns by ``_fold``, whose halving loops the compiler vectorises
-as they stand) and multiply-adds are explicit ``_fma`` calls, so however the
+(sums over patterns by ``fixed_order.dot``, in vectors of LLVM's own, an order fixed
+by the number of patterns) and multiply-adds are explicit ``fixed_order.fma`` calls, so however the
 compiler inlines and vectorises, a process that compiles the kernels and one
 that loads them from the cache give the same bits. (With fastmath they
 differed in the last bit, and restarts in worker processes stopped equalling
@@ -43,11 +43,9 @@ import weakref
 import numpy as np
 
 import numba as nb
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic
 
 from ..engine.activations import ACTIVATIONS
+from ..fixed_order import LANES, combine, dot, fma
 from ..engine.outputs import OUTPUT_KINDS
 
 # The codes of the engine's tables, as compile-time constants of the kernels.
@@ -56,7 +54,6 @@ RELU, SOFTPLUS = ACTIVATIONS["relu"].code, ACTIVATIONS["softplus"].code
 HIDDEN_CODES = np.array([a.code for a in ACTIVATIONS.values() if not a.output_only], dtype=np.int64)
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY = OUTPUT_KINDS["linear"].code, OUTPUT_KINDS["logistic"].code
 CROSS_ENTROPY = OUTPUT_KINDS["softmax"].code
-LANES = 8  # the column kernel pads the patterns to a multiple of this (AVX-512 holds 8 doubles)
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 #: error_model "numpy": division by zero gives inf or NaN as in NumPy, no exception checks; nogil: the kernels let
 #: other threads run (the evidence's starts on n_jobs threads). A change here reaches the kernels of other modules
@@ -99,26 +96,13 @@ def work(sizes, rows, like):
     for the column kernel's sums. The kernels write every entry before they read it, so none
     is cleared (clearing megabytes on every call cost more than the steps)."""
     units = np.sum(sizes)
-    shape = (units, (rows + LANES - 1) // LANES * LANES)
+    width = (rows + LANES - 1) // LANES * LANES
+    # rows of a multiple of 64 entries would put a column's entries in one set of the L1 cache, which the column
+    # kernel's loops over units (``fixed_order.combine``) walk down: 1024 columns took 1.6x the time of 1032 (measured)
+    shape = (units, width + LANES if width % 64 == 0 else width)
     return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
             np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
             np.empty(shape[1], like.dtype))
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (LLVM's fma): as fast as fastmath's contraction, but explicit, so
-    the same in every compilation."""
-    if not all(isinstance(t, types.Float) for t in (a, b, c)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        x, y, z = (context.cast(builder, v, t, types.float64) for v, t in zip(args, signature.args))
-        f64 = ir.DoubleType()
-        fma = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
-        return builder.call(fma, [x, y, z])
-
-    return types.float64(a, b, c), codegen
 
 
 @nb.njit(inline="always", **JIT)
@@ -137,14 +121,14 @@ def _tanh(x):
     if ax > 20.0:
         ax = 20.0
     y = 2.0 * ax
-    k = np.floor(_fma(y, INV_LN2, 0.5))
-    r = _fma(-k, LN2_LO, _fma(-k, LN2_HI, y))
+    k = np.floor(fma(y, INV_LN2, 0.5))
+    r = fma(-k, LN2_LO, fma(-k, LN2_HI, y))
     q = 1.0 / 6227020800.0
     for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
               1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0):
-        q = _fma(q, r, c)
+        q = fma(q, r, c)
     s = np.float64(np.int64(1) << np.int64(k))
-    em = _fma(s, q * r, s - 1.0)
+    em = fma(s, q * r, s - 1.0)
     t = em / (em + 2.0)
     return t if x >= 0.0 else -t
 
@@ -244,19 +228,6 @@ def _place(sizes, l):
 
 
 @nb.njit(inline="always", **JIT)
-def _fold(R, n):
-    """sum(R[:n]) for n a multiple of LANES, by folding the upper part onto the lower until
-    LANES values are left: an order fixed by n alone, and every fold a vector loop."""
-    width = n
-    while width > LANES:
-        h = (width + 2 * LANES - 1) // (2 * LANES) * LANES  # the smallest multiple of LANES >= width / 2
-        for c in range(width - h):
-            R[c] += R[c + h]
-        width = h
-    return ((R[0] + R[1]) + (R[2] + R[3])) + ((R[4] + R[5]) + (R[6] + R[7]))
-
-
-@nb.njit(inline="always", **JIT)
 def _gather_columns(X, rows, Z):
     """The inputs of X[rows] into the first rows of Z, a pattern per column, padded with zeros to a multiple of
     LANES columns: what ``_evaluate_columns`` reads, and nothing else writes (its ``gathered``)."""
@@ -276,7 +247,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, gathered)
     Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
     columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
     patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
-    are set to 0, so that no loop has a scalar remainder. R is a work row for the sums.
+    are set to 0, so that no loop has a scalar remainder. R is a work row (ones, for the biases' sums).
     ``gathered``: Z's input rows already hold X[rows] (``_gather_columns``), as where a loop evaluates the
     same rows again and again (full-batch gd, lbfgs: 4.6 of 55 us for 13-20-1 on 455 rows, measured).
     """
@@ -289,13 +260,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, gathered)
         m, S = _u(sizes[l - 1]), _u(sizes[l])
         o, u0, u1 = _place(sizes, l)
         for j in range(S):
-            b, wj0 = w[o + S * m + j], w[o + j * m]
-            for c in range(n):
-                A[u1 + j, c] = _fma(wj0, Z[u0, c], b)
-            for i in range(_u(1), m):
-                wji = w[o + j * m + i]
-                for c in range(n):
-                    A[u1 + j, c] = _fma(wji, Z[u0 + i, c], A[u1 + j, c])
+            combine(A[u1 + j], Z, u0, m, w, o + j * m, 1, w[o + S * m + j], n)
             if l < L:
                 _activate(acts[l - 1], A, Z, u1 + j, n)
     u, K = _place(sizes, L)[2], _u(sizes[L])
@@ -330,26 +295,19 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, gathered)
     for k in range(K):
         for c in range(N, n):
             Dl[u + k, c] = 0.0
+    for c in range(n):
+        R[c] = 1.0  # a bias's gradient is its deltas' sum: their dot with ones
     for l in range(L, 0, -1):
         m, S = _u(sizes[l - 1]), _u(sizes[l])
         o, u0, u1 = _place(sizes, l)
         for j in range(S):
-            for c in range(n):
-                R[c] = Dl[u1 + j, c]
-            g[o + S * m + j] = _fold(R, n)
+            d = Dl[u1 + j]
+            g[o + S * m + j] = dot(d, R, n)
             for i in range(m):
-                for c in range(n):
-                    R[c] = Dl[u1 + j, c] * Z[u0 + i, c]
-                g[o + j * m + i] = _fold(R, n)  # PRML 5.53
+                g[o + j * m + i] = dot(d, Z[u0 + i], n)  # PRML 5.53
         if l > 1:
             for i in range(m):
-                w0i = w[o + i]
-                for c in range(n):
-                    Dl[u0 + i, c] = w0i * Dl[u1, c]
-                for j in range(_u(1), S):
-                    wji = w[o + j * m + i]
-                    for c in range(n):
-                        Dl[u0 + i, c] = _fma(wji, Dl[u1 + j, c], Dl[u0 + i, c])
+                combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, n)
                 _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
     return E
 

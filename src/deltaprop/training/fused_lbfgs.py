@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _gather_columns, check_codes, evaluate, work
+from ..fixed_order import dot
 from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX, WARNING,
                               line_search, two_loop)
 from .fused import _decay, converged, diverged, improved
@@ -25,10 +26,7 @@ Memory = namedtuple("Memory", "S Y rho counts values g")
 
 @nb.njit(inline="always", **JIT)
 def _dot(u, v):
-    s = 0.0
-    for i in range(u.size):
-        s += u[i] * v[i]
-    return s
+    return dot(u, v, u.size)
 
 
 @nb.njit(**JIT)
