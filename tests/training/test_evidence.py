@@ -9,6 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import deltaprop as dp
+from interrupt import interrupted
 
 
 def problem(N=60, D=3, seed=0):
@@ -237,26 +238,13 @@ def test_scipy_loops_on_several_threads_share_one_blas_setting():
 
 
 def test_a_real_ctrl_c_ends_the_threaded_starts_with_what_they_have(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "evidence.py"
-    script.write_text(
-        "import faulthandler, sys, time, numpy as np, deltaprop as dp\n"
-        "faulthandler.dump_traceback_later(80, exit=True)\n"
+    status, out, err = interrupted(tmp_path, (
+        "import numpy as np, deltaprop as dp\n"
         "rng = np.random.default_rng(0)\n"
         "X = rng.uniform(-1, 1, (2000, 1)); T = np.sin(np.pi * X) + 0.1 * rng.standard_normal((2000, 1))\n"
         "print('ready', flush=True)\n"
         "r = dp.train_evidence(dp.mlp([1, 30, 30, 1]), X, T, restarts=4, seed=0, n_jobs=2, cycles=10**6, tol=0.0)\n"
-        "print(r.training.stop_reason, len(r.members) < 4, np.isfinite(r.log_evidence))\n"
-    )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(4)  # the two threads train their starts' cycles
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=90)
-    assert proc.returncode == 0, err
+        "print(r.training.stop_reason, len(r.members) < 4, np.isfinite(r.log_evidence))\n"),
+        ready="ready", after=4)  # the two threads train their starts' cycles
+    assert status == 0, err
     assert out.split() == ["interrupted", "True", "True"]

@@ -10,6 +10,7 @@ import pytest
 import deltaprop as dp
 from deltaprop.examples import FIGURE_5_3, seed_example
 from deltaprop.optimize import METHODS
+from interrupt import interrupted
 
 
 def convex_problem():
@@ -377,32 +378,19 @@ def test_bad_data_is_refused():
 
 
 def test_ctrl_c_returns_the_best_result_so_far(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "long.py"
-    script.write_text(
-        "import faulthandler, signal, sys, numpy as np, deltaprop as dp\n"
+    status, out, err = interrupted(tmp_path, (
+        "import numpy as np, deltaprop as dp\n"
         "from deltaprop.examples import seed_example\n"
-        "signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored\n"
-        "faulthandler.dump_traceback_later(50, exit=True)  # a hang shows where it is\n"
         "net, X, T = seed_example(0)\n"
         "def started(state):\n"
         "    if state.epoch == 1:\n"
         "        print('started', flush=True)\n"
         "r = dp.train(net, X, T, method='sgd', batch_size=1, epochs=10**7, seed=0, callbacks=[started])\n"
-        "print(r.stop_reason, r.history['epoch'][-1], np.isfinite(r.error), r.error <= r.history['error'].min())\n"
-    )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "started"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+        "print(r.stop_reason, r.history['epoch'][-1], np.isfinite(r.error), r.error <= r.history['error'].min())\n"),
+        ready="started", after=0.5, timeout=60, hang=50)
+    assert status == 0, err
     reason, epochs, finite, best = out.split()
-    assert proc.returncode == 0 and reason == "interrupted" and int(epochs) >= 1
+    assert reason == "interrupted" and int(epochs) >= 1
     assert finite == "True" and best == "True"
 
 
@@ -464,31 +452,17 @@ def test_a_warning_raised_in_a_worker_process_reaches_the_caller():
 def test_ctrl_c_with_restarts_in_parallel_returns_the_best_of_those_that_ran(tmp_path, loop, to_group):
     """Issue 17, item 8: Ctrl-C (to the caller alone, or to its whole process group as a terminal sends it)
     stops every running restart at its last whole epoch; restarts not yet begun are left out."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "parallel.py"
-    script.write_text(
-        "import faulthandler, signal, sys, numpy as np, deltaprop as dp\n"
+    status, out, err = interrupted(tmp_path, (
+        "import numpy as np, deltaprop as dp\n"
         "from deltaprop.examples import seed_example\n"
-        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "faulthandler.dump_traceback_later(80, exit=True)\n"
         "net, X, T = seed_example(0)\n"
         f"callbacks = {'[]' if loop == 'fused' else '[lambda state: None]'}\n"
         "r = dp.train(net, X, T, method='sgd', batch_size=1, epochs=10**7, restarts=4, n_jobs=2, seed=0,\n"
         "             callbacks=callbacks, progress=False)\n"
         "print(r.stop_reason, len(r.restarts), sorted({x.stop_reason for x in r.restarts}),\n"
-        "      min(x.epochs for x in r.restarts) > 0, np.isfinite(r.error), r.error == min(r.restart_errors))\n"
-    )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    time.sleep(8)  # the two workers start (and compile or load the kernels) and train
-    os.killpg(proc.pid, signal.SIGINT) if to_group else proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=90)
-    assert proc.returncode == 0, err
+        "      min(x.epochs for x in r.restarts) > 0, np.isfinite(r.error), r.error == min(r.restart_errors))\n"),
+        after=8, group=to_group)  # the two workers start (and compile or load the kernels) and train
+    assert status == 0, err
     assert out.split() == ["interrupted", "2", "['interrupted']", "True", "True", "True"]
 
 
