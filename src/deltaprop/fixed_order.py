@@ -10,6 +10,9 @@ the same arithmetic), and keep partial sums in registers, not in memory.
 
 This module imports Numba and llvmlite; only the compiled kernels (``deltaprop.fast.kernels``,
 ``deltaprop.optimize.lbfgs``, ``deltaprop.training.fused_lbfgs``) import it. It knows nothing of networks.
+Numba's cache is keyed by the file that defines a kernel, so a change here reaches those kernels' cached machine
+code only when their own files change: after editing this module, delete their ``__pycache__/*.nbi`` and
+``*.nbc`` files (a fresh install writes them anew).
 """
 
 from __future__ import annotations

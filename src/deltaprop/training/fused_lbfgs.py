@@ -24,11 +24,6 @@ from .fused import _decay, converged, diverged, improved
 Memory = namedtuple("Memory", "S Y rho counts values g")
 
 
-@nb.njit(inline="always", **JIT)
-def _dot(u, v):
-    return dot(u, v, u.size)
-
-
 @nb.njit(**JIT)
 def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, histories, last):
     """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
@@ -75,8 +70,8 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
                     d[i] = -g[i]
             else:
                 two_loop(g, S, Y, rho, newest, count, theta, d)
-            gd0 = _dot(g, d)
-            stp = min(1.0 / np.sqrt(_dot(d, d)), STEP_MAX) if iterated == 0 else 1.0
+            gd0 = dot(g, d, P)
+            stp = min(1.0 / np.sqrt(dot(d, d, P)), STEP_MAX) if iterated == 0 else 1.0
             gd = gd0
             task = ERROR
             if gd0 < 0.0:
@@ -89,7 +84,7 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
                         evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, dd, R)
                     f = _decay(w, lam, decay, 1.0, g, E)
                     evaluations += 1
-                    gd = _dot(g, d)
+                    gd = dot(g, d, P)
                     stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
             if task == CONVERGENCE or task == WARNING:
                 break
@@ -104,7 +99,7 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
             break
         iterated += 1
         done = e + 1
-        gn = np.sqrt(_dot(g, g))
+        gn = np.sqrt(dot(g, g, P))
         E_hist[e], obj_hist[e], gn_hist[e] = E, f, gn
         if start != start:
             start = f
