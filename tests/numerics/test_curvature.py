@@ -228,3 +228,18 @@ def test_second_order_passes_hold_no_array_over_all_patterns(monkeypatch):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 150 * 2**20
+
+
+def test_symmetric_takes_a_matrix_symmetric_to_rounding_and_refuses_others():
+    from deltaprop.numerics.curvature.base import NotPositiveDefinite, symmetric
+
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((6, 6))
+    M = M @ M.T
+    assert symmetric(M, "M") is not None  # exactly symmetric
+    rounded = M.copy()
+    rounded[0, 1] *= 1 + 1e-14  # symmetric to rounding only
+    assert np.array_equal(symmetric(rounded, "M"), rounded)
+    for bad in (M + np.triu(np.ones((6, 6)), 1), np.where(np.eye(6, dtype=bool), np.nan, M), M[:, :5]):
+        with pytest.raises(NotPositiveDefinite, match="M is not a symmetric matrix"):
+            symmetric(bad, "M")

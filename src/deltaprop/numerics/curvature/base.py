@@ -89,10 +89,15 @@ def cholesky(A: np.ndarray, what: str) -> np.ndarray:
 
 def symmetric(M: np.ndarray, what: str) -> np.ndarray:
     """M as float64 if it is symmetric (to rounding), else ``NotPositiveDefinite`` naming ``what``: a curvature
-    factor read from a file is data, and a Cholesky factor or an eigendecomposition would read one triangle only."""
+    factor read from a file is data, and a Cholesky factor or an eigendecomposition would read one triangle only.
+    Exact symmetry, what the curvature passes compute (every factor of a default Boston fit), is looked for first:
+    a tenth of ``np.allclose``'s time, four of which took 0.2 of the 1.4 ms of a Laplace approximation."""
     M = np.asarray(M, dtype=np.float64)
     square = M.ndim == 2 and M.shape[0] == M.shape[1]
-    if not square or not np.allclose(M, M.T, rtol=1e-10, atol=1e-12 * np.abs(M).max(initial=0)):
+    with np.errstate(invalid="ignore"):  # a NaN entry: refused below, without NumPy's warning about atol
+        close = square and (np.array_equal(M, M.T) or
+                            np.allclose(M, M.T, rtol=1e-10, atol=1e-12 * np.abs(M).max(initial=0)))
+    if not close:
         raise NotPositiveDefinite(f"{what} is not a symmetric matrix")
     return M
 
