@@ -47,8 +47,8 @@ import numpy as np
 import numba as nb
 
 from ..engine.activations import ACTIVATIONS
-from ..fixed_order import LANES, combine, dot, fma
 from ..engine.outputs import OUTPUT_KINDS
+from ..fixed_order import LANES, combine, dot, fma
 
 # The codes of the engine's tables, as compile-time constants of the kernels.
 LINEAR, TANH, LOGISTIC = ACTIVATIONS["linear"].code, ACTIVATIONS["tanh"].code, ACTIVATIONS["logistic"].code
