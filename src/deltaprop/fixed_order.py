@@ -222,11 +222,7 @@ def dot(typingctx, a, b, n):
         lanes = [builder.extract_element(out[0], ir.Constant(ir.IntType(32), k)) for k in range(LANES)]
         while len(lanes) > 1:
             lanes = [builder.fadd(lanes[k], lanes[k + 1]) for k in range(0, len(lanes), 2)]
-        s = lanes[0]
-        for k in range(LANES - 1):
-            ck = builder.add(vectors, _index(k))
-            s = branch_if(builder.icmp_signed("<", ck, nn),
-                          lambda v, ck=ck: builder.call(sfma, [load(pa, ck, ft), load(pb, ck, ft), v]), s)
-        return s
+        return _loop(builder, vectors, nn, 1, lanes,  # the last n mod LANES products, one by one
+                     lambda c, s: [builder.call(sfma, [load(pa, c, ft), load(pb, c, ft), s[0]])])[0]
 
     return dt(a, b, n), codegen
