@@ -1,5 +1,6 @@
 """The compiled kernels on the default fit's network, for this version and another: one evaluation of E and its
-gradient, one L-BFGS iteration, one default fit.
+gradient, one L-BFGS iteration, one default fit; and an evaluation per pattern as N grows (a 100-fold N should cost
+a 100-fold time).
 
     python benchmarks/kernels.py [OLD_SRC] [--rounds 3] [--fits 5] [--out FILE]
 
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOSTON = ROOT.parent / "shared" / "data" / "uci" / "bostonHousing"
 ROWS = [("evaluation", "us", "one evaluation of E and dE/dw (compiled backend)"),
         ("iteration", "us", "one L-BFGS iteration (2000 from a random start, weight decay 0.01)"),
-        ("fit", "s", "a default NetworkRegressor().fit (median of the random states 0 ..)")]
+        ("fit", "s", "a default NetworkRegressor().fit (median of the random states 0 ..)"),
+        ("per row, 455", "ns", "one evaluation of 8-20-1 on 455 random rows, per row"),
+        ("per row, 45500", "ns", "one evaluation of 8-20-1 on 45,500 random rows, per row")]
 
 
 def boston():
@@ -80,7 +83,32 @@ def measure(fits: int) -> dict:
         start = time.perf_counter()
         NetworkRegressor(random_state=seed).fit(X, t[:, 0])
         fit.append(time.perf_counter() - start)
-    return {"evaluation": min(best), "iteration": min(iteration), "fit": statistics.median(fit)}
+    return {"evaluation": min(best), "iteration": min(iteration), "fit": statistics.median(fit),
+            **{f"per row, {N}": per_row(N) for N in (455, 45500)}}
+
+
+def per_row(N: int) -> float:
+    """ns a row of one evaluation of 8-20-1 on N random rows (compiled backend), best of 5 runs of ~0.1 s."""
+    import time
+
+    import numpy as np
+
+    import deltaprop as dp
+    from deltaprop import fast
+
+    rng = np.random.default_rng(N)
+    net = dp.mlp([8, 20, 1])
+    X, T, w = rng.standard_normal((N, 8)), rng.standard_normal((N, 1)), net.init(seed=0)
+    evaluator = fast.evaluator(net, X, T, backend="compiled")
+    evaluator.error_and_gradient(w)
+    calls = max(3, 1_000_000 // N)
+    best = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(calls):
+            evaluator.error_and_gradient(w)
+        best.append((time.perf_counter() - start) / calls / N * 1e9)
+    return min(best)
 
 
 def child(src: Path, fits: int) -> dict:
@@ -112,7 +140,7 @@ def main(argv=None) -> int:
     head = ["what", "unit", *versions] + (["this / old"] if args.old else [])
     lines = [f"`python benchmarks/kernels.py {args.old or ''} --rounds {args.rounds} --fits {args.fits}`".replace("  ", " "),
              "", "13-20-1 tanh on " + ("Boston's 455 training rows (split 0)" if BOSTON.is_dir() else SYNTHETIC) +
-             ", each version in its own process, alternating.",
+             " (the first three rows), each version in its own process, alternating.",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, unit, what in ROWS:
         cells = [what, unit] + [f"{medians[name][row]:.3g}" for name in versions]

@@ -130,15 +130,16 @@ def test_the_fixed_cost_runner_times_every_phase_of_a_call(tmp_path):
         assert abs(sum(rows[name][case] for name in parts) - rows["whole call"][case]) <= 0.2 * rows["whole call"][case]
 
 
-def test_the_kernel_runner_times_an_evaluation_an_iteration_and_a_default_fit(tmp_path):
-    """benchmarks/kernels.py: each row a positive time, this version alone; a folder with no deltaprop is refused."""
+def test_the_kernel_runner_times_an_evaluation_an_iteration_a_default_fit_and_a_row(tmp_path):
+    """benchmarks/kernels.py: each row a positive time, this version alone (a row of 8-20-1 at N = 455 and 45,500);
+    a folder with no deltaprop is refused."""
     runner = [sys.executable, str(ROOT / "benchmarks" / "kernels.py")]
     result = subprocess.run([*runner, "--rounds", "1", "--fits", "1", "--out", str(tmp_path / "k.md")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = [line for line in (tmp_path / "k.md").read_text().splitlines() if line.startswith("| one") or
             line.startswith("| a default")]
-    assert len(rows) == 3
+    assert len(rows) == 5 and sum("per row" in row for row in rows) == 2
     assert all(float(row.split("|")[3]) > 0 for row in rows)
     refused = subprocess.run([*runner, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "holds no deltaprop package" in refused.stderr

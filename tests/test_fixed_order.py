@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 import pytest
 
-from deltaprop.fixed_order import COMBINE_VECTORS, DOT_VECTORS, LANES, combine, dot, fma
+from deltaprop.fixed_order import COMBINE_VECTORS, DOT_VECTORS, LANES, combine, dot, dot_part, fma
 
 
 @nb.njit
@@ -16,13 +16,23 @@ def call_dot(a, b, n):
 
 
 @nb.njit
+def dot_in_parts(a, b, n, cuts, acc):
+    """a[:n] . b[:n] by dot_part, in the parts that ``cuts`` (their first columns after 0) mark."""
+    s, start = 0.0, 0
+    for end in list(cuts) + [n]:
+        s = dot_part(acc, LANES * DOT_VECTORS, a, start, b, start, end - start, start == 0, end == n)
+        start = end
+    return s
+
+
+@nb.njit
 def call_fma(a, b, c):
     return fma(a, b, c)
 
 
 @nb.njit
-def call_combine(out, M, first, count, w, w0, stride, b, n):
-    combine(out, M, first, count, w, w0, stride, b, n)
+def call_combine(out, M, first, count, w, w0, stride, b, n, m0=0):
+    combine(out, M, first, count, w, w0, stride, b, n, m0)
 
 
 @nb.njit
@@ -78,6 +88,23 @@ def test_dot_adds_in_the_order_its_docstring_gives(n):
     assert got == pytest.approx(float(a[:n] @ b[:n]), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 455, 456, 1000, 1032])
+def test_a_dot_product_taken_in_parts_has_the_bits_of_one_over_the_whole_row(n):
+    rng = np.random.default_rng(n)
+    group = LANES * DOT_VECTORS
+    a, b = rng.standard_normal(n + 5), rng.standard_normal(n + 5)
+    want = call_dot(a, b, n)
+    for cuts in ([], [group], list(range(group, n, group)), list(range(4 * group, n, 4 * group)), [n // group * group]):
+        cuts = [c for c in cuts if 0 < c < n]
+        acc = np.full(3 * group, np.nan)  # what lies outside the part's accumulators is never read, nor written
+        assert dot_in_parts(a, b, n, np.array(cuts, dtype=np.int64), acc) == want
+        assert np.isnan(acc[:group]).all() and np.isnan(acc[2 * group :]).all()
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    acc32 = np.empty(2 * group, np.float32)
+    cuts32 = np.array([c for c in [group] if c < n], dtype=np.int64)
+    assert dot_in_parts(a32, b32, n, cuts32, acc32) == call_dot(a32, b32, n)
+
+
 def test_dot_in_float32_is_a_float32_sum_and_passes_nan():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(301).astype(np.float32), rng.standard_normal(301).astype(np.float32)
@@ -112,6 +139,9 @@ def test_combine_gives_the_bits_of_the_loop_it_replaced(dtype, n, count, stride)
         call_combine(got, M, first, count, w, w0, stride, b, n)
         assert np.array_equal(want.view(np.uint8), got.view(np.uint8))  # the same bits, signed zeros too
         assert np.all(got[n:] == 7.0)  # nothing written past n
+        shifted = np.full(n + 9, 7.0, dtype)  # columns m0 .. m0 + n of M: the same as M's columns from 0 moved
+        call_combine(shifted, np.roll(M, 5, axis=1), first, count, w, w0, stride, b, n, 5)
+        assert np.array_equal(want.view(np.uint8), shifted.view(np.uint8))
     if count == 1 and dtype == np.float64:
         assert np.signbit(got[0])
 

@@ -1,5 +1,6 @@
 """Arithmetic in an order the source fixes, as LLVM vector code for Numba kernels: ``fma`` (one rounding),
-``dot`` (a sum of products over a row) and ``combine`` (a weighted sum of rows, column by column).
+``dot`` (a sum of products over a row), ``dot_part`` (the same sum taken a part of the row at a time, to the same
+bits) and ``combine`` (a weighted sum of rows, column by column).
 
 No kernel of deltaprop uses fastmath, which lets the compiler reorder sums as it likes: a process that compiled
 the kernels and one that loaded them from Numba's cache then differed in the last bit, and restarts in worker
@@ -80,18 +81,19 @@ def _index(v):
 
 
 @intrinsic
-def combine(typingctx, out, M, first, count, w, w0, stride, b, n):
-    """out[c] = b + sum_k w[w0 + k stride] M[first + k, c] for c < n: out[c] = fma(w[w0], M[first, c], b), then
-    out[c] = fma(w[w0 + k stride], M[first + k, c], out[c]) for k = 1 .. count - 1, in float64, each step rounded
-    to the arrays' dtype: exactly what a loop over k of loops over c storing out at every step gives (b = -0.0:
-    the first product alone, as -0.0 adds nothing, not even to a zero's sign). A layer's a_j over the patterns
-    (PRML 5.48) or a unit's back-propagated sum (5.56). ``COMBINE_VECTORS`` vectors of columns are held in
-    registers through the whole sum over k instead of loaded and stored at every k: 15 -> 10 us for the 20 a_j
-    of 13-20-1 over 456 patterns (measured), the same bits."""
+def combine(typingctx, out, M, first, count, w, w0, stride, b, n, m0):
+    """out[c] = b + sum_k w[w0 + k stride] M[first + k, m0 + c] for c < n: out[c] = fma(w[w0], M[first, m0 + c],
+    b), then out[c] = fma(w[w0 + k stride], M[first + k, m0 + c], out[c]) for k = 1 .. count - 1, in float64,
+    each step rounded to the arrays' dtype: exactly what a loop over k of loops over c storing out at every step
+    gives (b = -0.0: the first product alone, as -0.0 adds nothing, not even to a zero's sign). A layer's a_j over
+    a chunk of patterns (PRML 5.48; m0 the chunk's first column of the inputs) or a unit's back-propagated sum
+    (5.56). ``COMBINE_VECTORS`` vectors of columns are held in registers through the whole sum over k instead of
+    loaded and stored at every k: 15 -> 10 us for the 20 a_j of 13-20-1 over 456 patterns (measured), the same
+    bits."""
     if not (isinstance(out, types.Array) and out.ndim == 1 and out.layout == "C" and isinstance(M, types.Array)
             and M.ndim == 2 and M.layout == "C" and out.dtype == M.dtype and isinstance(out.dtype, types.Float)
             and isinstance(w, types.Array) and w.ndim == 1 and isinstance(w.dtype, types.Float)
-            and all(isinstance(t, types.Integer) for t in (first, count, w0, stride, n))
+            and all(isinstance(t, types.Integer) for t in (first, count, w0, stride, n, m0))
             and isinstance(b, types.Float)):
         return None
     dt = out.dtype
@@ -102,8 +104,8 @@ def combine(typingctx, out, M, first, count, w, w0, stride, b, n):
         narrow = dt.bitwidth != 64
         arr_out, arr_M, arr_w = (context.make_array(sig.args[k])(context, builder, args[k]) for k in (0, 1, 4))
         columns = cgutils.unpack_tuple(builder, arr_M.shape)[1]
-        first_, count_, w0_, stride_, n_ = (context.cast(builder, args[k], sig.args[k], types.int64)
-                                            for k in (2, 3, 5, 6, 8))
+        first_, count_, w0_, stride_, n_, m0_ = (context.cast(builder, args[k], sig.args[k], types.int64)
+                                                 for k in (2, 3, 5, 6, 8, 9))
         b_ = context.cast(builder, args[7], sig.args[7], types.float64)
         zeros = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
 
@@ -121,7 +123,7 @@ def combine(typingctx, out, M, first, count, w, w0, stride, b, n):
             return builder.fpext(builder.fptrunc(x, vt if vector else ft), v64 if vector else f64) if narrow else x
 
         def load(row, c, vector):
-            p = builder.gep(arr_M.data, [builder.add(builder.mul(row, columns), c)])
+            p = builder.gep(arr_M.data, [builder.add(builder.mul(row, columns), builder.add(m0_, c))])
             x = builder.load(builder.bitcast(p, vt.as_pointer()), align=dt.bitwidth // 8) if vector else builder.load(p)
             return builder.fpext(x, v64 if vector else f64) if narrow else x
 
@@ -156,7 +158,88 @@ def combine(typingctx, out, M, first, count, w, w0, stride, b, n):
         _loop(builder, vectors, n_, 1, [], lambda c, _: block(c, 1, False))
         return context.get_dummy_value()
 
-    return types.void(out, M, first, count, w, w0, stride, b, n), codegen
+    return types.void(out, M, first, count, w, w0, stride, b, n, m0), codegen
+
+
+def _dot_sum(context, builder, dt, pa, pb, nn, acc_in, fresh, last):
+    """dot's arithmetic over c < nn of the rows at pa and pb (pointers to their first entries): the accumulators
+    start at zero (``acc_in`` None) or, where the runtime flag ``fresh`` is false, from the ``DOT_VECTORS``
+    vectors at ``acc_in``; then the whole groups. Where ``last`` (None: always) holds, the rest of dot's order
+    follows and the sum is returned; where it does not, the accumulators are stored back at ``acc_in`` for the
+    next part of the row (whose columns must then follow on after nn, a multiple of ``LANES DOT_VECTORS``)."""
+    ft = context.get_value_type(dt)
+    vt = ir.VectorType(ft, LANES)
+    vfma, sfma = _llvm_fma(builder, vt), _llvm_fma(builder, ft)
+
+    def load(p, i, t):
+        return builder.load(builder.bitcast(builder.gep(p, [i]), t.as_pointer()), align=dt.bitwidth // 8)
+
+    def branch_if(cond, make, value):
+        """value, or make(value) where cond holds: a phi of the two."""
+        here = builder.block
+        then = builder.append_basic_block("dot.then")
+        after = builder.append_basic_block("dot.after")
+        builder.cbranch(cond, then, after)
+        builder.position_at_end(then)
+        made = make(value)
+        then_end = builder.block
+        builder.branch(after)
+        builder.position_at_end(after)
+        phi = builder.phi(value.type)
+        phi.add_incoming(value, here)
+        phi.add_incoming(made, then_end)
+        return phi
+
+    whole = builder.and_(nn, _index(-LANES * DOT_VECTORS))  # the columns of the whole groups of vectors
+    vectors = builder.and_(nn, _index(-LANES))  # and of all whole vectors
+    zero = ir.Constant(vt, [ir.Constant(ft, 0.0)] * LANES)
+    start = [zero] * DOT_VECTORS
+    if acc_in is not None:
+        start = [builder.select(fresh, zero, load(acc_in, _index(LANES * k), vt)) for k in range(DOT_VECTORS)]
+
+    def group(c, acc):
+        cs = [builder.add(c, _index(LANES * k)) for k in range(DOT_VECTORS)]
+        return [builder.call(vfma, [load(pa, ck, vt), load(pb, ck, vt), v]) for v, ck in zip(acc, cs)]
+
+    acc = _loop(builder, _index(0), whole, LANES * DOT_VECTORS, start, group)
+    if last is not None:  # a part that is not the row's last: its accumulators kept for the next
+        here = builder.block
+        keep = builder.append_basic_block("dot.keep")
+        finish = builder.append_basic_block("dot.finish")
+        done = builder.append_basic_block("dot.done")
+        builder.cbranch(last, finish, keep)
+        builder.position_at_end(keep)
+        for k, v in enumerate(acc):
+            builder.store(v, builder.bitcast(builder.gep(acc_in, [_index(LANES * k)]), vt.as_pointer()),
+                          align=dt.bitwidth // 8)
+        builder.branch(done)
+        builder.position_at_end(finish)
+    out = list(acc)
+    for k in range(DOT_VECTORS - 1):
+        ck = builder.add(whole, _index(LANES * k))
+        out[k] = branch_if(builder.icmp_signed("<", ck, vectors),
+                           lambda v, ck=ck: builder.call(vfma, [load(pa, ck, vt), load(pb, ck, vt), v]), out[k])
+    while len(out) > 1:
+        out = [builder.fadd(out[k], out[k + 1]) for k in range(0, len(out), 2)]
+    lanes = [builder.extract_element(out[0], ir.Constant(ir.IntType(32), k)) for k in range(LANES)]
+    while len(lanes) > 1:
+        lanes = [builder.fadd(lanes[k], lanes[k + 1]) for k in range(0, len(lanes), 2)]
+    total = _loop(builder, vectors, nn, 1, lanes,  # the last n mod LANES products, one by one
+                  lambda c, s: [builder.call(sfma, [load(pa, c, ft), load(pb, c, ft), s[0]])])[0]
+    if last is None:
+        return total
+    finished = builder.block
+    builder.branch(done)
+    builder.position_at_end(done)
+    result = builder.phi(ft)
+    result.add_incoming(ir.Constant(ft, 0.0), keep)
+    result.add_incoming(total, finished)
+    return result
+
+
+def _rows_of_one_float(*arrays) -> bool:
+    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrays) and \
+        len({a.dtype for a in arrays}) == 1 and isinstance(arrays[0].dtype, types.Float)
 
 
 @intrinsic
@@ -170,59 +253,37 @@ def dot(typingctx, a, b, n):
     a row of ones is the row's sum. Against the copy and halving passes that summed over the patterns before, the
     partial sums stay in registers: 26 -> 11-14 us for the 280 sums of 13-20-1's first layer over 456 patterns
     (measured). ``DOT_VECTORS`` is a power of 2."""
-    if not (isinstance(a, types.Array) and isinstance(b, types.Array) and a.ndim == b.ndim == 1
-            and a.layout == b.layout == "C" and a.dtype == b.dtype and isinstance(a.dtype, types.Float)
-            and isinstance(n, types.Integer)):
+    if not (_rows_of_one_float(a, b) and isinstance(n, types.Integer)):
         return None
     dt = a.dtype
 
     def codegen(context, builder, signature, args):
-        ft = context.get_value_type(dt)
-        vt = ir.VectorType(ft, LANES)
         pa = context.make_array(signature.args[0])(context, builder, args[0]).data
         pb = context.make_array(signature.args[1])(context, builder, args[1]).data
         nn = context.cast(builder, args[2], signature.args[2], types.int64)
-        vfma, sfma = _llvm_fma(builder, vt), _llvm_fma(builder, ft)
-
-        def load(p, i, t):
-            return builder.load(builder.bitcast(builder.gep(p, [i]), t.as_pointer()), align=dt.bitwidth // 8)
-
-        def branch_if(cond, make, value):
-            """value, or make(value) where cond holds: a phi of the two."""
-            here = builder.block
-            then = builder.append_basic_block("dot.then")
-            after = builder.append_basic_block("dot.after")
-            builder.cbranch(cond, then, after)
-            builder.position_at_end(then)
-            made = make(value)
-            then_end = builder.block
-            builder.branch(after)
-            builder.position_at_end(after)
-            phi = builder.phi(value.type)
-            phi.add_incoming(value, here)
-            phi.add_incoming(made, then_end)
-            return phi
-
-        whole = builder.and_(nn, _index(-LANES * DOT_VECTORS))  # the columns of the whole groups of vectors
-        vectors = builder.and_(nn, _index(-LANES))  # and of all whole vectors
-        zero = ir.Constant(vt, [ir.Constant(ft, 0.0)] * LANES)
-
-        def group(c, acc):
-            cs = [builder.add(c, _index(LANES * k)) for k in range(DOT_VECTORS)]
-            return [builder.call(vfma, [load(pa, ck, vt), load(pb, ck, vt), v]) for v, ck in zip(acc, cs)]
-
-        acc = _loop(builder, _index(0), whole, LANES * DOT_VECTORS, [zero] * DOT_VECTORS, group)
-        out = list(acc)
-        for k in range(DOT_VECTORS - 1):
-            ck = builder.add(whole, _index(LANES * k))
-            out[k] = branch_if(builder.icmp_signed("<", ck, vectors),
-                               lambda v, ck=ck: builder.call(vfma, [load(pa, ck, vt), load(pb, ck, vt), v]), out[k])
-        while len(out) > 1:
-            out = [builder.fadd(out[k], out[k + 1]) for k in range(0, len(out), 2)]
-        lanes = [builder.extract_element(out[0], ir.Constant(ir.IntType(32), k)) for k in range(LANES)]
-        while len(lanes) > 1:
-            lanes = [builder.fadd(lanes[k], lanes[k + 1]) for k in range(0, len(lanes), 2)]
-        return _loop(builder, vectors, nn, 1, lanes,  # the last n mod LANES products, one by one
-                     lambda c, s: [builder.call(sfma, [load(pa, c, ft), load(pb, c, ft), s[0]])])[0]
+        return _dot_sum(context, builder, dt, pa, pb, nn, None, None, None)
 
     return dt(a, b, n), codegen
+
+
+@intrinsic
+def dot_part(typingctx, acc, k0, a, a0, b, b0, n, fresh, last):
+    """One part of a dot product taken in parts: sum_c a[a0 + c] b[b0 + c] over c < n continued from the
+    accumulators kept in acc[k0 : k0 + LANES DOT_VECTORS] (from zero where ``fresh``), and, where ``last``, the
+    whole row's sum, in exactly ``dot``'s order for the whole row: every part but the last covers a multiple of
+    ``LANES DOT_VECTORS`` entries and leaves its accumulators in acc (returning 0). A sum over the patterns taken
+    in chunks of patterns so gives the bits of one sum over them all, whatever the chunks."""
+    if not (_rows_of_one_float(acc, a, b) and all(isinstance(t, types.Integer) for t in (k0, a0, b0, n))
+            and isinstance(fresh, types.Boolean) and isinstance(last, types.Boolean)):
+        return None
+    dt = a.dtype
+
+    def codegen(context, builder, signature, args):
+        def at(k, offset):
+            data = context.make_array(signature.args[k])(context, builder, args[k]).data
+            return builder.gep(data, [context.cast(builder, args[offset], signature.args[offset], types.int64)])
+
+        nn = context.cast(builder, args[6], signature.args[6], types.int64)
+        return _dot_sum(context, builder, dt, at(2, 3), at(4, 5), nn, at(0, 1), args[7], args[8])
+
+    return dt(acc, k0, a, a0, b, b0, n, fresh, last), codegen

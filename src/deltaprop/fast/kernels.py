@@ -9,7 +9,8 @@ Two kernels evaluate E and its gradient on a set of rows (PRML 5.48-5.57):
 - ``_evaluate_columns`` for several rows: each unit's activations over the
   rows lie side by side, so every loop over patterns is a vector loop: a_j and
   the back-propagated sums by ``fixed_order.combine``, the gradient's sums over
-  patterns by ``fixed_order.dot``; tanh is ``_tanh``, written so that the
+  patterns by ``fixed_order.dot`` (``dot_part`` where the rows are taken
+  ``CHUNK`` at a time, to the same bits); tanh is ``_tanh``, written so that the
   compiler vectorises it.
 - ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
   loops (a layer's activations in one vector loop over its units), no allocation.
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections import namedtuple
 
 import numpy as np
 
@@ -48,7 +50,7 @@ import numba as nb
 
 from ..engine.activations import ACTIVATIONS
 from ..engine.outputs import OUTPUT_KINDS
-from ..fixed_order import LANES, combine, dot, fma
+from ..fixed_order import DOT_VECTORS, LANES, combine, dot, dot_part, fma
 
 # The codes of the engine's tables, as compile-time constants of the kernels.
 LINEAR, TANH, LOGISTIC = ACTIVATIONS["linear"].code, ACTIVATIONS["tanh"].code, ACTIVATIONS["logistic"].code
@@ -57,6 +59,8 @@ HIDDEN_CODES = np.array([a.code for a in ACTIVATIONS.values() if not a.output_on
 SUM_OF_SQUARES, BINARY_CROSS_ENTROPY = OUTPUT_KINDS["linear"].code, OUTPUT_KINDS["logistic"].code
 CROSS_ENTROPY = OUTPUT_KINDS["softmax"].code
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
+CHUNK = 512  # the column kernel's patterns per chunk: a multiple of PART, so that each keeps its work arrays in L2
+PART = LANES * DOT_VECTORS  # the accumulators of a sum over patterns that continues from one chunk to the next
 #: error_model "numpy": division by zero gives inf or NaN as in NumPy, no exception checks; nogil: the kernels let
 #: other threads run (the evidence's starts on n_jobs threads). A change here reaches the kernels of other modules
 #: that import it only once their own source changes (Numba's cache is keyed by the file that defines a kernel).
@@ -91,20 +95,42 @@ def tanh(x) -> np.ndarray:
     return out
 
 
+#: The column kernel's and the one-pattern kernel's work arrays (``work``).
+Work = namedtuple("Work", "A Z Dl a z d R Xc acc terms")
+
+
+@nb.njit(inline="always", **JIT)
+def _row_length(width):
+    """A work row of ``width`` entries, padded where width is a multiple of 64: such rows would put a column's entries
+    in one set of the L1 cache, which the column kernel's loops over units (``fixed_order.combine``) walk down (1024
+    columns took 1.6x the time of 1032, measured)."""
+    return width + LANES if width % 64 == 0 else width
+
+
 @nb.njit(**JIT)
 def work(sizes, rows, like):
-    """Work arrays of like's dtype for evaluations on up to ``rows`` rows: A, Z, Delta of shape
-    (units, rows padded to LANES) for the column kernel; a, z, d for one row; and a work row
-    for the column kernel's sums. The kernels write every entry before they read it, so none
-    is cleared (clearing megabytes on every call cost more than the steps)."""
+    """Work arrays of like's dtype for evaluations on up to ``rows`` rows, as one ``Work``: A, Z, Dl of shape (units, columns) for the column kernel, its patterns ``CHUNK`` at a time (all of
+    them where they fit); a, z, d for one row; R a row for the column kernel's sums; Xc the inputs of all the rows,
+    a pattern per column (``_gather_columns``); acc the gradient's partial sums between chunks (``fixed_order.
+    dot_part``: LANES DOT_VECTORS for each weight); terms the errors of each output and pattern where there are
+    several outputs and several chunks (so that E is summed output by output, as in one chunk). Memory: units x
+    CHUNK for the three, inputs x rows for Xc, outputs x rows for terms, never units x rows. The kernels write
+    every entry before they read it, so none is cleared (clearing megabytes on every call cost more than the
+    steps)."""
     units = np.sum(sizes)
     width = (rows + LANES - 1) // LANES * LANES
-    # rows of a multiple of 64 entries would put a column's entries in one set of the L1 cache, which the column
-    # kernel's loops over units (``fixed_order.combine``) walk down: 1024 columns took 1.6x the time of 1032 (measured)
-    shape = (units, width + LANES if width % 64 == 0 else width)
-    return (np.empty(shape, like.dtype), np.empty(shape, like.dtype), np.empty(shape, like.dtype),
-            np.empty(units, like.dtype), np.empty(units, like.dtype), np.empty(units, like.dtype),
-            np.empty(shape[1], like.dtype))
+    columns = width if width <= CHUNK else CHUNK
+    chunked = width > columns
+    shape = (units, _row_length(columns))
+    P = 0
+    for l in range(1, sizes.size):
+        P += (sizes[l - 1] + 1) * sizes[l]
+    K = sizes[-1]
+    dt = like.dtype
+    return Work(np.empty(shape, dt), np.empty(shape, dt), np.empty(shape, dt), np.empty(units, dt),
+                np.empty(units, dt), np.empty(units, dt), np.empty(shape[1], dt),
+                np.empty((sizes[0], _row_length(width)), dt), np.empty(P * PART if chunked else 0, dt),
+                np.empty((K if chunked and K > 1 else 0, width), dt))
 
 
 @nb.njit(inline="always", **JIT)
@@ -230,88 +256,122 @@ def _place(sizes, l):
 
 
 @nb.njit(inline="always", **JIT)
-def _gather_columns(X, rows, Z):
-    """The inputs of X[rows] into the first rows of Z, a pattern per column, padded with zeros to a multiple of
-    LANES columns: what ``_evaluate_columns`` reads, and nothing else writes (its ``gathered``)."""
+def _gather_columns(X, rows, Xc):
+    """The inputs of X[rows] into Xc, a pattern per column, padded with zeros to a multiple of LANES columns: what
+    ``_evaluate_columns`` reads, and nothing else writes (its ``gathered``)."""
     N = rows.size
     n = (N + LANES - 1) // LANES * LANES
     for i in range(X.shape[1]):
         for c in range(N):
-            Z[i, c] = X[rows[c], i]
+            Xc[i, c] = X[rows[c], i]
         for c in range(N, n):
-            Z[i, c] = 0.0
+            Xc[i, c] = 0.0
 
 
 @nb.njit(**JIT)
-def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, gathered):
+def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
     """E on X[rows], T[rows] (PRML 5.44); g receives its gradient.
 
-    Row u of A, Z and Dl holds unit u's a, z and delta for every pattern (patterns are
-    columns here), so each loop over patterns is a vector loop (PRML 5.48-5.56). The
-    patterns are padded with zero inputs to a multiple of LANES columns, whose deltas
-    are set to 0, so that no loop has a scalar remainder. R is a work row (ones, for the biases' sums).
-    ``gathered``: Z's input rows already hold X[rows] (``_gather_columns``), as where a loop evaluates the
-    same rows again and again (full-batch gd, lbfgs: 4.6 of 55 us for 13-20-1 on 455 rows, measured before the
-    sums ran in ``fixed_order``'s vectors; of 34 since).
+    Row u of A, Z and Dl holds unit u's a, z and delta for a chunk of patterns (patterns are columns here), so
+    each loop over patterns is a vector loop (PRML 5.48-5.56); the patterns are taken ``CHUNK`` at a time (at most
+    units x CHUNK numbers each, which stay in L2: 75 -> 59 ns a pattern for 8-20-1 on 7,373 rows, measured),
+    forward and back for each chunk, the gradient's sums continued from chunk to chunk by ``fixed_order.
+    dot_part`` in ``dot``'s order: the same bits as in one chunk. The patterns are padded with zero inputs to a
+    multiple of LANES columns, whose deltas are set to 0, so that no loop has a scalar remainder. R is a work row
+    (ones, for the biases' sums). ``work`` is a ``Work``. ``gathered``: Xc already holds X[rows]
+    (``_gather_columns``), as where a loop evaluates the same rows again and again (full-batch gd, lbfgs: 4.6 of
+    55 us for 13-20-1 on 455 rows, measured before the sums ran in ``fixed_order``'s vectors; of 34 since).
     """
+    A, Z, Dl, R, Xc, acc, terms = work.A, work.Z, work.Dl, work.R, work.Xc, work.acc, work.terms
     L = len(sizes) - 1
     N = rows.size
     n = (N + LANES - 1) // LANES * LANES
     if not gathered:
-        _gather_columns(X, rows, Z)
-    for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
-        m, S = _u(sizes[l - 1]), _u(sizes[l])
-        o, u0, u1 = _place(sizes, l)
-        for j in range(S):
-            combine(A[u1 + j], Z, u0, m, w, o + j * m, 1, w[o + S * m + j], n)
-            if l < L:
-                _activate(acts[l - 1], A, Z, u1 + j, n)
+        _gather_columns(X, rows, Xc)
+    C = n if n <= A.shape[1] else CHUNK
+    many = n > C
     u, K = _place(sizes, L)[2], _u(sizes[L])
-    E = 0.0
-    if out == SUM_OF_SQUARES:
-        for k in range(K):
-            for c in range(N):
-                r = A[u + k, c] - T[rows[c], k]
-                Dl[u + k, c] = r  # PRML 5.54
-                E += 0.5 * r * r
-    elif out == BINARY_CROSS_ENTROPY:
-        for k in range(K):
-            for c in range(N):
-                ak, tk = A[u + k, c], T[rows[c], k]
-                e = math.exp(-abs(ak))
-                Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
-                E += max(ak, 0.0) + math.log1p(e) - tk * ak
-    else:
-        for c in range(N):
-            mx = A[u, c]
-            for k in range(_u(1), K):
-                mx = max(mx, A[u + k, c])
-            tot = 0.0
-            for k in range(K):
-                Z[u + k, c] = math.exp(A[u + k, c] - mx)
-                tot += Z[u + k, c]
-            lse = mx + math.log(tot)
-            for k in range(K):
-                tk = T[rows[c], k]
-                Dl[u + k, c] = Z[u + k, c] / tot - tk
-                E += tk * (lse - A[u + k, c])
-    for k in range(K):
-        for c in range(N, n):
-            Dl[u + k, c] = 0.0
-    for c in range(n):
+    for c in range(C):
         R[c] = 1.0  # a bias's gradient is its deltas' sum: their dot with ones
-    for l in range(L, 0, -1):
-        m, S = _u(sizes[l - 1]), _u(sizes[l])
-        o, u0, u1 = _place(sizes, l)
-        for j in range(S):
-            d = Dl[u1 + j]
-            g[o + S * m + j] = dot(d, R, n)
-            for i in range(m):
-                g[o + j * m + i] = dot(d, Z[u0 + i], n)  # PRML 5.53
-        if l > 1:
-            for i in range(m):
-                combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, n)
-                _times_dh(acts[l - 2], A, Z, Dl, u0 + i, n)  # PRML 5.56
+    E = 0.0
+    for c0 in range(0, n, C):
+        cn = min(C, n - c0)
+        real = min(cn, N - c0)  # the chunk's patterns before the padding
+        fresh, last = c0 == 0, c0 + cn == n
+        for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
+            m, S = _u(sizes[l - 1]), _u(sizes[l])
+            o, u0, u1 = _place(sizes, l)
+            for j in range(S):
+                if l == 1:
+                    combine(A[u1 + j], Xc, 0, m, w, o + j * m, 1, w[o + S * m + j], cn, c0)
+                else:
+                    combine(A[u1 + j], Z, u0, m, w, o + j * m, 1, w[o + S * m + j], cn, 0)
+                if l < L:
+                    _activate(acts[l - 1], A, Z, u1 + j, cn)
+        apart = many and K > 1  # E output by output, as one chunk sums it: each pattern's term kept till the end
+        if out == SUM_OF_SQUARES:
+            for k in range(K):
+                for c in range(real):
+                    r = A[u + k, c] - T[rows[c0 + c], k]
+                    Dl[u + k, c] = r  # PRML 5.54
+                    if apart:
+                        terms[k, c0 + c] = 0.5 * r * r
+                    else:
+                        E += 0.5 * r * r
+        elif out == BINARY_CROSS_ENTROPY:
+            for k in range(K):
+                for c in range(real):
+                    ak, tk = A[u + k, c], T[rows[c0 + c], k]
+                    e = math.exp(-abs(ak))
+                    Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
+                    if apart:
+                        terms[k, c0 + c] = max(ak, 0.0) + math.log1p(e) - tk * ak
+                    else:
+                        E += max(ak, 0.0) + math.log1p(e) - tk * ak
+        else:
+            for c in range(real):
+                mx = A[u, c]
+                for k in range(_u(1), K):
+                    mx = max(mx, A[u + k, c])
+                tot = 0.0
+                for k in range(K):
+                    Z[u + k, c] = math.exp(A[u + k, c] - mx)
+                    tot += Z[u + k, c]
+                lse = mx + math.log(tot)
+                for k in range(K):
+                    tk = T[rows[c0 + c], k]
+                    Dl[u + k, c] = Z[u + k, c] / tot - tk
+                    E += tk * (lse - A[u + k, c])
+        for k in range(K):
+            for c in range(real, cn):
+                Dl[u + k, c] = 0.0
+        for l in range(L, 0, -1):
+            m, S = _u(sizes[l - 1]), _u(sizes[l])
+            o, u0, u1 = _place(sizes, l)
+            for j in range(S):
+                d = Dl[u1 + j]
+                b = o + S * m + j
+                if many:
+                    s = dot_part(acc, b * _u(PART), d, 0, R, 0, cn, fresh, last)
+                    if last:
+                        g[b] = s
+                    for i in range(m):
+                        s = dot_part(acc, (o + j * m + i) * _u(PART), d, 0, Xc[i] if l == 1 else Z[u0 + i],
+                                     c0 if l == 1 else 0, cn, fresh, last)  # PRML 5.53
+                        if last:
+                            g[o + j * m + i] = s
+                else:
+                    g[b] = dot(d, R, cn)
+                    for i in range(m):
+                        g[o + j * m + i] = dot(d, Xc[i] if l == 1 else Z[u0 + i], cn)  # PRML 5.53
+            if l > 1:
+                for i in range(m):
+                    combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, cn, 0)
+                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)  # PRML 5.56
+    if many and K > 1 and out != CROSS_ENTROPY:
+        for k in range(K):
+            for c in range(N):
+                E += terms[k, c]
     return E
 
 
@@ -387,12 +447,19 @@ def _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d):
 
 
 @nb.njit(**JIT)
-def evaluate(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a, z, d, R):
+def evaluate(w, X, T, rows, sizes, acts, out, g, work):
     """E on X[rows], T[rows] and its gradient into g: columns for several rows, one pattern at a
-    time for a few. The codes are checked by the caller (``check_codes``), once."""
+    time for a few (``work``: a ``Work``). The codes are checked by the caller (``check_codes``), once."""
     if rows.size >= COLUMNS_FROM:
-        return _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, False)
-    return _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d)
+        return _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, False)
+    return _evaluate_rows(w, X, T, rows, sizes, acts, out, g, work.a, work.z, work.d)
+
+
+@nb.njit(**JIT)
+def evaluate_from_python(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms):
+    """``evaluate`` for a caller in Python, the ``Work`` as its arrays: Numba's dispatcher types arrays in C and a
+    tuple of them in Python (1.6 -> 3.0 us a call, measured)."""
+    return evaluate(w, X, T, rows, sizes, acts, out, g, Work(A, Z, Dl, a, z, d, R, Xc, acc, terms))
 
 
 # -- elementwise passes of the buffered backend (deltaprop.fast.buffered): rows are patterns there
