@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 import pytest
 
-from deltaprop.fixed_order import COMBINE_VECTORS, DOT_VECTORS, LANES, combine, dot, dot_part, fma
+from deltaprop.fixed_order import COMBINE_VECTORS, DOT_VECTORS, LANES, combine, combine4, dot, dot_part, fma
 
 
 @nb.njit
@@ -44,6 +44,11 @@ def stored_at_every_step(out, M, first, count, w, w0, stride, b, n):
         wk = w[w0 + k * stride]
         for c in range(n):
             out[c] = fma(wk, M[first + k, c], out[c])
+
+
+@nb.njit
+def call_combine4(O, r0, M, first, count, w, w0, wstep, stride, bias, b0, n, m0):
+    combine4(O, r0, M, first, count, w, w0, wstep, stride, bias, b0, n, m0)
 
 
 def exact_fma(a, b, c):
@@ -152,3 +157,21 @@ def test_combine_passes_nan_and_inf_through():
     out = np.zeros(40)
     call_combine(out, M, 0, 3, np.ones(3), 0, 1, 0.0, 40)
     assert np.isnan(out[5]) and np.isinf(out[33]) and np.all(out[[0, 6, 32, 39]] == 3.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, LANES - 1, LANES * COMBINE_VECTORS, LANES * COMBINE_VECTORS + LANES + 3, 456])
+@pytest.mark.parametrize("count, wstep, stride", [(1, 1, 1), (13, 13, 1), (5, 1, 6), (20, 14, 3)])
+def test_combine4_gives_each_row_the_bits_combine_gives_it(dtype, n, count, wstep, stride):
+    rng = np.random.default_rng(n * 100 + count)
+    first, w0, m0 = 1, 2, 3
+    M = rng.standard_normal((first + count + 1, n + m0 + 5)).astype(dtype)
+    w = rng.standard_normal(w0 + 3 * wstep + count * stride + 1)
+    for bias, b0 in ((rng.standard_normal(9), 4), (np.full(4, -0.0), 0)):
+        O = np.full((7, n + 9), 7.0, dtype)
+        call_combine4(O, 2, M, first, count, w, w0, wstep, stride, bias, b0, n, m0)
+        for r in range(4):
+            want = np.full(n + 9, 7.0, dtype)
+            call_combine(want, M, first, count, w, w0 + r * wstep, stride, bias[b0 + r], n, m0)
+            assert np.array_equal(O[2 + r].view(np.uint8), want.view(np.uint8))  # signed zeros too
+        assert np.all(O[[0, 1, 6]] == 7.0)  # no other row written

@@ -34,8 +34,11 @@ import numpy as np
 BACKENDS = ("compiled", "buffered", "reference")  # in order of preference
 SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
 # ... unless an evaluation takes this many rows and some layer has at least WIDE_WEIGHTS weights: then the
-# buffered backend's products, in chunks of 1024 rows, win (compiled/buffered time, measured on 8-50-1, 13-50-1 and
-# 2-20-20-1: 1.5-1.9 at 4096 rows, 1.7-2.2 at 8192; 1-10-1 stays 0.5 at 8192)
+# buffered backend's products, in chunks of 1024 rows on two threads, are as quick or quicker (compiled/buffered
+# time of an evaluation at 4096-8192 rows, measured since the column kernel takes 512 patterns and four units at a
+# time: 8-50-1 0.96-1.01, 10-50-1 1.0, 13-50-1 1.12-1.18, 16-32-1 1.24-1.31, 30-50-1 1.17-1.25, 8-100-1 1.0-1.17;
+# an lbfgs iteration, compiled and fused against buffered and SciPy's: 8-50-1 0.80-0.86, 13-50-1 0.96-1.02,
+# 8-100-1 1.0-1.06: no boundary on the weights alone separates them better than this one)
 WIDE_ROWS, WIDE_WEIGHTS = 4096, 400
 
 

@@ -8,7 +8,8 @@ Two kernels evaluate E and its gradient on a set of rows (PRML 5.48-5.57):
 
 - ``_evaluate_columns`` for several rows: each unit's activations over the
   rows lie side by side, so every loop over patterns is a vector loop: a_j and
-  the back-propagated sums by ``fixed_order.combine``, the gradient's sums over
+  the back-propagated sums by ``fixed_order.combine4`` (four units at a time,
+  each input row loaded once for the four; ``combine`` for the rest), the gradient's sums over
   patterns by ``fixed_order.dot`` (``dot_part`` where the rows are taken
   ``CHUNK`` at a time, to the same bits); tanh is ``_tanh``, written so that the
   compiler vectorises it.
@@ -50,7 +51,7 @@ import numba as nb
 
 from ..engine.activations import ACTIVATIONS
 from ..engine.outputs import OUTPUT_KINDS
-from ..fixed_order import DOT_VECTORS, LANES, combine, dot, dot_part, fma
+from ..fixed_order import DOT_VECTORS, LANES, combine, combine4, dot, dot_part, fma
 
 # The codes of the engine's tables, as compile-time constants of the kernels.
 LINEAR, TANH, LOGISTIC = ACTIVATIONS["linear"].code, ACTIVATIONS["tanh"].code, ACTIVATIONS["logistic"].code
@@ -294,6 +295,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
     for c in range(C):
         R[c] = 1.0  # a bias's gradient is its deltas' sum: their dot with ones
     E = 0.0
+    negzero = np.full(4, -0.0, dtype=w.dtype)
     for c0 in range(0, n, C):
         cn = min(C, n - c0)
         real = min(cn, N - c0)  # the chunk's patterns before the padding
@@ -301,7 +303,16 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
         for l in range(1, L + 1):  # a_j = sum_i w_ji z_i + w_j0 (PRML 5.48), z_j = h(a_j) (5.49)
             m, S = _u(sizes[l - 1]), _u(sizes[l])
             o, u0, u1 = _place(sizes, l)
-            for j in range(S):
+            for p in range(S // _u(4)):  # four units at a time: each entry of M loaded once for all
+                j = _u(4) * p
+                if l == 1:
+                    combine4(A, u1 + j, Xc, 0, m, w, o + j * m, m, 1, w, o + S * m + j, cn, c0)
+                else:
+                    combine4(A, u1 + j, Z, u0, m, w, o + j * m, m, 1, w, o + S * m + j, cn, 0)
+                if l < L:
+                    for r in range(4):
+                        _activate(acts[l - 1], A, Z, u1 + j + r, cn)
+            for j in range(S - S % _u(4), S):
                 if l == 1:
                     combine(A[u1 + j], Xc, 0, m, w, o + j * m, 1, w[o + S * m + j], cn, c0)
                 else:
@@ -365,9 +376,14 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
                     for i in range(m):
                         g[o + j * m + i] = dot(d, Xc[i] if l == 1 else Z[u0 + i], cn)  # PRML 5.53
             if l > 1:
-                for i in range(m):
+                for p in range(m // _u(4)):
+                    i = _u(4) * p
+                    combine4(Dl, u0 + i, Dl, u1, S, w, o + i, 1, m, negzero, 0, cn, 0)
+                    for r in range(4):
+                        _times_dh(acts[l - 2], A, Z, Dl, u0 + i + r, cn)  # PRML 5.56
+                for i in range(m - m % _u(4), m):
                     combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, cn, 0)
-                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)  # PRML 5.56
+                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)
     if many and K > 1 and out != CROSS_ENTROPY:
         for k in range(K):
             for c in range(N):
