@@ -243,3 +243,14 @@ def test_symmetric_takes_a_matrix_symmetric_to_rounding_and_refuses_others():
     for bad in (M + np.triu(np.ones((6, 6)), 1), np.where(np.eye(6, dtype=bool), np.nan, M), M[:, :5]):
         with pytest.raises(NotPositiveDefinite, match="M is not a symmetric matrix"):
             symmetric(bad, "M")
+
+
+def test_a_networks_layer_layouts_are_worked_out_once_and_cannot_be_changed():
+    net = dp.mlp([3, 4, 2])
+    first, again = layouts(net), layouts(net)
+    assert [lay.name for lay in first] == ["h1", "y"] and first[0] is again[0]
+    first.pop()  # the caller's list, not the cache
+    assert len(layouts(net)) == 2
+    with pytest.raises(ValueError, match="read-only"):
+        again[0].where[0, 0] = 0
+    assert layouts(dp.mlp([3, 4, 2]))[0] is not again[0]  # another network, its own

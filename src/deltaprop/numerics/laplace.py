@@ -191,8 +191,11 @@ def build(name: str, net, w: np.ndarray, X: np.ndarray, T: np.ndarray, prior: Pr
 
 def summarise(net, w: np.ndarray, X: np.ndarray, T: np.ndarray, prior: Prior, beta: Optional[float],
               curvature: Curvature, notes: tuple = ()) -> Posterior:
-    """The posterior of a structure's A: gamma per group and the log evidence (PRML 5.175, 5.183)."""
-    error = float(net.error(w, X, T))
+    """The posterior of a structure's A: gamma per group and the log evidence (PRML 5.175, 5.183). w, X and T are
+    ``laplace``'s, already checked."""
+    from ..engine.backprop import error as engine_error
+
+    error = float(engine_error(net, w, X, T))
     N, K = X.shape[0], net.K
     covered = curvature.covered
     inverse = curvature.inverse_diagonal()
