@@ -171,24 +171,40 @@ def uci(args) -> str:
 SIZE_CASES = {
     "regressor": "NetworkRegressor(hidden=(50, 50)) on 2,000 x 10 (3,151 weights)",
     "classifier": "NetworkClassifier(hidden=(100,)) on 10,000 x 784, 10 classes (79,510 weights)",
+    "rows": "NetworkRegressor() on 7,373 x 8, kin8nm-like (201 weights)",
 }
 
 
-def size_case(case: str, plain: bool) -> dict:
-    """One fit of a size case, in this process: seconds, peak memory, and what the evidence chose."""
+def size_case(case: str, plain: bool, peer: bool = False) -> dict:
+    """One fit of a size case, in this process: seconds, peak memory, and what the evidence chose; ``peer``:
+    scikit-learn's default network on the same data instead (``make_pipeline(StandardScaler(), MLP...())``)."""
     import resource
 
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     rng = np.random.default_rng(0)
+    options = {"weight_decay": 1.0} if plain else {}
     if case == "regressor":
         X = rng.standard_normal((2000, 10))
         y = np.sin(X[:, 0]) * X[:, 1] + np.tanh(X[:, 2:5].sum(1)) + 0.1 * rng.standard_normal(2000)
-        est = dp.NetworkRegressor(hidden=(50, 50), random_state=0, **({"weight_decay": 1.0} if plain else {}))
+        est = dp.NetworkRegressor(hidden=(50, 50), random_state=0, **options)
+    elif case == "rows":
+        from run import kin8nm_like
+
+        X, T = kin8nm_like(7373)
+        y = T[:, 0]
+        est = dp.NetworkRegressor(random_state=0, **options)
     else:
         centres = rng.standard_normal((10, 784))
         labels = rng.integers(0, 10, 10000)
         X = centres[labels] + 3.0 * rng.standard_normal((10000, 784))
         y = labels
-        est = dp.NetworkClassifier(hidden=(100,), random_state=0, **({"weight_decay": 1.0} if plain else {}))
+        est = dp.NetworkClassifier(hidden=(100,), random_state=0, **options)
+    if peer:
+        est = make_pipeline(StandardScaler(), MLPClassifier(random_state=0) if case == "classifier"
+                            else MLPRegressor(random_state=0))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         began = time.perf_counter()
@@ -196,7 +212,7 @@ def size_case(case: str, plain: bool) -> dict:
         seconds = time.perf_counter() - began
     out = {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "warnings": [str(w.message) for w in caught]}
-    if est.evidence_ is not None:
+    if not peer and est.evidence_ is not None:
         out.update(hessian=est.evidence_["hessian"], cycles=est.evidence_["cycles"], gamma=est.evidence_["gamma"],
                    error_bars=bool(np.all(np.isfinite(est.predict_proba(X[:5]) if case == "classifier"
                                                       else est.predict(X[:5], return_std=True)[1]))))
@@ -204,18 +220,21 @@ def size_case(case: str, plain: bool) -> dict:
 
 
 def sizes() -> str:
-    lines = ["| case | default fit seconds | plain fit seconds | ratio | default peak MB | plain peak MB | structure, "
-             "cycles | error bars | warnings |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | default fit seconds | plain fit seconds | ratio | scikit-learn's default fit seconds | default "
+             "peak MB | plain peak MB | structure, cycles | error bars | warnings |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for case, title in SIZE_CASES.items():
         got = {}
-        for plain in (False, True):
-            run = subprocess.run([sys.executable, __file__, "--size-case", case] + (["--plain"] if plain else []),
+        for kind in ("default", "plain", "peer"):
+            run = subprocess.run([sys.executable, __file__, "--size-case", case] + ([f"--{kind}"] if kind != "default"
+                                                                                    else []),
                                  capture_output=True, text=True, check=True)
-            got[plain] = json.loads(run.stdout.strip().splitlines()[-1])
-        d, p = got[False], got[True]
+            got[kind] = json.loads(run.stdout.strip().splitlines()[-1])
+        d, p, s = got["default"], got["plain"], got["peer"]
         lines.append(f"| {title} | {d['seconds']:.1f} | {p['seconds']:.1f} | {d['seconds'] / p['seconds']:.2f} | "
-                     f"{d['peak_mb']:.0f} | {p['peak_mb']:.0f} | {d.get('hessian')}, {d.get('cycles')} | "
-                     f"{'yes' if d.get('error_bars') else 'no'} | {'; '.join(d['warnings']) or 'none'} |")
+                     f"{s['seconds']:.1f} | {d['peak_mb']:.0f} | {p['peak_mb']:.0f} | {d.get('hessian')}, "
+                     f"{d.get('cycles')} | {'yes' if d.get('error_bars') else 'no'} | "
+                     f"{'; '.join(d['warnings']) or 'none'} |")
         print(lines[-1], flush=True)
     return "\n".join(lines) + (f"\n\nEach fit in a process of its own (peak: its maximum resident set, imports "
                                f"included), on {platform.machine()}, deltaprop {dp.__version__}.\n")
@@ -230,10 +249,11 @@ def main() -> None:
     parser.add_argument("--sizes", action="store_true", help="the size table instead of the UCI one")
     parser.add_argument("--size-case", choices=tuple(SIZE_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
     args = parser.parse_args()
     if args.size_case:
-        print(json.dumps(size_case(args.size_case, args.plain)))
+        print(json.dumps(size_case(args.size_case, args.plain, args.peer)))
         return
     if args.sizes:
         text = sizes()

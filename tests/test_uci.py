@@ -1,6 +1,7 @@
 """benchmarks/uci.py: its validation folds, and a whole run on a small data set in the published layout."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,14 @@ def test_the_bayes_runner_refuses_a_missing_data_folder(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bayes.py"), str(tmp_path / "none")],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 2 and "is not a folder of data sets" in result.stderr
+
+
+def test_a_size_case_fits_the_plain_network_and_scikit_learns_default_on_the_same_rows():
+    """benchmarks/bayes.py --sizes runs each case three ways in processes of their own; the kin8nm-like case here,
+    its plain fit and scikit-learn's (the default fit is the slow one, and the same code as the UCI rows)."""
+    runner = [sys.executable, str(ROOT / "benchmarks" / "bayes.py"), "--size-case", "rows"]
+    for kind in ("--plain", "--peer"):
+        result = subprocess.run([*runner, kind], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-3000:]
+        got = json.loads(result.stdout.strip().splitlines()[-1])
+        assert got["seconds"] > 0 and got["peak_mb"] > 0 and "hessian" not in got  # no evidence in either
