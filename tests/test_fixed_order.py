@@ -47,8 +47,8 @@ def stored_at_every_step(out, M, first, count, w, w0, stride, b, n):
 
 
 @nb.njit
-def call_combine4(O, r0, M, first, count, w, w0, wstep, stride, bias, b0, n, m0):
-    combine4(O, r0, M, first, count, w, w0, wstep, stride, bias, b0, n, m0)
+def call_combine4(O, r0, M, first, count, w, w0, wstep, stride, b0, biased, n, m0):
+    combine4(O, r0, M, first, count, w, w0, wstep, stride, b0, biased, n, m0)
 
 
 def exact_fma(a, b, c):
@@ -167,11 +167,12 @@ def test_combine4_gives_each_row_the_bits_combine_gives_it(dtype, n, count, wste
     first, w0, m0 = 1, 2, 3
     M = rng.standard_normal((first + count + 1, n + m0 + 5)).astype(dtype)
     w = rng.standard_normal(w0 + 3 * wstep + count * stride + 1)
-    for bias, b0 in ((rng.standard_normal(9), 4), (np.full(4, -0.0), 0)):
+    b0 = 1  # the biases in w too, as a layer's are
+    for biased in (True, False):
         O = np.full((7, n + 9), 7.0, dtype)
-        call_combine4(O, 2, M, first, count, w, w0, wstep, stride, bias, b0, n, m0)
+        call_combine4(O, 2, M, first, count, w, w0, wstep, stride, b0, biased, n, m0)
         for r in range(4):
             want = np.full(n + 9, 7.0, dtype)
-            call_combine(want, M, first, count, w, w0 + r * wstep, stride, bias[b0 + r], n, m0)
+            call_combine(want, M, first, count, w, w0 + r * wstep, stride, w[b0 + r] if biased else -0.0, n, m0)
             assert np.array_equal(O[2 + r].view(np.uint8), want.view(np.uint8))  # signed zeros too
         assert np.all(O[[0, 1, 6]] == 7.0)  # no other row written

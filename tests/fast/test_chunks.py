@@ -20,6 +20,11 @@ def one_chunk(sizes, N, dtype):
                          terms=np.empty((0, n), dtype))
 
 
+def columns(made):
+    """The column kernel's arrays of a ``Work``, in its argument order."""
+    return made.A, made.Z, made.Dl, made.R, made.Xc, made.acc, made.terms
+
+
 CASES = [([3, 7, 1], "tanh", "linear"), ([3, 5, 4, 3], "tanh", "linear"), ([2, 6, 3], "logistic", "logistic"),
          ([4, 6, 5, 3], "relu", "softmax"), ([1, 3, 1], "softplus", "linear")]
 
@@ -40,8 +45,8 @@ def test_chunks_give_the_bits_of_one_pass_over_all_the_patterns(sizes, hidden, o
             chunked, g = work(spec[0], N, w), np.empty(net.n_params, dtype)
             assert chunked.A.shape[1] < (rows.size + 7) // 8 * 8  # more than one chunk
             whole, g1 = one_chunk(spec[0], N, dtype), np.empty(net.n_params, dtype)
-            E = _evaluate_columns(w, X, T, rows, *spec, g, chunked, False)
-            E1 = _evaluate_columns(w, X, T, rows, *spec, g1, whole, False)
+            E = _evaluate_columns(w, X, T, rows, *spec, g, *columns(chunked), False)
+            E1 = _evaluate_columns(w, X, T, rows, *spec, g1, *columns(whole), False)
             assert np.array_equal(np.array([E], dtype).view(np.uint8), np.array([E1], dtype).view(np.uint8))
             assert np.array_equal(g.view(np.uint8), g1.view(np.uint8))
             if dtype == np.float64:  # and the reference engine's numbers, to rounding

@@ -27,9 +27,8 @@ class CompiledEvaluator:
 
     def error_and_gradient(self, w, rows=None, g: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
         g = np.empty(self.n_params, self.dtype) if g is None else g
-        E = kernels.evaluate_from_python(np.ascontiguousarray(w, dtype=self.dtype), self.X, self.T,
-                                         self.everyone if rows is None else rows, self.sizes, self.acts, self.out, g,
-                                         *self.work)
+        E = kernels.evaluate(np.ascontiguousarray(w, dtype=self.dtype), self.X, self.T,
+                             self.everyone if rows is None else rows, self.sizes, self.acts, self.out, g, *self.work)
         return float(E), g
 
     def error(self, w, rows=None) -> float:

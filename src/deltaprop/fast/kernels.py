@@ -270,20 +270,21 @@ def _gather_columns(X, rows, Xc):
 
 
 @nb.njit(**JIT)
-def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
+def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, gathered):
     """E on X[rows], T[rows] (PRML 5.44); g receives its gradient.
 
     Row u of A, Z and Dl holds unit u's a, z and delta for a chunk of patterns (patterns are columns here), so
-    each loop over patterns is a vector loop (PRML 5.48-5.56); the patterns are taken ``CHUNK`` at a time (at most
-    units x CHUNK numbers each, which stay in L2: 75 -> 59 ns a pattern for 8-20-1 on 7,373 rows, measured),
-    forward and back for each chunk, the gradient's sums continued from chunk to chunk by ``fixed_order.
+    each loop over patterns is a vector loop (PRML 5.48-5.56), a_j and the back-propagated sums four units at a
+    time (``fixed_order.combine4``); the patterns are taken ``CHUNK`` at a time (at most units x CHUNK numbers each,
+    which stay in L2: 8-20-1 on 45,500 rows 109 -> 63 ns a pattern, as on 455, measured), forward and back for
+    each chunk, the gradient's sums continued from chunk to chunk by ``fixed_order.
     dot_part`` in ``dot``'s order: the same bits as in one chunk. The patterns are padded with zero inputs to a
     multiple of LANES columns, whose deltas are set to 0, so that no loop has a scalar remainder. R is a work row
-    (ones, for the biases' sums). ``work`` is a ``Work``. ``gathered``: Xc already holds X[rows]
+    (ones, for the biases' sums); A, Z, Dl, R, Xc, acc and terms are a ``Work``'s (apart: a tuple of arrays passed
+    on costs each array's reference count, 0.52 -> 0.67 us a W1 step, measured). ``gathered``: Xc already holds X[rows]
     (``_gather_columns``), as where a loop evaluates the same rows again and again (full-batch gd, lbfgs: 4.6 of
     55 us for 13-20-1 on 455 rows, measured before the sums ran in ``fixed_order``'s vectors; of 34 since).
     """
-    A, Z, Dl, R, Xc, acc, terms = work.A, work.Z, work.Dl, work.R, work.Xc, work.acc, work.terms
     L = len(sizes) - 1
     N = rows.size
     n = (N + LANES - 1) // LANES * LANES
@@ -295,7 +296,6 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
     for c in range(C):
         R[c] = 1.0  # a bias's gradient is its deltas' sum: their dot with ones
     E = 0.0
-    negzero = np.full(4, -0.0, dtype=w.dtype)
     for c0 in range(0, n, C):
         cn = min(C, n - c0)
         real = min(cn, N - c0)  # the chunk's patterns before the padding
@@ -306,18 +306,16 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
             for p in range(S // _u(4)):  # four units at a time: each entry of M loaded once for all
                 j = _u(4) * p
                 if l == 1:
-                    combine4(A, u1 + j, Xc, 0, m, w, o + j * m, m, 1, w, o + S * m + j, cn, c0)
+                    combine4(A, u1 + j, Xc, 0, m, w, o + j * m, m, 1, o + S * m + j, True, cn, c0)
                 else:
-                    combine4(A, u1 + j, Z, u0, m, w, o + j * m, m, 1, w, o + S * m + j, cn, 0)
-                if l < L:
-                    for r in range(4):
-                        _activate(acts[l - 1], A, Z, u1 + j + r, cn)
+                    combine4(A, u1 + j, Z, u0, m, w, o + j * m, m, 1, o + S * m + j, True, cn, 0)
             for j in range(S - S % _u(4), S):
                 if l == 1:
                     combine(A[u1 + j], Xc, 0, m, w, o + j * m, 1, w[o + S * m + j], cn, c0)
                 else:
                     combine(A[u1 + j], Z, u0, m, w, o + j * m, 1, w[o + S * m + j], cn, 0)
-                if l < L:
+            if l < L:  # one call site: each inlined copy of tanh is code the loop of a small network must fetch
+                for j in range(S):
                     _activate(acts[l - 1], A, Z, u1 + j, cn)
         apart = many and K > 1  # E output by output, as one chunk sums it: each pattern's term kept till the end
         if out == SUM_OF_SQUARES:
@@ -378,12 +376,11 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, gathered):
             if l > 1:
                 for p in range(m // _u(4)):
                     i = _u(4) * p
-                    combine4(Dl, u0 + i, Dl, u1, S, w, o + i, 1, m, negzero, 0, cn, 0)
-                    for r in range(4):
-                        _times_dh(acts[l - 2], A, Z, Dl, u0 + i + r, cn)  # PRML 5.56
+                    combine4(Dl, u0 + i, Dl, u1, S, w, o + i, 1, m, 0, False, cn, 0)
                 for i in range(m - m % _u(4), m):
                     combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, cn, 0)
-                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)
+                for i in range(m):
+                    _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)  # PRML 5.56
     if many and K > 1 and out != CROSS_ENTROPY:
         for k in range(K):
             for c in range(N):
@@ -463,19 +460,13 @@ def _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d):
 
 
 @nb.njit(**JIT)
-def evaluate(w, X, T, rows, sizes, acts, out, g, work):
+def evaluate(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms):
     """E on X[rows], T[rows] and its gradient into g: columns for several rows, one pattern at a
-    time for a few (``work``: a ``Work``). The codes are checked by the caller (``check_codes``), once."""
+    time for a few (A .. terms: a ``Work``'s arrays, in its order). The codes are checked by the caller
+    (``check_codes``), once."""
     if rows.size >= COLUMNS_FROM:
-        return _evaluate_columns(w, X, T, rows, sizes, acts, out, g, work, False)
-    return _evaluate_rows(w, X, T, rows, sizes, acts, out, g, work.a, work.z, work.d)
-
-
-@nb.njit(**JIT)
-def evaluate_from_python(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms):
-    """``evaluate`` for a caller in Python, the ``Work`` as its arrays: Numba's dispatcher types arrays in C and a
-    tuple of them in Python (1.6 -> 3.0 us a call, measured)."""
-    return evaluate(w, X, T, rows, sizes, acts, out, g, Work(A, Z, Dl, a, z, d, R, Xc, acc, terms))
+        return _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, False)
+    return _evaluate_rows(w, X, T, rows, sizes, acts, out, g, a, z, d)
 
 
 # -- elementwise passes of the buffered backend (deltaprop.fast.buffered): rows are patterns there

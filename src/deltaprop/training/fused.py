@@ -78,7 +78,7 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
     N = X.shape[0]
     P = w.size
     g = np.empty(P, dtype=w.dtype)
-    W = work(sizes, N, w)
+    A, Z, Dl, a, z, d, R, Xc, acc, terms = work(sizes, N, w)
     everyone = np.arange(N)
     full = batch >= N
     # batches of fewer rows than COLUMNS_FROM always take evaluate's one-pattern-at-a-time branch: called
@@ -88,8 +88,8 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
     columns = N >= COLUMNS_FROM  # and all of the data by the column kernel, called directly too (W1: 0.9 of its time)
     best_e = -1
     if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, W, False) if columns else \
-            evaluate(w, X, T, everyone, sizes, acts, out, g, W)
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, False) if columns else \
+            evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
         _decay(w, lam, decay, 1.0, g, E)
     for e in range(perms.shape[0]):
         E_run, obj_run = 0.0, 0.0
@@ -99,9 +99,9 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
                 idx = perms[e, k * batch : min(N, (k + 1) * batch)]
                 n = idx.size
                 if by_rows:
-                    E_b = _evaluate_rows(w, X, T, idx, sizes, acts, out, g, W.a, W.z, W.d)
+                    E_b = _evaluate_rows(w, X, T, idx, sizes, acts, out, g, a, z, d)
                 else:
-                    E_b = evaluate(w, X, T, idx, sizes, acts, out, g, W)
+                    E_b = evaluate(w, X, T, idx, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
                 obj_b = E_b if lam == 0.0 else _decay(w, lam, decay, n / N, g, E_b)
                 E_run += E_b
                 obj_run += obj_b
@@ -114,8 +114,8 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
                 t += 1
                 adam_step(w, g, m, v, lr, scale, beta1, beta2, eps, t)
         if full or exact:  # full batches leave X's columns as the first evaluation laid them; mini-batches do not
-            E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, W, full) if columns else \
-                evaluate(w, X, T, everyone, sizes, acts, out, g, W)
+            E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, full) if columns else \
+                evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
             objective = _decay(w, lam, decay, 1.0, g, E)
             gn = 0.0
             for i in range(P):

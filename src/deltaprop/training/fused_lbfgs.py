@@ -46,16 +46,16 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
     N = X.shape[0]
     P = w.size
     m = S.shape[0]
-    W = work(sizes, N, w)
+    A, Z, Dl, a, z, d, R, Xc, acc, terms = work(sizes, N, w)
     everyone = np.arange(N)
     columns = N >= COLUMNS_FROM
     if columns:  # every evaluation takes all the rows: their inputs laid out once per call
-        _gather_columns(X, everyone, W.Xc)
+        _gather_columns(X, everyone, Xc)
     newest, count, iterated = counts[0], counts[1], counts[2]
     theta, f, E = values[0], values[1], values[2]
     if iterated < 0:
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, W, True) if columns else \
-            evaluate(w, X, T, everyone, sizes, acts, out, g, W)
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns else \
+            evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
         f = _decay(w, lam, decay, 1.0, g, E)
         iterated = 0
     d, x0, g0, search = np.empty(P), np.empty(P), np.empty(P), np.empty(STATE_SIZE)
@@ -80,8 +80,8 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
                 while task == FG and evaluations < MAX_EVALUATIONS:
                     for i in range(P):
                         w[i] = x0[i] + stp * d[i]
-                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, W, True) if columns else \
-                        evaluate(w, X, T, everyone, sizes, acts, out, g, W)
+                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns else \
+                        evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
                     f = _decay(w, lam, decay, 1.0, g, E)
                     evaluations += 1
                     gd = dot(g, d, P)
