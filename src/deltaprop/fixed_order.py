@@ -251,7 +251,6 @@ def _dot_sum(context, builder, dt, pa, pb, nn, acc_in, fresh, last):
 
     acc = _loop(builder, _index(0), whole, LANES * DOT_VECTORS, start, group)
     if last is not None:  # a part that is not the row's last: its accumulators kept for the next
-        here = builder.block
         keep = builder.append_basic_block("dot.keep")
         finish = builder.append_basic_block("dot.finish")
         done = builder.append_basic_block("dot.done")
