@@ -152,17 +152,16 @@ def test_the_kernels_tanh_is_within_3_ulp_of_numpys_everywhere():
     assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2]) and special[3] == 0.0
 
 
-def test_many_rows_through_a_layer_of_hundreds_of_weights_go_to_the_matrix_products():
-    """The compiled loops win on small layers and few rows; from WIDE_ROWS rows per evaluation a network with a
-    layer of WIDE_WEIGHTS weights goes to the buffered backend, and training chooses by its batch size."""
+def test_small_layers_go_to_the_compiled_loops_at_any_number_of_rows():
+    """Loops win on small layers whatever the rows: more rows than a part are shared among the cores."""
+    from deltaprop.fast.kernels import PART_ROWS
+
     rng = np.random.default_rng(0)
-    X, T = rng.standard_normal((fast.WIDE_ROWS, 8)), rng.standard_normal((fast.WIDE_ROWS, 1))
-    net, tiny = dp.mlp([8, 50, 1]), dp.mlp([8, 3, 1])
-    assert fast.choose(net, X, T) == "compiled"  # rows not weighed
-    assert fast.choose(net, X, T, rows=fast.WIDE_ROWS) == "buffered"
-    assert fast.choose(net, X, T, rows=fast.WIDE_ROWS - 1) == fast.choose(net, X, T, rows=32) == "compiled"
-    assert fast.choose(tiny, X, T, rows=fast.WIDE_ROWS) == "compiled"  # 24 weights a layer: loops stay ahead
-    assert fast.evaluator(net, X, T).backend == "buffered" and fast.evaluator(net, X, T, rows=32).backend == "compiled"
-    assert dp.train(net, X, T, method="lbfgs", epochs=2, seed=0).engine == "buffered"
+    X, T = rng.standard_normal((2 * PART_ROWS + 1, 8)), rng.standard_normal((2 * PART_ROWS + 1, 1))
+    net = dp.mlp([8, 50, 1])
+    assert fast.choose(net, X, T) == "compiled" and fast.evaluator(net, X, T).backend == "compiled"
+    with pytest.warns(Warning, match="limit of 2 iterations"):
+        lbfgs = dp.train(net, X, T, method="lbfgs", epochs=2, seed=0)
+    assert lbfgs.engine == "compiled" and lbfgs.loop == "fused"
     sgd = dp.train(net, X, T, method="sgd", batch_size=32, epochs=1, seed=0)
     assert sgd.engine == "compiled" and sgd.loop == "fused"

@@ -33,13 +33,10 @@ import numpy as np
 
 BACKENDS = ("compiled", "buffered", "reference")  # in order of preference
 SMALL_WEIGHTS = 800  # up to this many weights between any two layers, loops beat matrix products (measured)
-# ... unless an evaluation takes this many rows and some layer has at least WIDE_WEIGHTS weights: then the
-# buffered backend's products, in chunks of 1024 rows on two threads, are as quick or quicker (compiled/buffered
-# time of an evaluation at 4096-8192 rows, measured since the column kernel takes 512 patterns and four units at a
-# time: 8-50-1 0.96-1.01, 10-50-1 1.0, 13-50-1 1.12-1.18, 16-32-1 1.24-1.31, 30-50-1 1.17-1.25, 8-100-1 1.0-1.17;
-# an lbfgs iteration, compiled and fused against buffered and SciPy's: 8-50-1 0.80-0.86, 13-50-1 0.96-1.02,
-# 8-100-1 1.0-1.06: no boundary on the weights alone separates them better than this one)
-WIDE_ROWS, WIDE_WEIGHTS = 4096, 400
+# at every number of rows: more than kernels.PART_ROWS rows are shared among the cores (an lbfgs iteration on 8192
+# rows, compiled with its parts on two threads against buffered products and SciPy's L-BFGS-B: 8-50-1 0.38, 13-50-1
+# 0.68, 16-32-1 0.83, 8-100-1 0.63, measured); on one core compiled/buffered was 0.96-1.31 an evaluation and
+# 0.80-1.06 an iteration at 4096-8192 rows, where the choice once went by the rows as well
 
 
 class BackendNotice(UserWarning):
@@ -82,12 +79,6 @@ def small(net) -> bool:
     return is_layered and widest <= SMALL_WEIGHTS
 
 
-def many_rows(net, rows: Optional[int]) -> bool:
-    """Whether evaluations of ``rows`` rows are better done by matrix products than by the compiled loops:
-    at least ``WIDE_ROWS`` rows and a layer of at least ``WIDE_WEIGHTS`` weights."""
-    return rows is not None and rows >= WIDE_ROWS and _shape(net)[1] >= WIDE_WEIGHTS
-
-
 def _numpy_floats(*arrays) -> bool:
     return all(type(a) is np.ndarray and a.dtype in (np.float32, np.float64) for a in arrays) and \
         len({a.dtype for a in arrays}) == 1
@@ -119,22 +110,21 @@ SUPPORTS = {
 }
 
 
-def choose(net, X, T, rows: Optional[int] = None) -> str:
-    """The first backend of ``BACKENDS`` that takes (net, X, T); ``rows``, the rows of each evaluation (the
-    batch size, or N), passes the compiled backend over for the buffered one where ``many_rows`` says so."""
+def choose(net, X, T) -> str:
+    """The first backend of ``BACKENDS`` that takes (net, X, T)."""
     for name in BACKENDS:
-        if SUPPORTS[name](net, X, T) and not (name == "compiled" and many_rows(net, rows)):
+        if SUPPORTS[name](net, X, T):
             return name
     raise AssertionError("unreachable: the reference takes everything")
 
 
-def backend_for(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional[int] = None) -> str:
+def backend_for(net, X: Any, T: Any, backend: Optional[str] = None) -> str:
     """The name of the backend that ``evaluator`` would use: ``backend`` where it takes the problem (else an
     error saying what it needs), or ``choose``'s where it is None."""
     if backend is not None and backend not in SUPPORTS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend is None:
-        return choose(net, X, T, X.shape[0] if rows is None and hasattr(X, "shape") else rows)
+        return choose(net, X, T)
     if not SUPPORTS[backend](net, X, T):
         raise ValueError(f"the {backend!r} backend does not take this problem: it needs a layered network (each layer "
                          f"fed by the one before, no masks){' with small layers' if backend == 'compiled' else ''}, "
@@ -142,7 +132,7 @@ def backend_for(net, X: Any, T: Any, backend: Optional[str] = None, rows: Option
     return backend
 
 
-def evaluator(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional[int] = None):
+def evaluator(net, X: Any, T: Any, backend: Optional[str] = None):
     """E(w) and dE/dw of ``net`` on (X, T), checked once here, by ``backend`` (default: ``choose``).
 
     Returns an object with ``backend`` (its name), ``error(w, rows=None) -> float`` and
@@ -150,10 +140,9 @@ def evaluator(net, X: Any, T: Any, backend: Optional[str] = None, rows: Optional
     (an index array; None for all) and ``g``, when given, is an array the gradient may be
     written into (use the one returned), and ``hessian_vector_product(w, v)`` on all the data
     (v of w's dtype, unchecked). The reference also has ``pattern_gradients``.
-    w must be a 1-D array of X's dtype; it is not checked again on each call. ``rows``, the rows of each
-    evaluation (the batch size; None: all of X), informs the choice (``choose``).
+    w must be a 1-D array of X's dtype; it is not checked again on each call.
     """
-    backend = backend_for(net, X, T, backend, rows)
+    backend = backend_for(net, X, T, backend)
     if backend == "compiled":
         from .compiled import CompiledEvaluator as Evaluator
     elif backend == "buffered":
@@ -229,6 +218,6 @@ def weight_jacobian(net, w: Any, X: Any, activations: bool = False):
     return _second_order("weight_jacobian", net, w, X)(net, w, X, bool(activations))
 
 
-__all__ = ["BACKENDS", "SMALL_WEIGHTS", "WIDE_ROWS", "WIDE_WEIGHTS", "many_rows", "SUPPORTS", "BackendNotice", "backend_for", "chained", "choose",
+__all__ = ["BACKENDS", "SMALL_WEIGHTS", "SUPPORTS", "BackendNotice", "backend_for", "chained", "choose",
            "evaluator", "have_numba", "hessian",
            "hessian_vector_product", "jacobian", "layered", "outer_product_hessian", "small", "weight_jacobian"]

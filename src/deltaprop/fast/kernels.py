@@ -62,6 +62,10 @@ CROSS_ENTROPY = OUTPUT_KINDS["softmax"].code
 COLUMNS_FROM = 4  # rows per call from which the vector loops over patterns beat one pattern at a time (measured)
 CHUNK = 512  # the column kernel's patterns per chunk: a multiple of PART, so that each keeps its work arrays in L2
 PART = LANES * DOT_VECTORS  # the accumulators of a sum over patterns that continues from one chunk to the next
+#: Patterns per part: more rows than this are evaluated in parts, each summed over its own patterns, their sums
+#: added in part order (``fold``), so that the parts can run on threads (``deltaprop.fast.compiled``) with the bits
+#: of one thread. The cut depends on the number of rows alone, never on the threads.
+PART_ROWS = 2048
 #: error_model "numpy": division by zero gives inf or NaN as in NumPy, no exception checks; nogil: the kernels let
 #: other threads run (the evidence's starts on n_jobs threads). A change here reaches the kernels of other modules
 #: that import it only once their own source changes (Numba's cache is keyed by the file that defines a kernel).
@@ -278,20 +282,59 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
     time (``fixed_order.combine4``); the patterns are taken ``CHUNK`` at a time (at most units x CHUNK numbers each,
     which stay in L2: 8-20-1 on 45,500 rows 109 -> 63 ns a pattern, as on 455, measured), forward and back for
     each chunk, the gradient's sums continued from chunk to chunk by ``fixed_order.
-    dot_part`` in ``dot``'s order: the same bits as in one chunk. The patterns are padded with zero inputs to a
+    dot_part`` in ``dot``'s order: the same bits as in one chunk. More than ``PART_ROWS`` rows are taken in parts of
+    that many, each summed on its own and the parts' sums added in order (``evaluate_parts``, ``fold``), so that
+    threads can share them (``deltaprop.fast.compiled``). The patterns are padded with zero inputs to a
     multiple of LANES columns, whose deltas are set to 0, so that no loop has a scalar remainder. R is a work row
     (ones, for the biases' sums); A, Z, Dl, R, Xc, acc and terms are a ``Work``'s (apart: a tuple of arrays passed
     on costs each array's reference count, 0.52 -> 0.67 us a W1 step, measured). ``gathered``: Xc already holds X[rows]
     (``_gather_columns``), as where a loop evaluates the same rows again and again (full-batch gd, lbfgs: 4.6 of
     55 us for 13-20-1 on 455 rows, measured before the sums ran in ``fixed_order``'s vectors; of 34 since).
     """
-    L = len(sizes) - 1
-    N = rows.size
-    n = (N + LANES - 1) // LANES * LANES
     if not gathered:
         _gather_columns(X, rows, Xc)
+    N = rows.size
+    if N <= PART_ROWS:
+        return _evaluate_part(w, X, T, rows, 0, N, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms)
+    parts = (N + PART_ROWS - 1) // PART_ROWS
+    G, Es = np.empty((parts, g.size), g.dtype), np.empty(parts)
+    evaluate_parts(w, X, T, rows, sizes, acts, out, G, Es, 0, parts, A, Z, Dl, R, Xc, acc, terms)
+    return fold(G, Es, g)
+
+
+@nb.njit(**JIT)
+def evaluate_parts(w, X, T, rows, sizes, acts, out, G, Es, p0, p1, A, Z, Dl, R, Xc, acc, terms):
+    """Parts p0 .. p1 - 1 of X[rows] (``PART_ROWS`` patterns each, the last what remains; Xc holds their inputs):
+    part p's E into Es[p] and its gradient into G[p] (``_evaluate_part``), for ``fold`` to add in part order.
+    Parts on different threads, each with its own work arrays, give the bits of one thread taking them all."""
+    N = rows.size
+    for p in range(p0, p1):
+        first = p * PART_ROWS
+        Es[p] = _evaluate_part(w, X, T, rows, first, min(PART_ROWS, N - first), sizes, acts, out, G[p], A, Z, Dl,
+                               R, Xc, acc, terms)
+
+
+@nb.njit(**JIT)
+def fold(G, Es, g):
+    """E and g = the parts' sums added in part order: ((part 0 + part 1) + part 2) + ..."""
+    E = Es[0]
+    g[:] = G[0]
+    for p in range(1, Es.size):
+        E += Es[p]
+        for i in range(g.size):
+            g[i] += G[p, i]
+    return E
+
+
+@nb.njit(**JIT)
+def _evaluate_part(w, X, T, rows, first, N, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms):
+    """E on the N patterns X[rows[first:first + N]] and its gradient into g, their inputs in Xc's columns from
+    ``first`` on (``_evaluate_columns``)."""
+    L = len(sizes) - 1
+    n = (N + LANES - 1) // LANES * LANES
     C = n if n <= A.shape[1] else CHUNK
-    many = n > C
+    chunks = n > C
+    many = chunks or first > 0  # a later part reads Xc from an offset, which dot_part takes
     u, K = _place(sizes, L)[2], _u(sizes[L])
     for c in range(C):
         R[c] = 1.0  # a bias's gradient is its deltas' sum: their dot with ones
@@ -306,22 +349,22 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
             for p in range(S // _u(4)):  # four units at a time: each entry of M loaded once for all
                 j = _u(4) * p
                 if l == 1:
-                    combine4(A, u1 + j, Xc, 0, m, w, o + j * m, m, 1, o + S * m + j, True, cn, c0)
+                    combine4(A, u1 + j, Xc, 0, m, w, o + j * m, m, 1, o + S * m + j, True, cn, first + c0)
                 else:
                     combine4(A, u1 + j, Z, u0, m, w, o + j * m, m, 1, o + S * m + j, True, cn, 0)
             for j in range(S - S % _u(4), S):
                 if l == 1:
-                    combine(A[u1 + j], Xc, 0, m, w, o + j * m, 1, w[o + S * m + j], cn, c0)
+                    combine(A[u1 + j], Xc, 0, m, w, o + j * m, 1, w[o + S * m + j], cn, first + c0)
                 else:
                     combine(A[u1 + j], Z, u0, m, w, o + j * m, 1, w[o + S * m + j], cn, 0)
             if l < L:  # one call site: each inlined copy of tanh is code the loop of a small network must fetch
                 for j in range(S):
                     _activate(acts[l - 1], A, Z, u1 + j, cn)
-        apart = many and K > 1  # E output by output, as one chunk sums it: each pattern's term kept till the end
+        apart = chunks and K > 1  # E output by output, as one chunk sums it: each pattern's term kept till the end
         if out == SUM_OF_SQUARES:
             for k in range(K):
                 for c in range(real):
-                    r = A[u + k, c] - T[rows[c0 + c], k]
+                    r = A[u + k, c] - T[rows[first + c0 + c], k]
                     Dl[u + k, c] = r  # PRML 5.54
                     if apart:
                         terms[k, c0 + c] = 0.5 * r * r
@@ -330,7 +373,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
         elif out == BINARY_CROSS_ENTROPY:
             for k in range(K):
                 for c in range(real):
-                    ak, tk = A[u + k, c], T[rows[c0 + c], k]
+                    ak, tk = A[u + k, c], T[rows[first + c0 + c], k]
                     e = math.exp(-abs(ak))
                     Dl[u + k, c] = (1.0 / (1.0 + e) if ak >= 0 else e / (1.0 + e)) - tk
                     if apart:
@@ -348,7 +391,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
                     tot += Z[u + k, c]
                 lse = mx + math.log(tot)
                 for k in range(K):
-                    tk = T[rows[c0 + c], k]
+                    tk = T[rows[first + c0 + c], k]
                     Dl[u + k, c] = Z[u + k, c] / tot - tk
                     E += tk * (lse - A[u + k, c])
         for k in range(K):
@@ -366,7 +409,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
                         g[b] = s
                     for i in range(m):
                         s = dot_part(acc, (o + j * m + i) * _u(PART), d, 0, Xc[i] if l == 1 else Z[u0 + i],
-                                     c0 if l == 1 else 0, cn, fresh, last)  # PRML 5.53
+                                     first + c0 if l == 1 else 0, cn, fresh, last)  # PRML 5.53
                         if last:
                             g[o + j * m + i] = s
                 else:
@@ -381,7 +424,7 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
                     combine(Dl[u0 + i], Dl, u1, S, w, o + i, m, -0.0, cn, 0)
                 for i in range(m):
                     _times_dh(acts[l - 2], A, Z, Dl, u0 + i, cn)  # PRML 5.56
-    if many and K > 1 and out != CROSS_ENTROPY:
+    if chunks and K > 1 and out != CROSS_ENTROPY:
         for k in range(K):
             for c in range(N):
                 E += terms[k, c]

@@ -28,34 +28,55 @@ Memory = namedtuple("Memory", "S Y rho counts values g")
 def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, histories, last):
     """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
     recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled),
-    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112). Row e of the histories is iteration e + 1.
-
-    ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between calls;
-    ``stops`` and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then
-    L-BFGS-B's own: the objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration
-    of the run, ``last``, where the iteration limit is what stopped it, as in SciPy), or g = 0.
-    Returns (iterations done, previous objective, best objective, the iteration of this call that gave it
-    (-1: none), stop code, start): stop code 0 ran them all, 1 converged, 2 diverged, 3 the line search
-    failed from steepest descent (the iterate is the last one accepted).
+    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112), E and its gradient by the compiled kernels: the steps of
+    ``iterate``, each evaluation it asks for made here. Returns what ``iterate`` leaves in ``result``: (iterations
+    done, previous objective, best objective, the iteration of this call that gave it (-1: none), stop code, start).
     """
     sizes, acts, out = spec
-    S, Y, rho, counts, values, g = memory
-    tol, prev, best, start = stops
-    E_hist, obj_hist, gn_hist, _ = histories
     check_codes(acts, out)
     N = X.shape[0]
-    P = w.size
-    m = S.shape[0]
     A, Z, Dl, a, z, d, R, Xc, acc, terms = work(sizes, N, w)
     everyone = np.arange(N)
     columns = N >= COLUMNS_FROM
     if columns:  # every evaluation takes all the rows: their inputs laid out once per call
         _gather_columns(X, everyone, Xc)
+    g = memory.g
+    E, result = np.empty(1), np.empty(6)
+    for _ in iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E, result):
+        E[0] = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) \
+            if columns else evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+    return int(result[0]), result[1], result[2], int(result[3]), int(result[4]), result[5]
+
+
+@nb.njit(**JIT)
+def iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E_at_w, result):
+    """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
+    recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled),
+    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112). Row e of the histories is iteration e + 1.
+
+    A generator: where it needs E and its gradient at w, it yields, and its caller puts E in ``E_at_w[0]`` and
+    the gradient in ``memory.g`` before asking for the next step; ``run_lbfgs`` evaluates by the compiled
+    kernels in the same compiled call, ``deltaprop.training.loops`` by an evaluator that shares the rows among
+    threads: the same iterates, to the bit, from the same evaluations.
+
+    ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between calls;
+    ``stops`` and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then
+    L-BFGS-B's own: the objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration
+    of the run, ``last``, where the iteration limit is what stopped it, as in SciPy), or g = 0.
+    ``result`` receives (iterations done, previous objective, best objective, the iteration of this call that
+    gave it (-1: none), stop code, start): stop code 0 ran them all, 1 converged, 2 diverged, 3 the line search
+    failed from steepest descent (the iterate is the last one accepted).
+    """
+    S, Y, rho, counts, values, g = memory
+    tol, prev, best, start = stops
+    E_hist, obj_hist, gn_hist, _ = histories
+    P = w.size
+    m = S.shape[0]
     newest, count, iterated = counts[0], counts[1], counts[2]
     theta, f, E = values[0], values[1], values[2]
     if iterated < 0:
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns else \
-            evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+        yield 0
+        E = E_at_w[0]
         f = _decay(w, lam, decay, 1.0, g, E)
         iterated = 0
     d, x0, g0, search = np.empty(P), np.empty(P), np.empty(P), np.empty(STATE_SIZE)
@@ -80,8 +101,8 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
                 while task == FG and evaluations < MAX_EVALUATIONS:
                     for i in range(P):
                         w[i] = x0[i] + stp * d[i]
-                    E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns else \
-                        evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+                    yield 0
+                    E = E_at_w[0]
                     f = _decay(w, lam, decay, 1.0, g, E)
                     evaluations += 1
                     gd = dot(g, d, P)
@@ -128,4 +149,4 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
             count = min(count + 1, m)
     counts[0], counts[1], counts[2] = newest, count, iterated
     values[0], values[1], values[2] = theta, f, E
-    return done, prev, best, best_e, code, start
+    result[0], result[1], result[2], result[3], result[4], result[5] = done, prev, best, best_e, code, start

@@ -102,38 +102,49 @@ def _run_chunks(run, config, best_w: np.ndarray, chunk, exact: bool) -> None:
     """Call ``chunk(k, E, objective, grad_norm)`` for chunks of k epochs, each a compiled call that fills the three
     history arrays and returns (epochs done, best objective, where in the chunk it was, stop code, the run's first
     objective), k sized by ``next_chunk``, until a rule stops the run or its epochs run out; each chunk is recorded
-    in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted". Where the history is
-    ``exact`` (E and the objective at each epoch's weights, by the run's one evaluator), the run keeps those of its
-    best weights, so that no pass over the data is made again for them at the end."""
+    in ``run``. Ctrl-C (or the restarts' stop) ends the run as "interrupted" once the chunk running then is recorded
+    (a chunk moves w and best_w in place: cut between its end and its record, the run's weights and errors would
+    disagree); a second Ctrl-C ends it at once. Where the history is ``exact`` (E and the objective at each epoch's
+    weights, by the run's one evaluator), the run keeps those of its best weights, so that no pass over the data is
+    made again for them at the end."""
+    from .ctrl_c import first_sigint_calls
+
     size, at, tape = 1, 0, (np.empty(0),) * 3
+    ctrl_c = threading.Event()
     try:
-        while run.stop_reason is None and run.epoch < config.epochs:
-            run.check_stop()
-            k = min(size, config.epochs - run.epoch)
-            if at + k > tape[0].size:  # each chunk fills the next part of one tape, a new one where it is full
-                at, tape = 0, tuple(np.empty(max(k, min(config.epochs - run.epoch, TAPE))) for _ in range(3))
-            E_h, obj_h, gn_h = (a[at:at + k] for a in tape)
-            start, seconds0 = time.perf_counter(), run.last_seconds()
-            done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
-            elapsed = time.perf_counter() - start
-            if done:
-                run.record_chunk(done, E_h, gn_h, (seconds0, elapsed, done), best, best_in_chunk, best_w, code, first)
-                if exact and best_in_chunk >= 0:
-                    run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
-            at += done
-            if code == 3:
-                run.stop_reason = "line search failed"
-            size = next_chunk(size, elapsed / max(done, 1))
+        with first_sigint_calls(ctrl_c.set):
+            while run.stop_reason is None and run.epoch < config.epochs and not ctrl_c.is_set():
+                run.check_stop()
+                k = min(size, config.epochs - run.epoch)
+                if at + k > tape[0].size:  # each chunk fills the next part of one tape, a new one where it is full
+                    at, tape = 0, tuple(np.empty(max(k, min(config.epochs - run.epoch, TAPE))) for _ in range(3))
+                E_h, obj_h, gn_h = (a[at:at + k] for a in tape)
+                start, seconds0 = time.perf_counter(), run.last_seconds()
+                done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
+                elapsed = time.perf_counter() - start
+                if done:
+                    run.record_chunk(done, E_h, gn_h, (seconds0, elapsed, done), best, best_in_chunk, best_w, code,
+                                     first)
+                    if exact and best_in_chunk >= 0:
+                        run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
+                at += done
+                if code == 3:
+                    run.stop_reason = "line search failed"
+                size = next_chunk(size, elapsed / max(done, 1))
         if run.stop_reason is None:
-            run.stop_reason = "max epochs"
+            run.stop_reason = "interrupted" if ctrl_c.is_set() else "max epochs"
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
 
 
 def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     """lbfgs with whole chunks of iterations in one compiled call (``fused_lbfgs.run_lbfgs``): the steps of SciPy's
-    L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations."""
-    from ..fast.kernels import kernel_spec
+    L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations. Where the rows come in
+    several parts (``deltaprop.fast.kernels.PART_ROWS``) and the process has several cores, the same steps
+    (``fused_lbfgs.iterate``) take each evaluation from the compiled evaluator, which shares the parts among
+    threads (``threaded_lbfgs``): the same iterates, to the bit, in less time."""
+    from ..fast.compiled import cores
+    from ..fast.kernels import PART_ROWS, kernel_spec
     from ..optimize.lbfgs import MEMORY
     from .fused import Histories, Stops
     from .fused_lbfgs import Memory, run_lbfgs
@@ -144,12 +155,14 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     memory = Memory(np.zeros((MEMORY, P)), np.zeros((MEMORY, P)), np.zeros(MEMORY),
                     np.array([MEMORY - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
     best_w = w.copy()
+    steps = threaded_lbfgs(problem.evaluator, w) if problem.N > PART_ROWS and cores() > 1 else \
+        (lambda *args: run_lbfgs(w, problem.X, problem.T, spec, *args))
 
     def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
         nonlocal prev
-        done, prev, best, best_in_chunk, code, first = run_lbfgs(
-            w, problem.X, problem.T, spec, problem.weight_decay, problem.decay, k, memory,
-            Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
+        done, prev, best, best_in_chunk, code, first = steps(
+            problem.weight_decay, problem.decay, k, memory, Stops(config.tol, prev, run.best_score,
+                                                                  run.start_objective), best_w,
             Histories(E_h, obj_h, gn_h, True), run.epoch + k >= config.epochs)
         return done, best, best_in_chunk, code, first
 
@@ -160,6 +173,20 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
 
     _run_chunks(run, config, best_w, chunk, True)
     return w
+
+
+def threaded_lbfgs(evaluator, w):
+    """``run_lbfgs``'s work on w, each evaluation by ``evaluator`` (a ``CompiledEvaluator``, its parts on threads):
+    a Python loop over the steps of ``fused_lbfgs.iterate``, one return to Python per evaluation (a few us against
+    the hundreds an evaluation of more than a part's rows takes)."""
+    from .fused_lbfgs import iterate
+
+    def steps(*args):
+        E, result = np.empty(1), np.empty(6)
+        for _ in iterate(w, *args, E, result):
+            E[0] = evaluator.error_and_gradient(w, g=args[3].g)[0]
+        return int(result[0]), result[1], result[2], int(result[3]), int(result[4]), result[5]
+    return steps
 
 
 def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:

@@ -35,18 +35,15 @@ class Objective:
         The ``deltaprop.fast`` backend; None chooses the fastest that takes the problem.
     validation : (X_val, T_val) or None
         Data for ``validation_error``, evaluated by the same backend.
-    batch_size : int or None
-        The rows of each evaluation (None: all N), which the choice of backend weighs.
     """
 
     def __init__(self, net: Network, X: np.ndarray, T: np.ndarray, prior: Prior,
-                 backend: Optional[str] = None, validation: Optional[tuple] = None,
-                 batch_size: Optional[int] = None):
+                 backend: Optional[str] = None, validation: Optional[tuple] = None):
         self.net, self.X, self.T, self.N = net, X, T, X.shape[0]
         self.prior = prior
         self.decay = prior.diagonal(X.dtype)  # lambda_i for each entry of w
         self.weight_decay = 1.0 if prior else 0.0  # the fused loop's switch: no penalty at all costs nothing
-        self.engine = backend_for(net, X, T, backend, rows=X.shape[0] if batch_size is None else batch_size)
+        self.engine = backend_for(net, X, T, backend)
         self.validation = None if validation is None else evaluator(net, *validation, self.engine)
         self._last: Optional[tuple] = None
         self._g = np.empty(net.n_params, X.dtype)  # the batch gradient, overwritten per batch

@@ -277,7 +277,7 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
     if stop_file is not None and os.path.exists(stop_file):
         return None
     net, X, T, config = job.net, job.X, job.T, job.config
-    problem = Objective(net, X, T, config.prior, job.backend, job.validation, config.batch_size)
+    problem = Objective(net, X, T, config.prior, job.backend, job.validation)
     rng = np.random.default_rng(job.seed_seq)
     seed = int(job.seed_seq.generate_state(1)[0])
     w = net.init(seed=rng).astype(X.dtype, copy=False)  # drawn even with ``init``, so that the data order is the same
