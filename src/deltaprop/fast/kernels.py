@@ -12,7 +12,8 @@ Two kernels evaluate E and its gradient on a set of rows (PRML 5.48-5.57):
   each input row loaded once for the four; ``combine`` for the rest), the gradient's sums over
   patterns by ``fixed_order.dot`` (``dot_part`` where the rows are taken
   ``CHUNK`` at a time, to the same bits); tanh is ``_tanh``, written so that the
-  compiler vectorises it.
+  compiler vectorises it. More than ``PART_ROWS`` rows are parts (``evaluate_parts``),
+  whose sums ``fold`` adds in part order, for ``deltaprop.fast.compiled`` to share among threads.
 - ``_evaluate_rows`` for one or a few rows: one pattern at a time in scalar
   loops (a layer's activations in one vector loop over its units), no allocation.
 
