@@ -143,7 +143,7 @@ def test_the_evaluator_gives_the_same_bits_on_any_number_of_threads(N):
 
 
 def test_lbfgs_on_many_rows_takes_the_same_steps_with_its_evaluations_on_threads(monkeypatch):
-    """Past a part's rows, on more than one core, lbfgs's steps (``fused_lbfgs.iterate``) take their evaluations
+    """Past a part's rows, on more than one core, lbfgs's steps (``fused_lbfgs.advance``) take their evaluations
     from the threaded evaluator: the iterates of the one compiled call, to the bit, and the history's."""
     from deltaprop.fast import compiled
     from deltaprop.training import loops

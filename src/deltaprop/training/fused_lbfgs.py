@@ -24,14 +24,30 @@ from .fused import _decay, converged, diverged, improved
 Memory = namedtuple("Memory", "S Y rho counts values g")
 
 
+#: The scratch and the place of one chunk of ``advance``'s steps between its returns (``steps``): x0, g0 and d (the
+#: iterate, the gradient and the direction of the line search), the search's state, and its numbers in ``ints``
+#: (at ``PHASE`` .. ``ITERATED``) and ``reals`` (at ``AT_F`` .. ``AT_THETA``).
+Steps = namedtuple("Steps", "x0 g0 d search ints reals")
+PHASE, EPOCH, EVALUATIONS, TASK, BEST_E, CODE, DONE, NEWEST, COUNT, ITERATED = range(10)
+AT_F, AT_E, AT_F0, AT_E0, AT_GD0, AT_GD, AT_STP, AT_BEST, AT_PREV, AT_START, AT_THETA = range(11)
+#: Where ``advance`` takes up its work: a new chunk, E at w0, an iteration, a direction, the line search, E at
+#: the search's trial step, done.
+NEW, INITIAL, ITERATION, DIRECTION, SEARCH, EVALUATED, FINISHED = range(7)
+
+
+@nb.njit(**JIT)
+def steps(P):
+    """A ``Steps`` for a chunk of ``advance``'s iterations on P weights."""
+    ints = np.zeros(10, dtype=np.int64)
+    ints[PHASE] = NEW
+    return Steps(np.empty(P), np.empty(P), np.empty(P), np.empty(STATE_SIZE), ints, np.zeros(11))
+
+
 @nb.njit(**JIT)
 def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, histories, last):
-    """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
-    recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled),
-    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112), E and its gradient by the compiled kernels: the steps of
-    ``iterate``, each evaluation it asks for made here. Returns what ``iterate`` leaves in ``result``: (iterations
-    done, previous objective, best objective, the iteration of this call that gave it (-1: none), stop code, start).
-    """
+    """Up to ``iterations`` iterations of L-BFGS from w (updated in place) by ``advance``, each evaluation it asks
+    for made here by the compiled kernels, in one compiled call. Returns (iterations done, previous objective, best
+    objective, the iteration of this call that gave it (-1: none), stop code, start) (``outcome``)."""
     sizes, acts, out = spec
     check_codes(acts, out)
     N = X.shape[0]
@@ -41,51 +57,80 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
     if columns:  # every evaluation takes all the rows: their inputs laid out once per call
         _gather_columns(X, everyone, Xc)
     g = memory.g
-    E, result = np.empty(1), np.empty(6)
-    for _ in iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E, result):
-        E[0] = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) \
-            if columns else evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
-    return int(result[0]), result[1], result[2], int(result[3]), int(result[4]), result[5]
+    at = steps(w.size)
+    E = 0.0
+    while advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E):
+        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns \
+            else evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+    return outcome(at)
 
 
 @nb.njit(**JIT)
-def iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E_at_w, result):
-    """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
-    recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled),
-    on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112). Row e of the histories is iteration e + 1.
+def outcome(at):
+    """What a finished chunk of ``advance``'s steps returns: (iterations done, previous objective, best objective,
+    the iteration of this chunk that gave it (-1: none), stop code, start): stop code 0 ran them all, 1 converged,
+    2 diverged, 3 the line search failed from steepest descent (the iterate is the last one accepted)."""
+    ints, reals = at.ints, at.reals
+    return ints[DONE], reals[AT_PREV], reals[AT_BEST], ints[BEST_E], ints[CODE], reals[AT_START]
 
-    A generator: where it needs E and its gradient at w, it yields, and its caller puts E in ``E_at_w[0]`` and
-    the gradient in ``memory.g`` before asking for the next step; ``run_lbfgs`` evaluates by the compiled
-    kernels in the same compiled call, ``deltaprop.training.loops`` by an evaluator that shares the rows among
-    threads: the same iterates, to the bit, from the same evaluations.
 
-    ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between calls;
-    ``stops`` and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then
-    L-BFGS-B's own: the objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration
-    of the run, ``last``, where the iteration limit is what stopped it, as in SciPy), or g = 0.
-    ``result`` receives (iterations done, previous objective, best objective, the iteration of this call that
-    gave it (-1: none), stop code, start): stop code 0 ran them all, 1 converged, 2 diverged, 3 the line search
-    failed from steepest descent (the iterate is the last one accepted).
+@nb.njit(inline="always", **JIT)
+def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E_at_w):
+    """L-BFGS from w (updated in place) by reverse communication: run up to ``iterations`` iterations, each a
+    direction by the two-loop recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without
+    bounds, compiled), on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112), until E and its gradient are needed at w:
+    return True; the caller puts the gradient in ``memory.g`` and calls again with E as ``E_at_w``. False: the
+    chunk is done (``outcome``). ``at`` (``steps``) keeps the place between calls, so that ``run_lbfgs``, which
+    evaluates by the compiled kernels in the same call, and ``deltaprop.training.loops``, by an evaluator that
+    shares the rows among threads, take the same steps, to the bit, from the same evaluations.
+
+    ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between chunks; ``stops``
+    and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then L-BFGS-B's own: the
+    objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration of the run, ``last``, where
+    the iteration limit is what stopped it, as in SciPy), or g = 0. Row e of the histories is iteration e + 1.
     """
     S, Y, rho, counts, values, g = memory
-    tol, prev, best, start = stops
+    x0, g0, d, search, ints, reals = at
     E_hist, obj_hist, gn_hist, _ = histories
+    tol = stops[0]
     P = w.size
     m = S.shape[0]
-    newest, count, iterated = counts[0], counts[1], counts[2]
-    theta, f, E = values[0], values[1], values[2]
-    if iterated < 0:
-        yield 0
-        E = E_at_w[0]
-        f = _decay(w, lam, decay, 1.0, g, E)
-        iterated = 0
-    d, x0, g0, search = np.empty(P), np.empty(P), np.empty(P), np.empty(STATE_SIZE)
-    best_e, code, done = -1, 0, 0
-    for e in range(iterations):
-        f0, E0 = f, E
-        x0[:] = w
-        g0[:] = g
-        while True:  # a failed line search starts again from steepest descent, once
+    phase = ints[PHASE]
+    if phase == NEW:
+        e, evaluations, task, best_e, code, done = 0, 0, ERROR, -1, 0, 0
+        newest, count, iterated = counts[0], counts[1], counts[2]
+        theta, f, E = values[0], values[1], values[2]
+        f0, E0, gd0, gd, stp = 0.0, 0.0, 0.0, 0.0, 0.0
+        prev, best, start = stops[1], stops[2], stops[3]
+        phase = INITIAL if iterated < 0 else ITERATION
+    else:
+        e, evaluations, task, best_e = ints[EPOCH], ints[EVALUATIONS], ints[TASK], ints[BEST_E]
+        code, done, newest, count, iterated = ints[CODE], ints[DONE], ints[NEWEST], ints[COUNT], ints[ITERATED]
+        f, E, f0, E0 = reals[AT_F], reals[AT_E], reals[AT_F0], reals[AT_E0]
+        gd0, gd, stp = reals[AT_GD0], reals[AT_GD], reals[AT_STP]
+        best, prev, start, theta = reals[AT_BEST], reals[AT_PREV], reals[AT_START], reals[AT_THETA]
+        if phase == INITIAL:
+            E = E_at_w
+            f = _decay(w, lam, decay, 1.0, g, E)
+            iterated = 0
+            phase = ITERATION
+        elif phase == EVALUATED:
+            E = E_at_w
+            f = _decay(w, lam, decay, 1.0, g, E)
+            evaluations += 1
+            gd = dot(g, d, P)
+            stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
+            phase = SEARCH
+    ask = phase == INITIAL
+    while not ask:
+        if phase == ITERATION:
+            if e >= iterations:
+                break
+            f0, E0 = f, E
+            x0[:] = w
+            g0[:] = g
+            phase = DIRECTION
+        if phase == DIRECTION:
             if count == 0:
                 for i in range(P):
                     d[i] = -g[i]
@@ -98,17 +143,14 @@ def iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E
             if gd0 < 0.0:
                 stp, task = line_search(f, gd0, stp, START, search, STEP_MAX)
                 evaluations = 0
-                while task == FG and evaluations < MAX_EVALUATIONS:
-                    for i in range(P):
-                        w[i] = x0[i] + stp * d[i]
-                    yield 0
-                    E = E_at_w[0]
-                    f = _decay(w, lam, decay, 1.0, g, E)
-                    evaluations += 1
-                    gd = dot(g, d, P)
-                    stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
-            if task == CONVERGENCE or task == WARNING:
-                break
+            phase = SEARCH
+        # SEARCH
+        if task == FG and evaluations < MAX_EVALUATIONS:
+            for i in range(P):
+                w[i] = x0[i] + stp * d[i]
+            phase, ask = EVALUATED, True
+            break
+        if not (task == CONVERGENCE or task == WARNING):  # a failed line search: again from steepest descent, once
             w[:] = x0
             g[:] = g0
             f, E = f0, E0
@@ -116,8 +158,8 @@ def iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E
                 code = 3
                 break
             count, theta = 0, 1.0
-        if code == 3:
-            break
+            phase = DIRECTION
+            continue
         iterated += 1
         done = e + 1
         gn = np.sqrt(dot(g, g, P))
@@ -147,6 +189,15 @@ def iterate(w, lam, decay, iterations, memory, stops, best_w, histories, last, E
             rho[newest] = 1.0 / dr
             theta = rr / dr
             count = min(count + 1, m)
-    counts[0], counts[1], counts[2] = newest, count, iterated
-    values[0], values[1], values[2] = theta, f, E
-    result[0], result[1], result[2], result[3], result[4], result[5] = done, prev, best, best_e, code, start
+        e += 1
+        phase = ITERATION
+    if not ask:
+        phase = FINISHED
+        counts[0], counts[1], counts[2] = newest, count, iterated
+        values[0], values[1], values[2] = theta, f, E
+    ints[PHASE], ints[EPOCH], ints[EVALUATIONS], ints[TASK], ints[BEST_E] = phase, e, evaluations, task, best_e
+    ints[CODE], ints[DONE], ints[NEWEST], ints[COUNT], ints[ITERATED] = code, done, newest, count, iterated
+    reals[AT_F], reals[AT_E], reals[AT_F0], reals[AT_E0] = f, E, f0, E0
+    reals[AT_GD0], reals[AT_GD], reals[AT_STP] = gd0, gd, stp
+    reals[AT_BEST], reals[AT_PREV], reals[AT_START], reals[AT_THETA] = best, prev, start, theta
+    return ask

@@ -141,7 +141,7 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     """lbfgs with whole chunks of iterations in one compiled call (``fused_lbfgs.run_lbfgs``): the steps of SciPy's
     L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations. Where the rows come in
     several parts (``deltaprop.fast.kernels.PART_ROWS``) and the process has several cores, the same steps
-    (``fused_lbfgs.iterate``) take each evaluation from the compiled evaluator, which shares the parts among
+    (``fused_lbfgs.advance``) take each evaluation from the compiled evaluator, which shares the parts among
     threads (``threaded_lbfgs``): the same iterates, to the bit, in less time."""
     from ..fast.compiled import cores
     from ..fast.kernels import PART_ROWS, kernel_spec
@@ -177,16 +177,16 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
 
 def threaded_lbfgs(evaluator, w):
     """``run_lbfgs``'s work on w, each evaluation by ``evaluator`` (a ``CompiledEvaluator``, its parts on threads):
-    a Python loop over the steps of ``fused_lbfgs.iterate``, one return to Python per evaluation (a few us against
-    the hundreds an evaluation of more than a part's rows takes)."""
-    from .fused_lbfgs import iterate
+    a Python loop over ``fused_lbfgs.advance``, one return to Python per evaluation (a few us against the hundreds
+    an evaluation of more than a part's rows takes)."""
+    from .fused_lbfgs import advance, outcome, steps
 
-    def steps(*args):
-        E, result = np.empty(1), np.empty(6)
-        for _ in iterate(w, *args, E, result):
-            E[0] = evaluator.error_and_gradient(w, g=args[3].g)[0]
-        return int(result[0]), result[1], result[2], int(result[3]), int(result[4]), result[5]
-    return steps
+    def chunk(lam, decay, iterations, memory, stops, best_w, histories, last):
+        at, E = steps(w.size), 0.0
+        while advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E):
+            E = evaluator.error_and_gradient(w, g=memory.g)[0]
+        return outcome(at)
+    return chunk
 
 
 def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
