@@ -171,8 +171,8 @@ def test_lbfgs_on_many_rows_takes_the_same_steps_with_its_evaluations_on_threads
 @pytest.mark.parametrize("cores, method", [(1, "lbfgs"), (2, "lbfgs"), (1, "gd")])
 def test_a_real_ctrl_c_ends_a_fused_training_after_its_chunk_with_the_weights_its_errors_are_of(tmp_path, cores,
                                                                                                 method):
-    """The compiled call moves w in place: Ctrl-C is taken once its chunk is recorded, so that the result's error
-    is E at the result's weights (it was not, where Ctrl-C came between the call and the record)."""
+    """The compiled call moves the best weights in place, and Python raises Ctrl-C as it returns, before its chunk
+    is recorded: the result's error is E at the result's weights (it was the last recorded chunk's, at others)."""
     import sys
     from pathlib import Path
 

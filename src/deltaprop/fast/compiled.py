@@ -5,7 +5,7 @@ would cost more than the arithmetic."""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Optional
 
 import numpy as np
@@ -88,9 +88,12 @@ class CompiledEvaluator:
                                    self.Es, *self.spans[t], A, Z, Dl, R, self.work.Xc, acc, terms)
 
         others = [_shared_pool().submit(part, t) for t in range(1, self.threads)]
-        part(0)
+        try:
+            part(0)
+        finally:  # the parts write into this evaluator's arrays: none may outlive the call (Ctrl-C)
+            wait(others)
         for f in others:
-            f.result()
+            f.result()  # a part's error, raised here
         return kernels.fold(self.G, self.Es, g)
 
     def error(self, w, rows=None) -> float:

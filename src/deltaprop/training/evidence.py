@@ -18,7 +18,7 @@ from ..numerics.curvature import check_name, choose
 from ..numerics.laplace import Posterior, laplace
 from ..numerics.prior import Prior
 from ..optimize import STOCHASTIC_METHODS
-from .ctrl_c import first_sigint_calls
+from .restarts import first_sigint_calls
 from .result import Restart, TrainResult
 from .train import train
 
@@ -370,7 +370,7 @@ class _Attempt:
 def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Optional[float], seeds: list,
                 caller_alpha: bool, n_jobs: Optional[int]) -> list:
     """Every start (``_start``), in the order of ``seeds``: one after another (Ctrl-C: the starts run so far), or
-    on ``n_jobs`` threads, where the first Ctrl-C sets ``problem.stop`` (``ctrl_c.first_sigint_calls``): each
+    on ``n_jobs`` threads, where the first Ctrl-C sets ``problem.stop`` (``restarts.first_sigint_calls``): each
     running start ends after its training, and starts not begun are left out."""
     import joblib
 

@@ -102,39 +102,35 @@ def _run_chunks(run, config, best_w: np.ndarray, chunk, exact: bool) -> None:
     """Call ``chunk(k, E, objective, grad_norm)`` for chunks of k epochs, each a compiled call that fills the three
     history arrays and returns (epochs done, best objective, where in the chunk it was, stop code, the run's first
     objective), k sized by ``next_chunk``, until a rule stops the run or its epochs run out; each chunk is recorded
-    in ``run``. Ctrl-C (or the restarts' stop) ends the run as "interrupted" once the chunk running then is recorded
-    (a chunk moves w and best_w in place: cut between its end and its record, the run's weights and errors would
-    disagree); a second Ctrl-C ends it at once. Where the history is ``exact`` (E and the objective at each epoch's
-    weights, by the run's one evaluator), the run keeps those of its best weights, so that no pass over the data is
-    made again for them at the end."""
-    from .ctrl_c import first_sigint_calls
-
+    in ``run``. Ctrl-C (or the restarts' stop) between chunks ends the run as "interrupted". Where the history is
+    ``exact`` (E and the objective at each epoch's weights, by the run's one evaluator), the run keeps those of its
+    best weights, so that no pass over the data is made again for them at the end; but not after Ctrl-C, which
+    Python raises once the compiled call returns: a chunk that moved best_w in place may not have been recorded, and
+    E is then evaluated again at the weights returned."""
     size, at, tape = 1, 0, (np.empty(0),) * 3
-    ctrl_c = threading.Event()
     try:
-        with first_sigint_calls(ctrl_c.set):
-            while run.stop_reason is None and run.epoch < config.epochs and not ctrl_c.is_set():
-                run.check_stop()
-                k = min(size, config.epochs - run.epoch)
-                if at + k > tape[0].size:  # each chunk fills the next part of one tape, a new one where it is full
-                    at, tape = 0, tuple(np.empty(max(k, min(config.epochs - run.epoch, TAPE))) for _ in range(3))
-                E_h, obj_h, gn_h = (a[at:at + k] for a in tape)
-                start, seconds0 = time.perf_counter(), run.last_seconds()
-                done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
-                elapsed = time.perf_counter() - start
-                if done:
-                    run.record_chunk(done, E_h, gn_h, (seconds0, elapsed, done), best, best_in_chunk, best_w, code,
-                                     first)
-                    if exact and best_in_chunk >= 0:
-                        run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
-                at += done
-                if code == 3:
-                    run.stop_reason = "line search failed"
-                size = next_chunk(size, elapsed / max(done, 1))
+        while run.stop_reason is None and run.epoch < config.epochs:
+            run.check_stop()
+            k = min(size, config.epochs - run.epoch)
+            if at + k > tape[0].size:  # each chunk fills the next part of one tape, a new one where it is full
+                at, tape = 0, tuple(np.empty(max(k, min(config.epochs - run.epoch, TAPE))) for _ in range(3))
+            E_h, obj_h, gn_h = (a[at:at + k] for a in tape)
+            start, seconds0 = time.perf_counter(), run.last_seconds()
+            done, best, best_in_chunk, code, first = chunk(k, E_h, obj_h, gn_h)
+            elapsed = time.perf_counter() - start
+            if done:
+                run.record_chunk(done, E_h, gn_h, (seconds0, elapsed, done), best, best_in_chunk, best_w, code, first)
+                if exact and best_in_chunk >= 0:
+                    run.best_values = (float(E_h[best_in_chunk]), float(obj_h[best_in_chunk]))
+            at += done
+            if code == 3:
+                run.stop_reason = "line search failed"
+            size = next_chunk(size, elapsed / max(done, 1))
         if run.stop_reason is None:
-            run.stop_reason = "interrupted" if ctrl_c.is_set() else "max epochs"
+            run.stop_reason = "max epochs"
     except KeyboardInterrupt:
         run.stop_reason = "interrupted"
+        run.best_values = None
 
 
 def fused_lbfgs(problem, config, run, w) -> np.ndarray:

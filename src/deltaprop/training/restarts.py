@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from typing import Iterator, Optional
 
-from .ctrl_c import first_sigint_calls
 from .restart import Job, Outcome, Progress, train_one
 
 
@@ -57,6 +58,26 @@ class StopFlag:
                 yield self
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def first_sigint_calls(action) -> Iterator[None]:
+    """Meanwhile the first Ctrl-C (SIGINT) calls ``action()`` instead of raising KeyboardInterrupt, which could
+    land anywhere in the main thread while work runs elsewhere; a second one raises as usual. Off the main thread,
+    where no handler can be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame):
+        action()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str],
