@@ -327,7 +327,7 @@ def fold(G, Es, g):
     return E
 
 
-@nb.njit(**JIT)
+@nb.njit(inline="always", **JIT)
 def _evaluate_part(w, X, T, rows, first, N, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms):
     """E on the N patterns X[rows[first:first + N]] and its gradient into g, their inputs in Xc's columns from
     ``first`` on (``_evaluate_columns``)."""

@@ -45,9 +45,9 @@ def steps(P):
 
 @nb.njit(**JIT)
 def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, histories, last):
-    """Up to ``iterations`` iterations of L-BFGS from w (updated in place) by ``advance``, each evaluation it asks
-    for made here by the compiled kernels, in one compiled call. Returns (iterations done, previous objective, best
-    objective, the iteration of this call that gave it (-1: none), stop code, start) (``outcome``)."""
+    """Up to ``iterations`` iterations of L-BFGS from w (updated in place) by ``advance``, each evaluation made in the
+    same compiled call by the compiled kernels. Returns (iterations done, previous objective, best objective, the
+    iteration of this call that gave it (-1: none), stop code, start) (``outcome``)."""
     sizes, acts, out = spec
     check_codes(acts, out)
     N = X.shape[0]
@@ -56,12 +56,9 @@ def run_lbfgs(w, X, T, spec, lam, decay, iterations, memory, stops, best_w, hist
     columns = N >= COLUMNS_FROM
     if columns:  # every evaluation takes all the rows: their inputs laid out once per call
         _gather_columns(X, everyone, Xc)
-    g = memory.g
     at = steps(w.size)
-    E = 0.0
-    while advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E):
-        E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) if columns \
-            else evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+    advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, 0.0,
+            (X, T, everyone, sizes, acts, out, A, Z, Dl, a, z, d, R, Xc, acc, terms, columns), True)
     return outcome(at)
 
 
@@ -74,15 +71,16 @@ def outcome(at):
     return ints[DONE], reals[AT_PREV], reals[AT_BEST], ints[BEST_E], ints[CODE], reals[AT_START]
 
 
-@nb.njit(inline="always", **JIT)
-def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E_at_w):
-    """L-BFGS from w (updated in place) by reverse communication: run up to ``iterations`` iterations, each a
-    direction by the two-loop recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without
-    bounds, compiled), on E + sum_i lam/2 decay_i w_i^2 (PRML 5.112), until E and its gradient are needed at w:
-    return True; the caller puts the gradient in ``memory.g`` and calls again with E as ``E_at_w``. False: the
-    chunk is done (``outcome``). ``at`` (``steps``) keeps the place between calls, so that ``run_lbfgs``, which
-    evaluates by the compiled kernels in the same call, and ``deltaprop.training.loops``, by an evaluator that
-    shares the rows among threads, take the same steps, to the bit, from the same evaluations.
+@nb.njit(**JIT)
+def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E_at_w, kernel, compiled):
+    """Up to ``iterations`` iterations of L-BFGS from w (updated in place), each a direction by the two-loop
+    recursion and a line search (``deltaprop.optimize.lbfgs``: SciPy's L-BFGS-B without bounds, compiled), on
+    E + sum_i lam/2 decay_i w_i^2 (PRML 5.112). Where E and its gradient are needed at w, ``compiled``: by the
+    compiled kernels on ``kernel`` (the data and work arrays, as ``run_lbfgs`` lays them out), and on; else by
+    reverse communication: return True, and the caller puts the gradient in ``memory.g`` and calls again with E as
+    ``E_at_w`` (``kernel`` unused). False: the chunk is done (``outcome``). ``at`` (``steps``) keeps the place
+    between calls, so that ``run_lbfgs`` and ``deltaprop.training.loops``, whose evaluator shares the rows among
+    threads, take the same steps, to the bit, from the same evaluations.
 
     ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between chunks; ``stops``
     and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then L-BFGS-B's own: the
@@ -92,10 +90,12 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
     S, Y, rho, counts, values, g = memory
     x0, g0, d, search, ints, reals = at
     E_hist, obj_hist, gn_hist, _ = histories
+    X, T, rows, sizes, acts, out, A, Z, Dl, a1, z1, d1, R, Xc, acc, terms, columns = kernel
     tol = stops[0]
     P = w.size
     m = S.shape[0]
     phase = ints[PHASE]
+    given = phase != NEW  # E_at_w is E at w
     if phase == NEW:
         e, evaluations, task, best_e, code, done = 0, 0, ERROR, -1, 0, 0
         newest, count, iterated = counts[0], counts[1], counts[2]
@@ -109,20 +109,27 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
         f, E, f0, E0 = reals[AT_F], reals[AT_E], reals[AT_F0], reals[AT_E0]
         gd0, gd, stp = reals[AT_GD0], reals[AT_GD], reals[AT_STP]
         best, prev, start, theta = reals[AT_BEST], reals[AT_PREV], reals[AT_START], reals[AT_THETA]
-        if phase == INITIAL:
+    ask = False
+    while True:
+        if phase == INITIAL or phase == EVALUATED:  # E and its gradient at w, then on
+            if not given:
+                if not compiled:
+                    ask = True
+                    break
+                E_at_w = _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, True) \
+                    if columns else evaluate(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, a1, z1, d1, R, Xc, acc,
+                                             terms)
+            given = False
             E = E_at_w
             f = _decay(w, lam, decay, 1.0, g, E)
-            iterated = 0
-            phase = ITERATION
-        elif phase == EVALUATED:
-            E = E_at_w
-            f = _decay(w, lam, decay, 1.0, g, E)
-            evaluations += 1
-            gd = dot(g, d, P)
-            stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
-            phase = SEARCH
-    ask = phase == INITIAL
-    while not ask:
+            if phase == INITIAL:
+                iterated = 0
+                phase = ITERATION
+            else:
+                evaluations += 1
+                gd = dot(g, d, P)
+                stp, task = line_search(f, gd, stp, task, search, STEP_MAX)
+                phase = SEARCH
         if phase == ITERATION:
             if e >= iterations:
                 break
@@ -148,8 +155,8 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
         if task == FG and evaluations < MAX_EVALUATIONS:
             for i in range(P):
                 w[i] = x0[i] + stp * d[i]
-            phase, ask = EVALUATED, True
-            break
+            phase = EVALUATED
+            continue
         if not (task == CONVERGENCE or task == WARNING):  # a failed line search: again from steepest descent, once
             w[:] = x0
             g[:] = g0

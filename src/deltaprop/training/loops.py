@@ -175,11 +175,17 @@ def threaded_lbfgs(evaluator, w):
     """``run_lbfgs``'s work on w, each evaluation by ``evaluator`` (a ``CompiledEvaluator``, its parts on threads):
     a Python loop over ``fused_lbfgs.advance``, one return to Python per evaluation (a few us against the hundreds
     an evaluation of more than a part's rows takes)."""
+    from ..fast.kernels import kernel_spec, work
     from .fused_lbfgs import advance, outcome, steps
+
+    sizes, acts, out = kernel_spec(evaluator.net)
+    none = np.zeros(0, dtype=np.int64)  # advance's compiled evaluation is not used: arrays of its types
+    A, Z, Dl, a, z, d, R, Xc, acc, terms = work(sizes, 0, w)
+    kernel = (evaluator.X[:0], evaluator.T[:0], none, sizes, acts, out, A, Z, Dl, a, z, d, R, Xc, acc, terms, True)
 
     def chunk(lam, decay, iterations, memory, stops, best_w, histories, last):
         at, E = steps(w.size), 0.0
-        while advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E):
+        while advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, at, E, kernel, False):
             E = evaluator.error_and_gradient(w, g=memory.g)[0]
         return outcome(at)
     return chunk
