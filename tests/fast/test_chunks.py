@@ -186,6 +186,7 @@ def test_a_real_ctrl_c_ends_a_fused_training_after_its_chunk_with_the_weights_it
         "rng = np.random.default_rng(0)\n"
         "X = rng.standard_normal((3 * 2048, 8)); T = rng.standard_normal((3 * 2048, 1))\n"
         "net = dp.mlp([8, 50, 1])\n"
+        f"dp.train(net, X, T, method='{method}', max_iter=2, seed=0)\n"  # compiled (or loaded) before Ctrl-C
         "print('ready', flush=True)\n"
         f"r = dp.train(net, X, T, method='{method}', max_iter=10**6, tol=0.0, seed=0)\n"
         "print(r.stop_reason, r.history['epoch'][-1] > 1, abs(r.error - net.error(r.w, X, T)) < 1e-9 * r.error)\n"),

@@ -37,7 +37,8 @@ class CompiledEvaluator:
     ``kernels.PART_ROWS`` rows are taken in parts (``kernels.evaluate_parts``), shared among the cores
     (``threads``, at most one per core and per part), each with its work arrays, their sums added in part
     order (``kernels.fold``): the same bits whatever the threads. A part's thread waits for a core where
-    others' parts hold them all.
+    others' parts hold them all. Memory beyond one thread's: a part's work arrays for each other thread, and
+    the parts' gradients (parts x weights).
     """
 
     backend = "compiled"
@@ -84,8 +85,9 @@ class CompiledEvaluator:
     def _in_parts(self, w, g):
         def part(t):
             A, Z, Dl, _, _, _, R, _, acc, terms = self.works[t]
-            kernels.evaluate_parts(w, self.X, self.T, self.everyone, self.sizes, self.acts, self.out, self.G,
-                                   self.Es, *self.spans[t], A, Z, Dl, R, self.work.Xc, acc, terms)
+            p0, p1 = self.spans[t]
+            kernels.evaluate_parts(w, self.X, self.T, self.everyone, self.sizes, self.acts, self.out, self.G[p0:p1],
+                                   self.Es[p0:p1], p0, p1, A, Z, Dl, R, self.work.Xc, acc, terms)
 
         others = [_shared_pool().submit(part, t) for t in range(1, self.threads)]
         try:

@@ -297,22 +297,29 @@ def _evaluate_columns(w, X, T, rows, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, 
     N = rows.size
     if N <= PART_ROWS:
         return _evaluate_part(w, X, T, rows, 0, N, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms)
-    parts = (N + PART_ROWS - 1) // PART_ROWS
-    G, Es = np.empty((parts, g.size), g.dtype), np.empty(parts)
-    evaluate_parts(w, X, T, rows, sizes, acts, out, G, Es, 0, parts, A, Z, Dl, R, Xc, acc, terms)
-    return fold(G, Es, g)
+    E, G, Es = 0.0, np.empty((1, g.size), g.dtype), np.empty(1)  # one part's sums at a time, added as they come
+    for p in range((N + PART_ROWS - 1) // PART_ROWS):
+        evaluate_parts(w, X, T, rows, sizes, acts, out, G, Es, p, p + 1, A, Z, Dl, R, Xc, acc, terms)
+        if p == 0:
+            E = Es[0]
+            g[:] = G[0]
+        else:
+            E += Es[0]
+            for i in range(g.size):
+                g[i] += G[0, i]
+    return E
 
 
 @nb.njit(**JIT)
 def evaluate_parts(w, X, T, rows, sizes, acts, out, G, Es, p0, p1, A, Z, Dl, R, Xc, acc, terms):
     """Parts p0 .. p1 - 1 of X[rows] (``PART_ROWS`` patterns each, the last what remains; Xc holds their inputs):
-    part p's E into Es[p] and its gradient into G[p] (``_evaluate_part``), for ``fold`` to add in part order.
-    Parts on different threads, each with its own work arrays, give the bits of one thread taking them all."""
+    part p's E into Es[p - p0] and its gradient into G[p - p0] (``_evaluate_part``), for ``fold`` to add in part
+    order. Parts on different threads, each with its own work arrays, give the bits of one thread taking them all."""
     N = rows.size
     for p in range(p0, p1):
         first = p * PART_ROWS
-        Es[p] = _evaluate_part(w, X, T, rows, first, min(PART_ROWS, N - first), sizes, acts, out, G[p], A, Z, Dl,
-                               R, Xc, acc, terms)
+        Es[p - p0] = _evaluate_part(w, X, T, rows, first, min(PART_ROWS, N - first), sizes, acts, out, G[p - p0], A,
+                                    Z, Dl, R, Xc, acc, terms)
 
 
 @nb.njit(**JIT)
