@@ -193,3 +193,39 @@ def test_a_real_ctrl_c_ends_a_fused_training_after_its_chunk_with_the_weights_it
         ready="ready", after=3)
     assert status == 0, err
     assert out.split() == ["interrupted", "True", "True"]
+
+
+def _error_in_a_forked_child(X, T, w):
+    from deltaprop.fast.compiled import CompiledEvaluator
+
+    return CompiledEvaluator(dp.mlp([5, 9, 2]), X, T, threads=2).error(w)
+
+
+def test_a_forked_child_evaluates_on_threads_of_its_own():
+    """multiprocessing's fork copies the parent's pool but not its threads: the child makes a pool of its own
+    (it waited for ever on the parent's)."""
+    import multiprocessing
+
+    rng = np.random.default_rng(11)
+    N = 2 * PART_ROWS + 5
+    X, T = rng.standard_normal((N, 5)), rng.standard_normal((N, 2))
+    w = dp.mlp([5, 9, 2]).init(seed=rng)
+    E = CompiledEvaluator(dp.mlp([5, 9, 2]), X, T, threads=2).error(w)  # the parent's pool exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_error_in_a_forked_child, (X, T, w)).get(timeout=120) == E
+
+
+def test_the_evidence_on_many_rows_is_the_same_fit_at_any_n_jobs(monkeypatch):
+    """The evidence's starts on threads, each training's evaluations in parts on the same pool: bit for bit the
+    fit of one thread."""
+    from deltaprop.fast import compiled
+
+    monkeypatch.setattr(compiled, "cores", lambda: 2)
+    rng = np.random.default_rng(12)
+    N = 2 * PART_ROWS + 100
+    X = rng.standard_normal((N, 4))
+    T = np.tanh(X @ rng.standard_normal((4, 1))) + 0.1 * rng.standard_normal((N, 1))
+    fits = [dp.train_evidence(dp.mlp([4, 6, 1]), X, T, restarts=2, seed=0, cycles=2, n_jobs=n_jobs)
+            for n_jobs in (1, 2)]
+    assert np.array_equal(bits(fits[0].w), bits(fits[1].w)) and fits[0].log_evidence == fits[1].log_evidence
+    assert [m.index for m in fits[0].members] == [m.index for m in fits[1].members]

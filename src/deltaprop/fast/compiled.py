@@ -13,6 +13,7 @@ import numpy as np
 from . import kernels
 
 _pool: Optional[ThreadPoolExecutor] = None
+_pool_pid = 0  # the process that made _pool
 
 
 def cores() -> int:
@@ -23,10 +24,12 @@ def cores() -> int:
 def _shared_pool() -> ThreadPoolExecutor:
     """One pool for every evaluator of the process, a thread for each core but the caller's: evaluators called
     from several threads at once (the evidence's starts) queue their parts there rather than start threads of
-    their own."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max(cores() - 1, 1), thread_name_prefix="deltaprop-parts")
+    their own. A process forked from this one (``multiprocessing``'s "fork") makes its own: it inherits the pool but
+    none of its threads, and work queued to them would wait for ever. (Two threads making the first pool at once
+    make two, one of them soon unused: no lock, which a fork could inherit held.)"""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool, _pool_pid = ThreadPoolExecutor(max(cores() - 1, 1), thread_name_prefix="deltaprop-parts"), os.getpid()
     return _pool
 
 
