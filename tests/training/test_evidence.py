@@ -140,6 +140,22 @@ def test_the_regressor_without_standardisation_is_unit_free_too():
                                rtol=1e-4)
 
 
+def test_no_cycle_is_cut_short_by_lbfgs_first_steps():
+    """Each later cycle continues from the last w, where L-BFGS's first steps (down the gradient by a guessed
+    length, then on a pair or two) fall little: its tolerance is tested only once it holds its pairs
+    (``TOLERANCE_AFTER``), so no cycle ends within them. Tested on the first steps, these cycles trained 1 to 5
+    iterations each (on yacht with hessian="ggn", 27 of 30 cycles one iteration each, w unmoved)."""
+    from deltaprop.optimize.lbfgs import TOLERANCE_AFTER
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, (60, 1))
+    T = np.sin(2 * X) + 0.05 * rng.standard_normal((60, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = dp.train_evidence(dp.mlp([1, 5, 1]), X, T, hessian="ggn", seed=3, cycles=15)
+    assert len(result.cycles) >= 4 and all(c.iterations > TOLERANCE_AFTER for c in result.cycles)
+
+
 def test_a_collapse_starts_again_and_ends_at_the_good_fixed_point():
     """Issue 26, item 2: from alpha = 1e6 the first training leaves w ~ 0 and the re-estimation keeps it there
     (gamma 0.0004, a constant); the cycles start again from the fan-in alphas and end where they end from there."""

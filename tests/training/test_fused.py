@@ -270,14 +270,40 @@ def test_fused_lbfgs_logs_epoch_0_from_its_own_first_evaluation_and_builds_no_ev
 
 def test_fused_lbfgs_converges_where_scipy_does():
     """On a convex objective (no hidden layer: linear least squares with weight decay) the two stop at the same
-    iteration by the same rule, at the same minimum."""
-    net = dp.mlp([3, 2])
-    X, T = data("linear", 2, N=60)
+    iteration by the same rule, at the same minimum (inputs of spread 1 to 3, so that it takes more iterations than
+    the TOLERANCE_AFTER before the rule is tested; before it only an iteration that lowers nothing ends a run, and
+    where the two reach the minimum within it, their last bits decide which iteration that is)."""
+    net = dp.mlp([8, 2])
+    X, T = data("linear", 2, N=100, D=8)
+    X = X * np.geomspace(1, 3, 8)
     kwargs = dict(method="lbfgs", epochs=1000, seed=0, weight_decay=0.1, tol=1e-12)
     slow, fast = dp.train(net, X, T, compiled=False, **kwargs), dp.train(net, X, T, **kwargs)
     assert fast.stop_reason == slow.stop_reason == "converged"
-    assert fast.history["epoch"][-1] == slow.history["epoch"][-1] < 100
+    assert 10 < fast.history["epoch"][-1] == slow.history["epoch"][-1] < 100
     np.testing.assert_allclose(fast.w, slow.w, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_lbfgs_tests_its_tolerance_only_once_it_holds_its_pairs(compiled):
+    """From a warm start near a minimum of a nearby objective, L-BFGS's first steps (down the gradient by a guessed
+    length, then on one or two pairs) fell by about 1e-5 of the objective, and SciPy's rule stopped the run there
+    as converged, 1.3% above where the same run reaches in 200 iterations. The tolerance is tested from iteration
+    TOLERANCE_AFTER + 1 on, in the fused loop and on SciPy's alike."""
+    from deltaprop.optimize.lbfgs import TOLERANCE_AFTER
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, (60, 1))
+    T = np.sin(2 * X) + 0.05 * rng.standard_normal((60, 1))
+    net = dp.mlp([1, 5, 1])
+    w = dp.train(net, X, T, method="lbfgs", weight_decay=1e-3, tol=1e-14, max_iter=3000, seed=2).w
+    kwargs = dict(method="lbfgs", init=w, weight_decay=3e-3, compiled=compiled)
+    early = dp.train(net, X, T, tol=0.0, max_iter=3, **kwargs)
+    late = dp.train(net, X, T, tol=0.0, max_iter=200, **kwargs)
+    assert late.error + late.penalty < 0.987 * (early.error + early.penalty)  # much remained after 3 iterations
+    result = dp.train(net, X, T, tol=1e-4, max_iter=200, **kwargs)
+    assert result.loop == ("fused" if compiled else "scipy")
+    assert result.history["epoch"][-1] > TOLERANCE_AFTER
+    assert result.error + result.penalty < early.error + early.penalty
 
 
 def test_the_line_search_meets_the_strong_wolfe_conditions():

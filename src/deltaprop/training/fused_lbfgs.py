@@ -13,8 +13,8 @@ import numpy as np
 
 from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _gather_columns, check_codes, evaluate, work
 from ..fixed_order import dot
-from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX, WARNING,
-                              line_search, two_loop)
+from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX,
+                              TOLERANCE_AFTER, WARNING, line_search, two_loop)
 from .fused import _decay, converged, diverged, improved
 
 
@@ -85,7 +85,10 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
     ``memory`` (a ``Memory``) carries the pairs, theta, the objective and its gradient between chunks; ``stops``
     and ``best_w`` as ``run_epochs``, whose rules apply after every iteration, and then L-BFGS-B's own: the
     objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration of the run, ``last``, where
-    the iteration limit is what stopped it, as in SciPy), or g = 0. Row e of the histories is iteration e + 1.
+    the iteration limit is what stopped it, as in SciPy), or g = 0. Neither tolerance is tested in a run's first
+    ``TOLERANCE_AFTER`` iterations (unlike SciPy: ``deltaprop.optimize.lbfgs`` says why), where only an iteration
+    that did not lower the objective at all ends the run. Row e of the histories
+    is iteration e + 1.
     """
     S, Y, rho, counts, values, g = memory
     x0, g0, d, search, ints, reals = at
@@ -179,8 +182,9 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
         if improved(f, best):
             best, best_e = f, e
             best_w[:] = w
-        if converged(prev, f, tol) or gn == 0.0 or \
-                (not (last and e == iterations - 1) and f0 - f <= tol * max(abs(f0), abs(f), 1.0)):
+        fell = f0 - f if not (last and e == iterations - 1) else np.inf
+        if gn == 0.0 or fell <= 0.0 or (iterated > TOLERANCE_AFTER and (
+                converged(prev, f, tol) or fell <= tol * max(abs(f0), abs(f), 1.0))):
             code = 1
             break
         prev = f

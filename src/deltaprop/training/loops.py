@@ -276,6 +276,9 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     """scipy.optimize.minimize on the whole-data objective, one iteration per epoch (PRML 5.2.4)."""
     from scipy.optimize import minimize
 
+    from ..optimize.lbfgs import TOLERANCE_AFTER
+
+    lbfgs = config.method == "lbfgs"
     if meta is not None:
         run.restore(arrays, meta)
     else:
@@ -284,19 +287,28 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     if remaining <= 0:
         run.stop_reason = "max epochs"
         return w
+    if lbfgs:  # its tolerances from its TOLERANCE_AFTER + 1-th iteration, as the fused loop's: SciPy's ftol is 0
+        run.tolerance_from = run.epoch + TOLERANCE_AFTER
+    f_old = math.nan
 
     def callback(intermediate_result):
-        nonlocal w
+        nonlocal w, f_old
         w = np.array(intermediate_result.x)
         run.epoch += 1
-        if run.record(w) or run.due():
+        f = float(intermediate_result.fun)
+        run.record(w)
+        if lbfgs and run.stop_reason is None and run.tolerance_from < run.epoch < config.epochs and \
+                f_old - f <= config.tol * max(abs(f_old), abs(f), 1.0):
+            run.stop_reason = "converged"  # L-BFGS-B's own test, as SciPy makes it with ftol = tol
+        f_old = f
+        if run.stop_reason is not None or run.due():
             run.save({"w": w}, {"state": {}})
         if run.stop_reason is not None:
             raise StopIteration
 
     options = {"maxiter": remaining}
-    if config.method == "lbfgs":
-        options.update(ftol=config.tol, gtol=0.0, maxfun=10 * remaining + 100)
+    if lbfgs:
+        options.update(ftol=0.0, gtol=0.0, maxfun=10 * remaining + 100)
     else:
         options.update(gtol=0.0)
     try:

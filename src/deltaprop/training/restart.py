@@ -61,6 +61,7 @@ class Run:
         self.best_score = math.inf
         self.best_epoch = 0
         self.prev_objective: Optional[float] = None
+        self.tolerance_from = 0  # the epoch after which ``converged`` is tested (lbfgs: ``scipy_loop`` sets it)
         self.t0 = time.perf_counter()
         self.last_save = time.perf_counter()
         self.stop_reason: Optional[str] = None
@@ -109,7 +110,7 @@ class Run:
         if self.best_w is None or rules.improved(score, self.best_score):
             self.best_score, self.best_w, self.best_epoch = (score if started else math.inf), w, self.epoch
             self.best_values = None
-        if self.epoch and moved and self.prev_objective is not None and \
+        if self.epoch > self.tolerance_from and moved and self.prev_objective is not None and \
                 rules.converged(self.prev_objective, objective, self.config.tol):
             self.stop_reason = "converged"
         if moved and started:

@@ -104,7 +104,9 @@ def train(
     tol : float
         Stop when the relative change of the objective in one epoch falls
         below tol. Default 1e-10 for the batch methods, off (0) for the
-        mini-batch methods, whose error is noisy.
+        mini-batch methods, whose error is noisy. lbfgs tests it from its
+        11th iteration on, once it holds its 10 curvature pairs (its first
+        steps, of a guessed length, can fall little where much remains).
     weight_decay : float or mapping
         lambda in E + lambda/2 w^T w over the weights, not the biases
         (PRML 5.112). The optimiser minimises the sum; ``error`` and
