@@ -139,7 +139,8 @@ def main_evidence(args, folders) -> None:
             f"test log-density per point under the committee's mixture of Laplace predictive distributions (PRML "
             f"5.172-5.173), in the original units. PBP: Hernandez-Lobato and Adams (2015); dropout: Gal and Ghahramani "
             f"(2016); ensembles: Lakshminarayanan et al. (2017), Table 1. 'settled': splits whose kept start's "
-            f"hyperparameters changed by under 1% in its last cycle. Mean +- standard error over splits. Ran in "
+            f"hyperparameters moved by under a tenth of their posterior standard deviations in its last cycle. Mean "
+            f"+- standard error over splits. Ran in "
             f"{time.perf_counter() - start:.0f} s ({args.jobs} job{'s' if args.jobs != 1 else ''}) on "
             f"{platform.machine()} with {platform.python_implementation()} {platform.python_version()}, deltaprop "
             f"{dp.__version__}.\n")

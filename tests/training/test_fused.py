@@ -285,9 +285,9 @@ def test_fused_lbfgs_converges_where_scipy_does():
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_lbfgs_tests_its_tolerance_only_once_it_holds_its_pairs(compiled):
-    """From a warm start near a minimum of a nearby objective, L-BFGS's first steps (down the gradient by a guessed
-    length, then on one or two pairs) fell by about 1e-5 of the objective, and SciPy's rule stopped the run there
-    as converged, 1.3% above where the same run reaches in 200 iterations. The tolerance is tested from iteration
+    """From a warm start near a minimum of a nearby objective, L-BFGS's first step (down the gradient by a guessed
+    length) fell by about 1e-5 of the objective, and SciPy's rule stopped the run there as converged, over 1.3%
+    above where the same run reaches in 200 iterations. The tolerance is tested from iteration
     TOLERANCE_AFTER + 1 on, in the fused loop and on SciPy's alike."""
     from deltaprop.optimize.lbfgs import TOLERANCE_AFTER
 

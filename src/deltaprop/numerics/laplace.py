@@ -173,8 +173,9 @@ def laplace(net, w: Any, X: Any, T: Any, alpha: Alpha, beta: Optional[float] = N
         curvature = build(name, net, w, X, T, prior, scale)
     except NotPositiveDefinite:
         if name != "exact":
-            raise ValueError(f"A = diag(alpha) + beta H is singular with hessian={name!r}: some parameter is "
-                             f"determined neither by the data nor by the prior; give its group an alpha") from None
+            raise NotPositiveDefinite(f"A = diag(alpha) + beta H is singular with hessian={name!r}: some parameter "
+                                      f"is determined neither by the data nor by the prior; give its group an "
+                                      f"alpha") from None
         notes += ("the exact A is not positive definite at w (a saddle, or not yet a minimum): the Gauss-Newton "
                   "H is used instead",)
         fallback = laplace(net, w, X, T, prior, beta, hessian="ggn")

@@ -87,8 +87,7 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
     objective fell by at most tol max(|f_old|, |f|, 1) (not after the last iteration of the run, ``last``, where
     the iteration limit is what stopped it, as in SciPy), or g = 0. Neither tolerance is tested in a run's first
     ``TOLERANCE_AFTER`` iterations (unlike SciPy: ``deltaprop.optimize.lbfgs`` says why), where only an iteration
-    that did not lower the objective at all ends the run. Row e of the histories
-    is iteration e + 1.
+    that did not lower the objective at all ends the run. Row e of the histories is iteration e + 1.
     """
     S, Y, rho, counts, values, g = memory
     x0, g0, d, search, ints, reals = at
