@@ -526,12 +526,10 @@ def _re_estimate(problem: _Problem, prior: Prior, beta: Optional[float], w: np.n
     if problem.shared:  # alpha = gamma / w^T w over the weights covered (PRML 5.178)
         total = sum(squares[g] for g in post.gamma_groups)
         one = float(np.clip(post.gamma / total, MIN_ALPHA, MAX_ALPHA)) if total > 0 else MAX_ALPHA
+        moves = [shift(next(iter(prior.alphas.values())), one, post.gamma)]
         new = {g: one for g in prior.alphas}
-    sizes = prior.sizes()
-    if problem.shared:
-        g = next(iter(prior.alphas))
-        moves = [shift(prior.alphas[g], new[g], post.gamma)]
     else:
+        sizes = prior.sizes()
         moves = [shift(a, new[g], post.gamma_groups[g]) for g, a in prior.alphas.items()
                  if g in post.gamma_groups and post.gamma_groups[g] >= max(PRUNED * sizes[g], HARDLY)]
     new_beta = None

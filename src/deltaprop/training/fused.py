@@ -35,6 +35,7 @@ Histories = namedtuple("Histories", "E objective grad_norm exact")
 converged = nb.njit(inline="always", **JIT)(rules.converged)
 diverged = nb.njit(inline="always", **JIT)(rules.diverged)
 improved = nb.njit(inline="always", **JIT)(rules.improved)
+fell_little = nb.njit(inline="always", **JIT)(rules.fell_little)
 
 
 @nb.njit(inline="always", **JIT)

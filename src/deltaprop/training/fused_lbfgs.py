@@ -15,7 +15,7 @@ from ..fast.kernels import COLUMNS_FROM, JIT, _evaluate_columns, _gather_columns
 from ..fixed_order import dot
 from ..optimize.lbfgs import (CONVERGENCE, EPS, ERROR, FG, MAX_EVALUATIONS, START, STATE_SIZE, STEP_MAX,
                               TOLERANCE_AFTER, WARNING, line_search, two_loop)
-from .fused import _decay, converged, diverged, improved
+from .fused import _decay, converged, diverged, fell_little, improved
 
 
 #: L-BFGS's state between fused calls (``run_lbfgs``): its pairs (rows of S and Y, rho = 1 / s^T y), ``counts``
@@ -181,9 +181,9 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
         if improved(f, best):
             best, best_e = f, e
             best_w[:] = w
-        fell = f0 - f if not (last and e == iterations - 1) else np.inf
-        if gn == 0.0 or fell <= 0.0 or (iterated > TOLERANCE_AFTER and (
-                converged(prev, f, tol) or fell <= tol * max(abs(f0), abs(f), 1.0))):
+        limit = last and e == iterations - 1  # where the iteration limit, not L-BFGS-B's test, ends the run
+        if gn == 0.0 or (not limit and fell_little(f0, f, 0.0)) or (iterated > TOLERANCE_AFTER and (
+                converged(prev, f, tol) or (not limit and fell_little(f0, f, tol)))):
             code = 1
             break
         prev = f

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from ..optimize import SCIPY_METHODS, Adam, make_optimizer
+from . import rules
 
 #: The step rules the fused loop knows, by their codes in ``fused.run_epochs``.
 FUSED_METHODS = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
@@ -298,7 +299,7 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
         f = float(intermediate_result.fun)
         run.record(w)
         if lbfgs and run.stop_reason is None and run.tolerance_from < run.epoch < config.epochs and \
-                f_old - f <= config.tol * max(abs(f_old), abs(f), 1.0):
+                rules.fell_little(f_old, f, config.tol):
             run.stop_reason = "converged"  # L-BFGS-B's own test, as SciPy makes it with ftol = tol
         f_old = f
         if run.stop_reason is not None or run.due():

@@ -29,6 +29,12 @@ def converged(previous: float, objective: float, tol: float) -> bool:
     return tol > 0.0 and abs(previous - objective) / max(abs(previous), TINY) < tol
 
 
+def fell_little(previous: float, objective: float, tol: float) -> bool:
+    """L-BFGS-B's own test (SciPy's ftol): the objective fell by at most tol max(|previous|, |objective|, 1) in
+    one iteration, 0 included (``tol`` 0: only where it did not fall)."""
+    return previous - objective <= tol * max(abs(previous), abs(objective), 1.0)
+
+
 def patience_exhausted(epoch: int, best_epoch: int, patience: int) -> bool:
     """Early stopping (PRML 5.5.2): no better validation error for ``patience`` epochs (0: never)."""
     return patience > 0 and epoch - best_epoch >= patience
