@@ -644,11 +644,12 @@ def test_an_evidence_models_pictures_and_info_say_what_their_errors_are(files, t
 
     d, _ = files
     info = " ".join(run("info", d / "reg.safetensors").stdout.replace("\u2502", " ").split())
-    assert "starts' final E" in info and "(each start's last training, at its own alpha and beta)" in info
+    assert "starts' final E" in info and "(each start's last cycle, at its own alpha and beta)" in info
+    assert re.search(r"stopped (settled|not settled) after \d+ cycles, \d+ iterations in all", info), info
     est = dp.load(d / "reg.safetensors")
     assert est.evidence_ is not None
     assert "at the evidence's final alpha and beta; E is the data term E_D" in _picture_title("m", est, "training")
-    assert "final E of each start's last training" in _picture_title("m", est, "minima")
+    assert "final E of each start's last cycle" in _picture_title("m", est, "minima")
     plain = dp.NetworkRegressor(weight_decay=1.0, restarts=1, max_iter=5).fit(np.zeros((4, 1)), np.arange(4.0))
     assert _picture_title("m", plain, "minima") == "m: final E of each restart"
     for kind in ("training", "minima"):

@@ -611,11 +611,16 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
         if est.evidence_.get("candidates"):
             summary.add_row("sizes", _sizes(est))
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")
-    summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
+    if est.evidence_ is not None and t["stop_reason"] not in ("interrupted", "diverged"):
+        e = est.evidence_
+        summary.add_row("stopped", f"{'settled' if e['converged'] else 'not settled'} after {e['cycles']} cycles, "
+                                   f"{est.n_iter_} iterations in all")
+    else:
+        summary.add_row("stopped", f"{t['stop_reason']} after {est.n_iter_} epochs/iterations")
     errors = est.restart_errors_
     summary.add_row("starts' final E" if est.evidence_ is not None else "restarts' minima",
                     f"min {errors.min():.6g}, median {np.median(errors):.6g}, max {errors.max():.6g}"
-                    + (" (each start's last training, at its own alpha and beta)" if est.evidence_ is not None else ""))
+                    + (" (each start's last cycle, at its own alpha and beta)" if est.evidence_ is not None else ""))
     params = est.get_params()
     summary.add_row("parameters", escape(", ".join(f"{k}={v}" for k, v in params.items())))
     if f.user.get("data"):
@@ -625,12 +630,12 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
 
 def _picture_title(name: str, est, kind: str) -> str:
     """What a training curve or a minima plot of a saved model shows: for a model of the evidence, the last
-    training at its final alpha and beta (E the data term), and each start's own last training."""
+    cycle's training at its final alpha and beta (E the data term), and each start's own last cycle."""
     evidence = est.evidence_ is not None
     if kind == "training":
-        return f"{name}: " + ("the last training,\nat the evidence's final alpha and beta; E is the data term E_D"
+        return f"{name}: " + ("the last cycle's training,\nat the evidence's final alpha and beta; E is the data term E_D"
                               if evidence else "training")
-    return f"{name}: final E of each " + ("start's last training\n(the evidence runs its cycles per start)"
+    return f"{name}: final E of each " + ("start's last cycle\n(the evidence runs its cycles per start)"
                                           if evidence else "restart")
 
 

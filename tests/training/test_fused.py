@@ -344,3 +344,54 @@ def test_the_history_is_the_same_whatever_the_tape_the_chunks_write_into(monkeyp
         for key in ("epoch", "error", "grad_norm", "validation_error"):
             np.testing.assert_array_equal(one.history[key], many.history[key], err_msg=f"{method} {key}")
         assert np.all(np.diff(many.history["seconds"]) >= 0) and np.array_equal(one.w, many.w)
+
+
+def test_init_with_a_result_continues_lbfgs_with_its_curvature_pairs():
+    """train(init=result) goes on with result's curvature pairs: 50 + 50 iterations reach where one run of 100 does
+    (to rounding: rho and theta are formed again from the pairs), where a restart from result.w alone, whose first
+    step goes down the gradient by a guessed length and whose next ones rest on few pairs, does not."""
+    X, T = data("linear", 1, N=60, D=2, seed=4)
+    net = dp.mlp([2, 6, 1])
+    kwargs = dict(method="lbfgs", weight_decay=1e-3, tol=0.0, seed=1)
+    one = dp.train(net, X, T, max_iter=100, **kwargs)
+    half = dp.train(net, X, T, max_iter=50, **kwargs)
+    assert half.pairs is not None and half.pairs.s.shape == (10, net.n_params) and half.loop == "fused"
+    b = net.block("b[h1]")
+    assert np.all(half.pairs.decay[:b.offset] == 1e-3) and not half.pairs.decay[b.offset:b.offset + b.size].any()
+    carried = dp.train(net, X, T, max_iter=50, init=half, **kwargs)
+    fresh = dp.train(net, X, T, max_iter=50, init=half.w, **kwargs)
+    objective = lambda r: r.error + r.penalty  # noqa: E731
+    assert abs(objective(carried) - objective(one)) < 1e-6 * objective(one)
+    assert abs(objective(fresh) - objective(one)) > 100 * abs(objective(carried) - objective(one))
+    np.testing.assert_allclose(carried.w, one.w, rtol=1e-5, atol=1e-7)
+
+
+def test_carried_pairs_are_those_of_the_new_objective():
+    """Under another weight decay each pair's y is that objective's gradient difference: y + (lambda' - lambda) s,
+    exactly, the penalty being quadratic; a pair whose curvature s^T y is then not positive is dropped."""
+    from deltaprop.training.loops import memory_from
+    from deltaprop.training.result import Pairs
+
+    rng = np.random.default_rng(0)
+    s, y = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    old, new = np.full(5, 0.5), np.full(5, 0.2)
+    y[0], y[1], y[2] = s[0] + 0.1 * y[0], 0.25 * s[1], 2 * s[2]  # pair 1: curvature 0.25 - 0.3 < 0 under the new decay
+    memory = memory_from(Pairs(s, y, old), new, 4)
+    assert memory.counts[1] == 2 and memory.counts[0] == 1 and memory.counts[2] == -1
+    for row, k in enumerate((0, 2)):
+        expected = y[k] + (new - old) * s[k]
+        np.testing.assert_array_equal(memory.Y[row], expected)
+        np.testing.assert_array_equal(memory.S[row], s[k])
+        assert memory.rho[row] == 1.0 / (s[k] @ expected)
+    assert memory.values[0] == (memory.Y[1] @ memory.Y[1]) * memory.rho[1]
+    empty = memory_from(None, new, 4)
+    assert empty.counts[1] == 0 and memory_from(Pairs(s[:, :4], y[:, :4], old[:4]), new, 4).counts[1] == 0
+
+
+def test_results_of_other_loops_carry_no_pairs():
+    X, T = data("linear", 1)
+    net = dp.mlp([3, 4, 1])
+    assert dp.train(net, X, T, method="scg", max_iter=20, seed=0).pairs is None
+    assert dp.train(net, X, T, method="lbfgs", max_iter=20, seed=0, compiled=False).pairs is None
+    result = dp.train(net, X, T, method="lbfgs", max_iter=20, seed=0, compiled=False)
+    assert dp.train(net, X, T, method="lbfgs", max_iter=5, init=result, seed=0).pairs is not None  # from w alone

@@ -222,6 +222,9 @@ class _NetworkEstimator(BaseEstimator):
         self.snapshots_ = result.snapshots
         self.restart_errors_ = started.restart_errors
         self.n_iter_ = int(result.history["epoch"][-1])
+        if self.weight_decay_ == "evidence":  # every training of the kept start: its cycles continue one another
+            self.n_iter_ = sum(c.iterations for c in found.cycles) + (
+                self.n_iter_ if result.stop_reason in ("interrupted", "diverged") else 0)
 
     def _output_options(self) -> dict:
         """Options of ``mlp`` for the output layer beyond its kind (the mixture's components)."""

@@ -37,7 +37,9 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         Step size of gd, sgd, momentum and adam (their default if None).
     max_iter : int, default=None
         Epochs (mini-batch methods) or iterations (batch methods); the
-        method's default if None (200 or 1000).
+        method's default if None (200 or 1000). With the evidence, the
+        limit of each start's first training, and of each later cycle's
+        where it is under the cycles' 100.
     batch_size : int, default=None
         Mini-batch size of sgd, momentum and adam (default 32).
     weight_decay : "evidence", float or None, default=None
@@ -105,7 +107,8 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         (PRML 5.178), the number of well-determined parameters (5.179) and
         ln p(D | alpha, beta) (5.175), in standardised units.
     history_ : dict of arrays
-        Per epoch: error, validation_error, grad_norm, seconds.
+        Per epoch: error, validation_error, grad_norm, seconds (with the
+        evidence, of the kept start's last cycle).
     snapshots_ : dict
         ``epoch`` (k,) and ``w`` (k, n_params): weights spread over training.
     restart_errors_ : ndarray of shape (restarts,)
@@ -118,7 +121,8 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         that ran), best_restart (the kept one's place in ``restart_errors_``).
     n_features_in_ : int
     n_iter_ : int
-        Epochs or iterations of the best restart.
+        Epochs or iterations of the best restart; with the evidence, of
+        every training of the kept start (its cycles continue one another).
     """
 
     _fixed_weight_decay = 10.0

@@ -5,7 +5,8 @@ which on a small network costs more than the evaluation (measured: 13-20-1 on Bo
 a 115 us iteration). These kernels take the steps SciPy's L-BFGS-B takes on a problem without bounds
 (Byrd, Lu, Nocedal and Zhu 1995), with its constants and rules: a memory of ``MEMORY`` pairs (s, y) and
 H0 = I / theta, theta = y^T y / s^T y of the newest pair (the two-loop recursion gives the direction
--H g that L-BFGS-B's compact form gives); the first step 1 / ||d|| from the first iterate, 1 after;
+-H g that L-BFGS-B's compact form gives); the first step 1 / ||d|| from the first iterate, 1 after (and from the first where a run starts with
+another's pairs, ``train(init=result)``: its direction is then scaled by their curvature);
 the line search of More and Thuente (1994; MINPACK-2's dcsrch and dcstep) for the strong Wolfe
 conditions with ftol 1e-3, gtol 0.9, xtol 0.1, at most ``MAX_EVALUATIONS`` evaluations; a pair skipped
 where s^T y <= eps (-g^T s); a failed line search restores the iterate and starts again from steepest

@@ -146,7 +146,7 @@ def advance(w, lam, decay, iterations, memory, stops, best_w, histories, last, a
             else:
                 two_loop(g, S, Y, rho, newest, count, theta, d)
             gd0 = dot(g, d, P)
-            stp = min(1.0 / np.sqrt(dot(d, d, P)), STEP_MAX) if iterated == 0 else 1.0
+            stp = min(1.0 / np.sqrt(dot(d, d, P)), STEP_MAX) if iterated == 0 and count == 0 else 1.0
             gd = gd0
             task = ERROR
             if gd0 < 0.0:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..optimize import SCIPY_METHODS, Adam, make_optimizer
 from . import rules
+from .result import Pairs
 
 #: The step rules the fused loop knows, by their codes in ``fused.run_epochs``.
 FUSED_METHODS = {"gd": 0, "sgd": 0, "momentum": 1, "adam": 2}
@@ -139,18 +140,18 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     L-BFGS-B (``deltaprop.optimize.lbfgs``) without a return to Python between evaluations. Where the rows come in
     several parts (``deltaprop.fast.kernels.PART_ROWS``) and the process has several cores, the same steps
     (``fused_lbfgs.advance``) take each evaluation from the compiled evaluator, which shares the parts among
-    threads (``threaded_lbfgs``): the same iterates, to the bit, in less time."""
+    threads (``threaded_lbfgs``): the same iterates, to the bit, in less time. It starts from the curvature pairs
+    of ``train(init=result)`` where there are some (``memory_from``), and leaves its own in ``run.pairs``."""
     from ..fast.compiled import cores
     from ..fast.kernels import PART_ROWS, kernel_spec
     from ..optimize.lbfgs import MEMORY
     from .fused import Histories, Stops
-    from .fused_lbfgs import Memory, run_lbfgs
+    from .fused_lbfgs import run_lbfgs
 
     spec = kernel_spec(problem.net)
     w0, w = w, w.copy()
-    P = w.size
-    memory = Memory(np.zeros((MEMORY, P)), np.zeros((MEMORY, P)), np.zeros(MEMORY),
-                    np.array([MEMORY - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
+    decay = problem.weight_decay * problem.decay
+    memory = memory_from(run.pairs_in, decay, MEMORY)
     best_w = w.copy()
     steps = threaded_lbfgs(problem.evaluator, w) if problem.N > PART_ROWS and cores() > 1 else \
         (lambda *args: run_lbfgs(w, problem.X, problem.T, spec, *args))
@@ -169,7 +170,35 @@ def fused_lbfgs(problem, config, run, w) -> np.ndarray:
     prev = math.nan if run.prev_objective is None else run.prev_objective
 
     _run_chunks(run, config, best_w, chunk, True)
+    if run.stop_reason not in ("interrupted", "diverged"):
+        newest, count = int(memory.counts[0]), int(memory.counts[1])
+        rows = [(newest - j) % MEMORY for j in range(count - 1, -1, -1)]
+        run.pairs = Pairs(memory.S[rows].copy(), memory.Y[rows].copy(), decay.copy())
     return w
+
+
+def memory_from(pairs, decay: np.ndarray, size: int):
+    """L-BFGS's memory (``fused_lbfgs.Memory``) at the start of a run on E + sum_i decay_i/2 w_i^2: empty, or holding
+    ``pairs`` (a ``Pairs``, from ``train(init=result)``), each y that of this objective, y + (decay - pairs.decay) s
+    (exact: the penalty is quadratic); a pair whose curvature s^T y is then not positive is dropped, as L-BFGS-B
+    drops one when it is made (its cosine with s within rounding of 0 or below)."""
+    from .fused_lbfgs import Memory
+
+    P = decay.size
+    memory = Memory(np.zeros((size, P)), np.zeros((size, P)), np.zeros(size),
+                    np.array([size - 1, 0, -1], dtype=np.int64), np.array([1.0, math.nan, math.nan]), np.empty(P))
+    if pairs is None or pairs.s.shape[1] != P:
+        return memory
+    count = 0
+    for s, y in zip(pairs.s[-size:], pairs.y[-size:]):
+        y = y + (decay - pairs.decay) * s
+        sy = float(s @ y)
+        if sy > np.finfo(np.float64).eps * math.sqrt(float(s @ s) * float(y @ y)):
+            memory.S[count], memory.Y[count], memory.rho[count] = s, y, 1.0 / sy
+            memory.values[0] = float(y @ y) / sy  # theta = y^T y / s^T y of the newest pair
+            count += 1
+    memory.counts[0], memory.counts[1] = count - 1 if count else size - 1, count
+    return memory
 
 
 def threaded_lbfgs(evaluator, w):

@@ -18,7 +18,7 @@ from ..engine.network import Network
 from .config import Config
 from .loops import LOOPS, choose_loop
 from .objective import Objective
-from .result import TrainState
+from .result import Pairs, TrainState
 
 
 class Progress:
@@ -70,6 +70,8 @@ class Run:
         self.start_objective = math.nan  # the first objective recorded: what divergence is measured against
         self.snapshots: tuple = ()  # (epoch, w) every `stride` epochs, thinned to at most 2K as the run goes on
         self.stride = 1
+        self.pairs_in: Optional[Pairs] = None  # lbfgs's curvature pairs to start from (``train(init=result)``)
+        self.pairs: Optional[Pairs] = None  # and those at the end, where the fused loop ran it
 
     def record(self, w: np.ndarray, moved: bool = True, values: Optional[tuple] = None) -> bool:
         """Log epoch ``self.epoch`` at w; return True when training should stop.
@@ -248,6 +250,7 @@ class Job:
     progress: bool = False
     backend: Optional[str] = None
     init: Optional[np.ndarray] = None
+    pairs: Optional[Pairs] = None
 
 
 @dataclass
@@ -270,6 +273,7 @@ class Outcome:
     snapshots: dict
     engine: str
     loop: str
+    pairs: Optional[Pairs] = None
 
 
 def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
@@ -286,6 +290,7 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
         w = job.init.astype(X.dtype)
     progress = Progress(job.progress, config.epochs, f"restart {job.index}" if job.index else "training")
     run = Run(problem, config, job.index, seed, job.callbacks, job.checkpoint, progress, stop_file)
+    run.pairs_in = job.pairs
     arrays = meta = None
     if job.resume is not None and job.resume.exists():
         arrays, meta = load_checkpoint(job.resume, net, config)
@@ -307,4 +312,4 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
     return Outcome(job.index, seed, best_w, E, objective, beta, problem.validation_error(best_w), run.epoch,
                    run.stop_reason, run.best_epoch, run.history_arrays(), run.spread_snapshots(final_w),
-                   problem.engine, loop)
+                   problem.engine, loop, run.pairs if best_w is final_w or np.array_equal(best_w, final_w) else None)

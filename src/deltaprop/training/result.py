@@ -39,6 +39,18 @@ class Restart:
     stop_reason: str
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """L-BFGS's curvature pairs at the end of a run (Nocedal and Wright 2006, 7.2): rows of ``s`` (steps) and ``y``
+    (the objective's gradient differences), oldest first, and ``decay``, the weight decay lambda_i of each entry of
+    w they were formed under. ``train(init=result)`` continues with them; under another weight decay each y is
+    that objective's, y + (lambda' - lambda) s, exactly, the penalty being quadratic."""
+
+    s: np.ndarray
+    y: np.ndarray
+    decay: np.ndarray
+
+
 @dataclass
 class TrainResult:
     """What ``train`` returns.
@@ -82,6 +94,9 @@ class TrainResult:
         How the epochs ran: "fused" (whole chunks of epochs in one compiled
         call, ``deltaprop.training.fused``), "steps" (one epoch per Python
         call) or "scipy" (``scipy.optimize.minimize``).
+    pairs : Pairs or None
+        lbfgs's curvature pairs at w, where the fused loop ran it: what
+        ``train(init=result)`` continues with.
     """
 
     w: np.ndarray
@@ -98,6 +113,7 @@ class TrainResult:
     snapshots: dict = field(default_factory=dict, repr=False)
     engine: str = "reference"
     loop: str = "steps"
+    pairs: Optional[Pairs] = field(default=None, repr=False)
 
     @property
     def restart_errors(self) -> np.ndarray:

@@ -160,9 +160,15 @@ def train(
         ``error`` at epoch 0, before any batch), and the best weights and
         ``tol`` go by that sum. Full-batch methods record exact values
         either way, at no extra cost.
-    init : array (n_params,), optional
+    init : array (n_params,) or TrainResult, optional
         Start from these weights instead of random ones (``restarts`` must be
-        1): to continue from a trained w, as the evidence cycles do.
+        1): to continue from a trained w, as the evidence cycles do. A
+        ``TrainResult`` of lbfgs gives its w and, to lbfgs, its curvature
+        pairs (``result.pairs``), so that the run goes on as one would have:
+        its first direction scaled by the curvature already seen, not a
+        steepest-descent step of a guessed length. Under another
+        ``weight_decay`` each pair is corrected to the new objective exactly
+        (the penalty is quadratic: y + (lambda' - lambda) s).
     compiled : bool
         Use the fast backends of :mod:`deltaprop.fast` where they take the
         network (layered: each layer fed by the one before, no masks): small
@@ -194,9 +200,13 @@ def train(
                          checkpoint_every=checkpoint_every, snapshots=snapshots, history=history)
     if config.method == "lm":
         _check_lm(net)
+    pairs = None
     if init is not None:
         if restarts != 1:
             raise ValueError(f"init gives one starting point; it needs restarts=1, not {restarts}")
+        if isinstance(init, TrainResult):
+            pairs = init.pairs if config.method == "lbfgs" else None
+            init = init.w
         init = np.array(check_vector(net, init, np.zeros(net.n_params, dtype=dtype), "init"))
     callbacks = list(callbacks) if callbacks else []
     for cb in callbacks:
@@ -216,7 +226,7 @@ def train(
 
     jobs = [Job(net, X, T, val, config, r, restart_seqs[r], callbacks, restart_path(checkpoint, r, restarts),
                 restart_path(resume, r, restarts), bool(progress) and restarts == 1, None if compiled else "reference",
-                init) for r in range(restarts)]
+                init, pairs) for r in range(restarts)]
     mixture = net.layers[net.output].activation.name.startswith("mdn")
     if mixture:
         _warn_components_beyond_patterns(net, X)
@@ -319,4 +329,4 @@ def _result(net: Network, config: Config, outcomes: list[Outcome], has_validatio
                        stop_reason="interrupted" if any(o.stop_reason == "interrupted" for o in outcomes)
                        else best.stop_reason, restarts=summaries, best_restart=best.index,
                        method=config.method, network=net, snapshots=best.snapshots, engine=best.engine,
-                       loop=best.loop)
+                       loop=best.loop, pairs=best.pairs)
