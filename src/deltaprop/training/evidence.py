@@ -217,7 +217,7 @@ class Units:
 
 
 def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optional[float] = None,
-                   beta: Optional[float] = None, cycles: int = 40, tol: float = 0.1, hessian: str = "auto",
+                   beta: Optional[float] = None, cycles: int = 80, tol: float = 0.1, hessian: str = "auto",
                    method: str = "lbfgs", restarts: int = 1, seed: Any = None, n_jobs: Optional[int] = None,
                    **options: Any) -> EvidenceResult:
     """Train ``net`` with its weight decay set by the evidence (PRML 5.7.2).
@@ -242,7 +242,8 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     under ``tol``). No longer training follows: on the UCI sets one of 1000 iterations at the final alpha and beta
     always stopped at its limit, moved them again by 0.3 to 4 of those deviations, and fitted no better (test
     log-likelihood over 20 splits: -2.487, -2.938, -0.612, -0.580 with it, against -2.477, -2.974, -0.591,
-    -0.434 without, on Boston, concrete, energy and yacht, in 0.6 to 1 of the time). A fixed point that is
+    -0.434 without, on Boston, concrete, energy and yacht, in 0.6 to 1.1 of the time; every fit settled within
+    58 cycles, 61 of the 80 within 30 with it). A fixed point that is
     degenerate
     (``degenerate``: a collapse to a constant, an
     over-fit that leaves the noise under 3 degrees of freedom, or a single pattern) starts that start's cycles
