@@ -243,14 +243,12 @@ def train_evidence(net, X: Any, T: Any, *, prior: str = "groups", alpha: Optiona
     always stopped at its limit, moved them again by 0.3 to 4 of those deviations, and fitted no better (test
     log-likelihood over 20 splits: -2.487, -2.938, -0.612, -0.580 with it, against -2.477, -2.974, -0.591,
     -0.434 without, on Boston, concrete, energy and yacht, in 0.6 to 1.1 of the time; every fit settled within
-    58 cycles, 61 of the 80 within 30 with it). A fixed point that is
-    degenerate
-    (``degenerate``: a collapse to a constant, an
-    over-fit that leaves the noise under 3 degrees of freedom, or a single pattern) starts that start's cycles
-    again from the fan-in alphas times ``RETRY_WEAKER`` (after a collapse) or ``RETRY_STRONGER`` (after an
-    over-fit), and is left out of ``members`` where another start is sound; where every start ends so, a
-    ``ConvergenceWarning`` names what happened and ``converged`` is False. The cycles work in units where X and
-    T have unit spread (``Units``), so that the answer does not depend on the data's units.
+    58 cycles, 61 of the 80 within 30 with it). A fixed point that is degenerate (``degenerate``: a collapse
+    to a constant, an over-fit that leaves the noise under 3 degrees of freedom, or a single pattern) starts
+    that start's cycles again from the fan-in alphas times ``RETRY_WEAKER`` (after a collapse) or
+    ``RETRY_STRONGER`` (after an over-fit), and is left out of ``members`` where another start is sound; where
+    every start ends so, a ``ConvergenceWarning`` names what happened and ``converged`` is False. The cycles
+    work in units where X and T have unit spread (``Units``), so that the answer does not depend on the data's units.
 
     A cycle's training that stops at ``CYCLE_ITERATIONS`` is not told (the next continues it); one that stops at
     a lower limit of the caller's (``max_iter``) in the last cycle, and hyperparameters that do not settle within
