@@ -295,29 +295,6 @@ def test_ctrl_c_while_the_starts_run_on_threads_ends_each_after_its_training(mon
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C raises again afterwards
 
 
-def test_scipy_loops_on_several_threads_share_one_blas_setting():
-    from threadpoolctl import ThreadpoolController
-
-    from deltaprop.training.loops import _scipy_blas_on_one_thread
-
-    def scipy_threads():
-        import os
-
-        import scipy
-        bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-        return [c.num_threads for c in ThreadpoolController().lib_controllers if c.filepath.startswith(bundled)]
-
-    before = scipy_threads()
-    assert before, "SciPy's wheel bundles its OpenBLAS"
-    first, second = _scipy_blas_on_one_thread(), _scipy_blas_on_one_thread()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)  # the loops end in any order: the one still running keeps one thread
-    assert scipy_threads() == [1] * len(before)
-    second.__exit__(None, None, None)
-    assert scipy_threads() == before
-
-
 def test_a_real_ctrl_c_ends_the_threaded_starts_with_what_they_have(tmp_path):
     status, out, err = interrupted(tmp_path, (
         "import numpy as np, deltaprop as dp\n"

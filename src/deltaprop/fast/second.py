@@ -24,6 +24,18 @@ CACHED_BYTES = 1 << 16  # H v: the largest (rows, units) array of a chunk of pat
 MIN_CHUNK_ROWS = 128  # fewer rows than this per chunk (wide layers): no chunks, the products dominate
 
 
+def gram(B: np.ndarray) -> np.ndarray:
+    """B^T B, (W, W), for B (n, W): one dsyrk of SciPy's BLAS, its lower triangle mirrored (exactly symmetric).
+    SciPy's, as the dense curvature structures' Cholesky factors (``deltaprop.numerics.curvature.base``): two
+    OpenBLAS thread pools used by turns slowed each other several times over (measured there)."""
+    from scipy.linalg.blas import dsyrk
+
+    C = dsyrk(1.0, np.asarray(B, dtype=np.float64).T, lower=1)  # B.T of a C-ordered B is Fortran-ordered: no copy
+    S = C + C.T  # the upper triangle of C is 0: every entry off the diagonal is one of C's, the diagonal twice
+    np.fill_diagonal(S, np.diagonal(C))
+    return S
+
+
 class Chain:
     """A layered network's weights as per-layer matrices, and the flat layout of w."""
 
@@ -171,7 +183,7 @@ def outer_product_hessian(net, w: np.ndarray, X: np.ndarray, T: np.ndarray) -> n
         B = weight_jacobian(net, w, Xc, activations=True)
         B2 = B.reshape(-1, net.n_params)
         if chain.output.name == "linear":
-            H += B2.T @ B2
+            H += gram(B2)
         else:
             M = chain.output_jacobian(chain.forward(w, Xc)[0][-1])
             H += B2.T @ (M @ B).reshape(-1, net.n_params)

@@ -6,14 +6,12 @@ or at the epoch limit. ``choose_loop`` decides which runs, in one place.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import threading
 import time
 
 import numpy as np
 
+from ..fast.blas import one_thread
 from ..optimize import SCIPY_METHODS, Adam, make_optimizer
 from . import rules
 from .result import Pairs
@@ -266,42 +264,6 @@ def step_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     return w
 
 
-_ONE_THREAD = threading.Lock()
-_one_thread = {"users": 0, "restore": []}  # the SciPy loops running now; each library and its threads before
-
-
-@contextlib.contextmanager
-def _scipy_blas_on_one_thread():
-    """Run SciPy's own bundled OpenBLAS on one thread for the duration.
-
-    L-BFGS-B does its vector work in SciPy's OpenBLAS, while the network's
-    matrix products use NumPy's: two thread pools whose idle threads spin,
-    which on a 2-core machine made each iteration ten times slower (12 ms
-    against 1.1 ms on the digits data). NumPy's pool keeps its threads.
-    SciPy loops on several threads at once (restarts, the evidence's starts) share
-    the setting: the first sets it, the last restores it.
-    """
-    import scipy
-    from threadpoolctl import ThreadpoolController
-
-    with _ONE_THREAD:
-        if _one_thread["users"] == 0:
-            bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-            libs = [lib for lib in ThreadpoolController().lib_controllers if lib.filepath.startswith(bundled)]
-            _one_thread["restore"] = [(lib, lib.num_threads) for lib in libs]
-            for lib in libs:
-                lib.set_num_threads(1)
-        _one_thread["users"] += 1
-    try:
-        yield
-    finally:
-        with _ONE_THREAD:
-            _one_thread["users"] -= 1
-            if _one_thread["users"] == 0:
-                for lib, n in _one_thread["restore"]:
-                    lib.set_num_threads(n)
-
-
 def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     """scipy.optimize.minimize on the whole-data objective, one iteration per epoch (PRML 5.2.4)."""
     from scipy.optimize import minimize
@@ -342,7 +304,7 @@ def scipy_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     else:
         options.update(gtol=0.0)
     try:
-        with _scipy_blas_on_one_thread():
+        with one_thread(scipy_only=True):  # beside NumPy's pool (fast.blas says why)
             result = minimize(lambda v: problem.full(v)[1:], w, jac=True, method=SCIPY_METHODS[config.method],
                               callback=callback, options=options)
         if run.stop_reason is None:

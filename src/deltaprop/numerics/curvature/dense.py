@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Curvature, cholesky, symmetric
+from ...fast.second import gram
+from .base import Curvature, cholesky, inverse_diagonal, symmetric
 from .passes import CHUNK, layouts
 
 
 class Dense(Curvature):
     """A = diag(alpha) + s H over the entries ``where`` of w, H a dense (P, P) matrix (``factors["H"]``)."""
+
+    dense = True
 
     def __init__(self, net, w, prior, scale, factors, notes=()):
         super().__init__(net, w, prior, scale, factors, notes)
@@ -42,11 +45,8 @@ class Dense(Curvature):
         return 2.0 * float(np.sum(np.log(np.diag(self.L))))
 
     def inverse_diagonal(self) -> np.ndarray:
-        from scipy.linalg import solve_triangular
-
-        L_inv = solve_triangular(self._gamma_factor(), np.eye(len(self.where)), lower=True)
         out = np.zeros(self.net.n_params)
-        out[self.where] = np.einsum("ij,ij->j", L_inv, L_inv)  # diag(A^-1), A^-1 = L^-T L^-1
+        out[self.where] = inverse_diagonal(self._gamma_factor())
         return out
 
     def _gamma_factor(self) -> np.ndarray:
@@ -98,10 +98,12 @@ class Exact(Dense):
         return {"H": hessian(net, w, X, T)}, ()
 
     def _gamma_factor(self):
-        lam, U = np.linalg.eigh(self.scale * np.asarray(self.factors["H"], dtype=np.float64))
+        from scipy.linalg import eigh
+
+        lam, U = eigh(self.scale * np.asarray(self.factors["H"], dtype=np.float64))
         if lam.min() >= 0:
             return self.L
-        A = (U * np.maximum(lam, 0.0)) @ U.T
+        A = gram(U.T * np.sqrt(np.maximum(lam, 0.0))[:, None])  # U diag(max(lam, 0)) U^T
         A[np.diag_indices_from(A)] += self.d
         return cholesky(A, "A with the negative curvature dropped")
 

@@ -1,0 +1,57 @@
+"""BLAS on one thread for the duration of a block (threadpoolctl), counted per library, so that blocks on
+several threads at once (restarts, the evidence's starts) share the setting: the first to enter sets it, the
+last to leave restores what it found.
+
+NumPy and SciPy each bring their own OpenBLAS, each with a thread pool whose idle threads spin for a while
+after a call. Work that alternates between the two libraries (L-BFGS-B's vector work in SciPy's beside the
+network's products in NumPy's; a curvature's products beside its Cholesky factor) then runs against the
+other pool's spinning threads. Measured on 2 cores: SciPy's L-BFGS-B on the digits took 12 ms an iteration
+against 1.1 ms with SciPy's pool on one thread; the exact Laplace approximation of a 13-20-1 network on
+Boston's 455 rows 51 ms against 11 with both pools on one thread, its Gauss-Newton one for 1000 patterns on
+991 weights 105 against 51 ms, and on 3151 weights (2000 patterns) 967 against 807 ms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+_LOCK = threading.Lock()
+_USERS: dict = {}  # a library's file -> [blocks inside now, its controller, its threads before the first]
+_CONTROLLER: list = []  # threadpoolctl's view of the loaded libraries, made once (0.5 ms)
+
+
+def _libraries(scipy_only: bool) -> list:
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS before the libraries are listed)
+    from threadpoolctl import ThreadpoolController
+
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    libs = [lib for lib in _CONTROLLER[0].lib_controllers if lib.user_api == "blas"]
+    if scipy_only:
+        bundled = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+        libs = [lib for lib in libs if lib.filepath.startswith(bundled)]
+    return libs
+
+
+@contextlib.contextmanager
+def one_thread(scipy_only: bool = False):
+    """Run every loaded BLAS (or SciPy's bundled one alone, ``scipy_only``) on one thread inside the block."""
+    with _LOCK:
+        libs = _libraries(scipy_only)
+        for lib in libs:
+            users = _USERS.setdefault(lib.filepath, [0, lib, 1])
+            if users[0] == 0:
+                users[2] = lib.num_threads
+                lib.set_num_threads(1)
+            users[0] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            for lib in libs:
+                users = _USERS[lib.filepath]
+                users[0] -= 1
+                if users[0] == 0:
+                    lib.set_num_threads(users[2])
