@@ -22,7 +22,6 @@ from typing import Optional
 import numpy as np
 
 
-
 class NotPositiveDefinite(ValueError):
     """A = diag(alpha) + s H is not positive definite."""
 
