@@ -1,6 +1,9 @@
-"""BLAS on one thread for the duration of a block (threadpoolctl), counted per library, so that blocks on
-several threads at once (restarts, the evidence's starts) share the setting: the first to enter sets it, the
-last to leave restores what it found.
+"""BLAS on one thread for the duration of a block (threadpoolctl), counted per library, so that nested blocks
+share the setting: the first to enter sets it, the last to leave restores what it found. Only the main thread
+sets it: OpenBLAS, once a thread has made BLAS calls, ignored that thread's request to raise its count again
+(measured: a worker thread's restore to 2 left 1, so that a fit with its starts on threads left NumPy's and
+SciPy's BLAS on one thread for good). Work on threads (restarts, the evidence's starts) runs inside a block the
+main thread opened around it; a block opened on any other thread changes nothing.
 
 NumPy and SciPy each bring their own OpenBLAS, each with a thread pool whose idle threads spin for a while
 after a call. Work that alternates between the two libraries (L-BFGS-B's vector work in SciPy's beside the
@@ -37,7 +40,11 @@ def _libraries(scipy_only: bool) -> list:
 
 @contextlib.contextmanager
 def one_thread(scipy_only: bool = False):
-    """Run every loaded BLAS (or SciPy's bundled one alone, ``scipy_only``) on one thread inside the block."""
+    """Run every loaded BLAS (or SciPy's bundled one alone, ``scipy_only``) on one thread inside the block; on a
+    thread other than the main one, nothing (the module's docstring says why)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     with _LOCK:
         libs = _libraries(scipy_only)
         for lib in libs:

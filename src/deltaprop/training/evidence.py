@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..fast.blas import one_thread
 from ..numerics.curvature import NotPositiveDefinite, check_name, choose
 from ..numerics.laplace import Posterior, laplace
 from ..numerics.prior import Prior
@@ -429,7 +430,7 @@ def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Opti
         if run is not None:
             runs[i] = run
 
-    with first_sigint_calls(problem.stop.set), ThreadPoolExecutor(threads) as pool:
+    with one_thread(), first_sigint_calls(problem.stop.set), ThreadPoolExecutor(threads) as pool:  # BLAS: fast.blas
         futures = [pool.submit(start, i) for i in range(len(seeds))]
         while not all(future.done() for future in futures):
             wait(futures, timeout=0.1)  # the main thread runs Python's signal handlers only between waits

@@ -13,6 +13,7 @@ import tempfile
 import threading
 from typing import Iterator, Optional
 
+from ..fast.blas import one_thread
 from .restart import Job, Outcome, Progress, train_one
 
 
@@ -94,6 +95,8 @@ def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str
         if scheduler is not None:
             stack.enter_context(on_scheduler(scheduler))
         stop = stack.enter_context(StopFlag().on_sigint())
+        if scheduler is None and joblib.effective_n_jobs(n_jobs) > 1:  # the restarts take the cores (fast.blas)
+            stack.enter_context(one_thread())
         progress = Progress(show_progress, len(jobs), "restarts")
         stack.callback(progress.close)
         outcomes: list[Outcome] = []
