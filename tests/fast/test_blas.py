@@ -1,4 +1,4 @@
-"""``deltaprop.fast.blas.one_thread``: blocks on several threads share one BLAS setting."""
+"""``deltaprop.fast.blas.one_thread``: nested blocks share one BLAS setting, set by the main thread alone."""
 
 import os
 
@@ -18,7 +18,7 @@ def threads() -> dict:
             for c in ThreadpoolController().lib_controllers if c.user_api == "blas"}
 
 
-def test_blocks_on_several_threads_share_the_setting_and_the_last_restores_it():
+def test_nested_blocks_share_the_setting_and_the_last_restores_it():
     with ThreadpoolController().limit(limits=2, user_api="blas"):  # more than one thread, on any machine
         before = threads()
         assert before == {"numpy": 2, "scipy": 2}, "NumPy's and SciPy's wheels each bundle an OpenBLAS"
@@ -28,28 +28,12 @@ def test_blocks_on_several_threads_share_the_setting_and_the_last_restores_it():
         second.__enter__()
         both.__enter__()
         assert threads() == {"numpy": 1, "scipy": 1}
-        first.__exit__(None, None, None)  # the blocks end in any order: those still inside keep one thread
+        first.__exit__(None, None, None)  # the blocks may end in any order: those still inside keep one thread
         assert threads() == {"numpy": 1, "scipy": 1}
         both.__exit__(None, None, None)
         assert threads() == {"numpy": 2, "scipy": 1}
         second.__exit__(None, None, None)
         assert threads() == before
-
-
-def test_the_dense_laplace_approximation_runs_its_blas_on_one_thread(monkeypatch):
-    from deltaprop.numerics.curvature import dense
-
-    seen = []
-    cholesky = dense.cholesky
-    monkeypatch.setattr(dense, "cholesky", lambda *a: (seen.append(threads()), cholesky(*a))[1])
-    rng = np.random.default_rng(0)
-    X, T = rng.normal(size=(30, 2)), rng.normal(size=(30, 1))
-    net = dp.mlp([2, 3, 1])
-    with ThreadpoolController().limit(limits=2, user_api="blas"):
-        alpha = {"W[h1<-x]": 1.0, "b[h1]": 1.0, "W[y<-h1]": 1.0, "b[y]": 1.0}
-        post = dp.laplace(net, rng.normal(size=net.n_params), X, T, alpha, 2.0, hessian="ggn")
-        assert threads() == {"numpy": 2, "scipy": 2}
-    assert seen == [{"numpy": 1, "scipy": 1}] and post.gamma > 0
 
 
 def test_a_block_on_another_thread_changes_nothing():
@@ -70,21 +54,19 @@ def test_a_block_on_another_thread_changes_nothing():
         assert seen == [{"numpy": 2, "scipy": 2}] and threads() == {"numpy": 2, "scipy": 2}
 
 
-def test_starts_on_threads_run_their_blas_on_one_thread_and_leave_the_setting_as_it_was(monkeypatch):
-    """The main thread opens the block around the threads (the evidence's starts, the restarts): a dense Laplace
-    approximation in a start sees one thread, and the caller's two are back after the fit."""
-    from deltaprop.numerics.curvature import dense
+def test_scipy_loops_on_threads_run_scipys_blas_on_one_thread_and_leave_the_setting_as_it_was(monkeypatch):
+    """The main thread opens the block around the restarts' threads (and the evidence's starts'): SciPy's
+    minimize in a restart sees SciPy's BLAS on one thread, NumPy's untouched, and the caller's two are back
+    after the fit (before, each thread's own restore was ignored and SciPy's stayed on one thread)."""
+    import scipy.optimize
 
     seen = []
-    cholesky = dense.cholesky
-    monkeypatch.setattr(dense, "cholesky", lambda *a: (seen.append(threads()), cholesky(*a))[1])
+    minimize = scipy.optimize.minimize
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda *a, **k: (seen.append(threads()), minimize(*a, **k))[1])
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 2))
-    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(60)
+    T = np.sin(X[:, :1]) + 0.1 * rng.standard_normal((60, 1))
     with ThreadpoolController().limit(limits=2, user_api="blas"):
-        dp.NetworkRegressor(hidden=(3,), hessian="ggn", restarts=2, n_jobs=2, random_state=0).fit(X, y)
+        dp.train(dp.mlp([2, 3, 1]), X, T, method="cg", epochs=5, restarts=2, n_jobs=2, seed=0)
         assert threads() == {"numpy": 2, "scipy": 2}
-        dp.NetworkRegressor(hidden=(3,), method="scg", weight_decay=1.0, restarts=2, n_jobs=2,
-                            random_state=0).fit(X, y)
-        assert threads() == {"numpy": 2, "scipy": 2}
-    assert seen and all(s == {"numpy": 1, "scipy": 1} for s in seen)
+    assert len(seen) == 2 and all(s == {"numpy": 2, "scipy": 1} for s in seen)

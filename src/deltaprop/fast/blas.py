@@ -1,17 +1,15 @@
 """BLAS on one thread for the duration of a block (threadpoolctl), counted per library, so that nested blocks
 share the setting: the first to enter sets it, the last to leave restores what it found. Only the main thread
 sets it: OpenBLAS, once a thread has made BLAS calls, ignored that thread's request to raise its count again
-(measured: a worker thread's restore to 2 left 1, so that a fit with its starts on threads left NumPy's and
-SciPy's BLAS on one thread for good). Work on threads (restarts, the evidence's starts) runs inside a block the
-main thread opened around it; a block opened on any other thread changes nothing.
+(measured: a worker thread's restore to 2 left 1, so that restarts on threads left SciPy's BLAS on one thread
+for good). Work on threads (restarts, the evidence's starts) runs inside a block the main thread opened around
+it; a block opened on any other thread changes nothing.
 
 NumPy and SciPy each bring their own OpenBLAS, each with a thread pool whose idle threads spin for a while
-after a call. Work that alternates between the two libraries (L-BFGS-B's vector work in SciPy's beside the
-network's products in NumPy's; a curvature's products beside its Cholesky factor) then runs against the
-other pool's spinning threads. Measured on 2 cores: SciPy's L-BFGS-B on the digits took 12 ms an iteration
-against 1.1 ms with SciPy's pool on one thread; the exact Laplace approximation of a 13-20-1 network on
-Boston's 455 rows 51 ms against 11 with both pools on one thread, its Gauss-Newton one for 1000 patterns on
-991 weights 105 against 51 ms, and on 3151 weights (2000 patterns) 967 against 807 ms.
+after a call. SciPy's L-BFGS-B does its vector work in SciPy's beside the network's products in NumPy's, and
+ran against the other pool's spinning threads: on 2 cores 12 ms an iteration on the digits against 1.1 ms with
+SciPy's pool on one thread (``training.loops.scipy_loop``). The dense curvature structures avoid the two
+pools' alternation instead, keeping their work in SciPy's (``numerics.curvature.base``).
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ import contextlib
 import os
 import threading
 
-_LOCK = threading.Lock()
-_USERS: dict = {}  # a library's file -> [blocks inside now, its controller, its threads before the first]
+# A library's file -> [blocks inside now, its controller, its threads before the first]; the main thread's alone.
+_USERS: dict = {}
 _CONTROLLER: list = []  # threadpoolctl's view of the loaded libraries, made once (0.5 ms)
 
 
@@ -45,20 +43,18 @@ def one_thread(scipy_only: bool = False):
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    with _LOCK:
-        libs = _libraries(scipy_only)
-        for lib in libs:
-            users = _USERS.setdefault(lib.filepath, [0, lib, 1])
-            if users[0] == 0:
-                users[2] = lib.num_threads
-                lib.set_num_threads(1)
-            users[0] += 1
+    libs = _libraries(scipy_only)
+    for lib in libs:
+        users = _USERS.setdefault(lib.filepath, [0, lib, 1])
+        if users[0] == 0:
+            users[2] = lib.num_threads
+            lib.set_num_threads(1)
+        users[0] += 1
     try:
         yield
     finally:
-        with _LOCK:
-            for lib in libs:
-                users = _USERS[lib.filepath]
-                users[0] -= 1
-                if users[0] == 0:
-                    lib.set_num_threads(users[2])
+        for lib in libs:
+            users = _USERS[lib.filepath]
+            users[0] -= 1
+            if users[0] == 0:
+                lib.set_num_threads(users[2])

@@ -18,14 +18,12 @@ the same biases cancels it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
 
-from ..fast.blas import one_thread
 from .curvature import STRUCTURES, Curvature, NotPositiveDefinite, check_name, choose
 from .prior import Alpha, Prior, precision
 
@@ -171,11 +169,6 @@ def laplace(net, w: Any, X: Any, T: Any, alpha: Alpha, beta: Optional[float] = N
                          f"has {net.n_params} parameters, more than {MAX_HESSIAN_PARAMS}: use hessian='kron' (or "
                          f"'auto', which chooses by size)")
     scale = 1.0 if beta is None else beta
-    with one_thread() if STRUCTURES[name].dense else contextlib.nullcontext():  # fast.blas says why
-        return _laplace(name, net, w, X, T, prior, beta, scale, notes)
-
-
-def _laplace(name, net, w, X, T, prior, beta, scale, notes) -> Posterior:
     try:
         curvature = build(name, net, w, X, T, prior, scale)
     except NotPositiveDefinite:
@@ -232,8 +225,7 @@ def restored(net, w: np.ndarray, alpha: dict, beta: Optional[float], hessian: st
     the data when it was made (no data needed). Raises KeyError naming a missing factor, ValueError where the
     factors do not give a positive definite A."""
     prior = Prior.of(net, alpha)
-    with one_thread() if STRUCTURES[hessian].dense else contextlib.nullcontext():
-        curvature = STRUCTURES[hessian](net, w, prior, 1.0 if beta is None else beta, factors)
+    curvature = STRUCTURES[hessian](net, w, prior, 1.0 if beta is None else beta, factors)
     return Posterior(net, w, dict(prior.alphas), beta, curvature, hessian, error, N, gamma, dict(gamma_groups),
                      log_evidence, prior.flat() == 0, tuple(notes))
 

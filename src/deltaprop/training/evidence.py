@@ -430,7 +430,7 @@ def _run_starts(problem: _Problem, first_prior: Prior, fan_in: Prior, beta: Opti
         if run is not None:
             runs[i] = run
 
-    with one_thread(), first_sigint_calls(problem.stop.set), ThreadPoolExecutor(threads) as pool:  # BLAS: fast.blas
+    with one_thread(scipy_only=True), first_sigint_calls(problem.stop.set), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(start, i) for i in range(len(seeds))]
         while not all(future.done() for future in futures):
             wait(futures, timeout=0.1)  # the main thread runs Python's signal handlers only between waits

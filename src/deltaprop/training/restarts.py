@@ -95,8 +95,8 @@ def run_restarts(jobs: list[Job], n_jobs: Optional[int], scheduler: Optional[str
         if scheduler is not None:
             stack.enter_context(on_scheduler(scheduler))
         stop = stack.enter_context(StopFlag().on_sigint())
-        if scheduler is None and joblib.effective_n_jobs(n_jobs) > 1:  # the restarts take the cores (fast.blas)
-            stack.enter_context(one_thread())
+        if scheduler is None and joblib.effective_n_jobs(n_jobs) > 1:  # SciPy's loops on threads (fast.blas)
+            stack.enter_context(one_thread(scipy_only=True))
         progress = Progress(show_progress, len(jobs), "restarts")
         stack.callback(progress.close)
         outcomes: list[Outcome] = []

@@ -20,8 +20,6 @@ from .passes import CHUNK, layouts
 class Dense(Curvature):
     """A = diag(alpha) + s H over the entries ``where`` of w, H a dense (P, P) matrix (``factors["H"]``)."""
 
-    dense = True
-
     def __init__(self, net, w, prior, scale, factors, notes=()):
         super().__init__(net, w, prior, scale, factors, notes)
         self.where = self.entries(net)
