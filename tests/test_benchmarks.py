@@ -117,8 +117,9 @@ def test_the_floor_runner_takes_w2_alone_and_refuses_an_unknown_workload(tmp_pat
 def test_the_fixed_cost_runner_times_every_phase_of_a_call(tmp_path):
     """benchmarks/fixed_cost.py: each phase of the three calls timed inside the call; none negative (no phase is
     counted inside another), their medians add up to about the whole call's (a median of sums is not the sum of
-    medians), and the compiled loop ran in each (its steps are part of every call)."""
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fixed_cost.py"), "--calls", "3", "--out",
+    medians), and the compiled loop ran in each (its steps are part of every call). Seven calls: the median of three
+    was carried off once by calls another process pre-empted (the whole call 6.5 ms against parts of 2.4)."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fixed_cost.py"), "--calls", "7", "--out",
                              str(tmp_path / "c.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {l.split("|")[1].strip(): [float(c.strip().strip("*")) for c in l.strip().strip("|").split("|")[1:]]
