@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 
-# A library's file -> [blocks inside now, its controller, its threads before the first]; the main thread's alone.
+# A library's file -> [blocks inside now, its threads before the first]; the main thread's alone.
 _USERS: dict = {}
 _CONTROLLER: list = []  # threadpoolctl's view of the loaded libraries, made once (0.5 ms)
 
@@ -45,9 +45,9 @@ def one_thread(scipy_only: bool = False):
         return
     libs = _libraries(scipy_only)
     for lib in libs:
-        users = _USERS.setdefault(lib.filepath, [0, lib, 1])
+        users = _USERS.setdefault(lib.filepath, [0, 1])
         if users[0] == 0:
-            users[2] = lib.num_threads
+            users[1] = lib.num_threads
             lib.set_num_threads(1)
         users[0] += 1
     try:
@@ -57,4 +57,4 @@ def one_thread(scipy_only: bool = False):
             users = _USERS[lib.filepath]
             users[0] -= 1
             if users[0] == 0:
-                lib.set_num_threads(users[2])
+                lib.set_num_threads(users[1])
