@@ -7,8 +7,12 @@ Three calls, as issue 29 names them: W1 (the lecture's 1-3-1 network, N = 50, fu
 phase (the data's checks, the options' checks, the validation split, the objective and its evaluator, the initial
 weights, the epoch-0 record, the compiled loop itself, the final E, the result) is wrapped in a timer for the
 duration of the run; the table gives the median over ``--calls`` calls of each phase's time in a call, and "rest"
-the call's time outside them (the restarts' dispatch, seeding, argument handling). The compiled loop is the steps;
-everything else is the fixed cost.
+the call's time outside them (the restarts' dispatch, seeding, argument handling, the history, the permutations).
+
+The whole call less its compiled loop holds, besides the fixed cost, what grows with the epochs outside the loop (the
+history's arrays, W3's permutations). The fixed cost proper is the call's time as its steps go to none: each call is
+timed again with one epoch (iteration), and the table's last row is that call less one epoch's share of the longer
+call's compiled loop.
 """
 
 from __future__ import annotations
@@ -57,7 +61,12 @@ def cases():
     }
 
 
-def timed(calls: int) -> dict:
+def one_epoch(options: dict) -> dict:
+    """The same options with one epoch (iteration)."""
+    return {**options, **({"epochs": 1} if "epochs" in options else {"max_iter": 1})}
+
+
+def timed(calls: int, change=lambda options: options) -> dict:
     spent: dict = defaultdict(float)
     originals = []
     for owner, name, label in PHASES:
@@ -75,6 +84,7 @@ def timed(calls: int) -> dict:
     try:
         table = {}
         for case, (net, X, T, options) in cases().items():
+            options = change(options)
             dp.train(net, X, T, seed=0, **options)  # compile or load the kernels
             rows = defaultdict(list)
             for _ in range(calls):
@@ -93,7 +103,7 @@ def timed(calls: int) -> dict:
             setattr(owner, name, original)
 
 
-def markdown(table: dict, calls: int) -> str:
+def markdown(table: dict, calls: int, one: dict) -> str:
     labels = list(dict.fromkeys(label for _, _, label in PHASES)) + ["rest", "whole call"]
     cases_ = list(table)
     lines = ["# The fixed cost of a dp.train call", "", f"`python benchmarks/fixed_cost.py --calls {calls}`", "",
@@ -101,7 +111,13 @@ def markdown(table: dict, calls: int) -> str:
     for label in labels:
         lines.append(f"| {label} | " + " | ".join(f"{table[c].get(label, 0.0) * 1e6:.1f}" for c in cases_) + " |")
     fixed = [table[c]["whole call"] - table[c].get("compiled loop (the steps)", 0.0) for c in cases_]
-    lines.append("| **fixed cost** (whole call less the steps) | " + " | ".join(f"**{f * 1e6:.1f}**" for f in fixed) + " |")
+    lines.append("| whole call less the steps | " + " | ".join(f"{f * 1e6:.1f}" for f in fixed) + " |")
+    epochs = [options.get("epochs", options.get("max_iter")) for *_, options in cases().values()]
+    lines.append("| whole call of one epoch (iteration) | " + " | ".join(f"{one[c]['whole call'] * 1e6:.1f}" for c in cases_)
+                 + " |")
+    proper = [one[c]["whole call"] - table[c].get("compiled loop (the steps)", 0.0) / e for c, e in zip(cases_, epochs)]
+    lines.append("| **fixed cost** (the call of one epoch less one epoch's share of the steps above) | "
+                 + " | ".join(f"**{f * 1e6:.1f}**" for f in proper) + " |")
     lines += ["", f"Each phase timed inside the call by a wrapper (a few tenths of a microsecond each); medians over "
               f"{calls} calls after one warm-up; {platform.machine()}, CPython {platform.python_version()}, "
               f"deltaprop {dp.__version__}."]
@@ -113,7 +129,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    text = markdown(timed(args.calls), args.calls)
+    text = markdown(timed(args.calls), args.calls, timed(args.calls, one_epoch))
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -117,7 +117,8 @@ def test_the_floor_runner_takes_w2_alone_and_refuses_an_unknown_workload(tmp_pat
 def test_the_fixed_cost_runner_times_every_phase_of_a_call(tmp_path):
     """benchmarks/fixed_cost.py: each phase of the three calls timed inside the call; none negative (no phase is
     counted inside another), their medians add up to about the whole call's (a median of sums is not the sum of
-    medians), and the compiled loop ran in each (its steps are part of every call). Seven calls: the median of three
+    medians), and the compiled loop ran in each (its steps are part of every call); the fixed cost, from the same
+    call with one epoch, is positive and below that call's time, itself below the longer call's. Seven calls: the median of three
     was carried off once by calls another process pre-empted (the whole call 6.5 ms against parts of 2.4)."""
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fixed_cost.py"), "--calls", "7", "--out",
                              str(tmp_path / "c.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -125,10 +126,13 @@ def test_the_fixed_cost_runner_times_every_phase_of_a_call(tmp_path):
     rows = {l.split("|")[1].strip(): [float(c.strip().strip("*")) for c in l.strip().strip("|").split("|")[1:]]
             for l in (tmp_path / "c.md").read_text().splitlines() if l.startswith("| ") and not l.startswith("| phase")}
     assert len(rows["whole call"]) == 3 and all(v > 0 for v in rows["compiled loop (the steps)"])
-    parts = [name for name in rows if name not in ("whole call", "**fixed cost** (whole call less the steps)")]
+    fixed = "**fixed cost** (the call of one epoch less one epoch's share of the steps above)"
+    totals = ("whole call", "whole call less the steps", "whole call of one epoch (iteration)", fixed)
+    parts = [name for name in rows if name not in totals]
     for case in range(3):
         assert all(rows[name][case] >= 0 for name in parts), rows
         assert abs(sum(rows[name][case] for name in parts) - rows["whole call"][case]) <= 0.2 * rows["whole call"][case]
+        assert 0 < rows[fixed][case] < rows["whole call of one epoch (iteration)"][case] < rows["whole call"][case]
 
 
 def test_the_kernel_runner_times_an_evaluation_an_iteration_a_default_fit_and_a_row(tmp_path):

@@ -24,8 +24,11 @@ Array = Any
 def number(name: str, value: Any, low: float, high: float = float("inf"), low_open: bool = False) -> float:
     """``value`` as a finite float in [low, high] ((low, high] with ``low_open``); a bool, a string or an
     array of more than one number is no number here (``True`` is not alpha = 1)."""
-    scalar = isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and
-                                                 np.issubdtype(np.asarray(value).dtype, np.number))
+    if type(value) is float or type(value) is int:  # the common case, without the checks' dispatch
+        scalar = True
+    else:
+        scalar = isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and
+                                                     np.issubdtype(np.asarray(value).dtype, np.number))
     if isinstance(value, (bool, np.bool_)) or not scalar:
         raise TypeError(f"{name} must be a number; got {value!r}")
     value = float(value)
@@ -36,7 +39,7 @@ def number(name: str, value: Any, low: float, high: float = float("inf"), low_op
 
 def as_array(x: Any, name: str) -> Array:
     """``x`` itself if it is an array of an array-API library, else a NumPy array of it."""
-    if is_array_api_obj(x):
+    if type(x) is np.ndarray or is_array_api_obj(x):
         return x
     try:
         return np.asarray(x)
@@ -87,6 +90,10 @@ def check_length(net: "Network", w: Array, name: str = "w") -> None:
 
 
 def _check_finite(xp, x: Array, name: str) -> None:
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            if math.isfinite(np.add.reduce(x, axis=None)):  # a finite sum has no NaN or inf among its terms
+                return
     finite = xp.isfinite(x)
     if bool(xp.all(finite)):
         return

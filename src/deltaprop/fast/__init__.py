@@ -79,9 +79,10 @@ def small(net) -> bool:
     return is_layered and widest <= SMALL_WEIGHTS
 
 
-def _numpy_floats(*arrays) -> bool:
-    return all(type(a) is np.ndarray and a.dtype in (np.float32, np.float64) for a in arrays) and \
-        len({a.dtype for a in arrays}) == 1
+def _numpy_floats(first, *others) -> bool:
+    """NumPy arrays of one dtype, float32 or float64."""
+    return type(first) is np.ndarray and first.dtype in (np.float32, np.float64) and \
+        all(type(a) is np.ndarray and a.dtype == first.dtype for a in others)
 
 
 _numba: Optional[bool] = None

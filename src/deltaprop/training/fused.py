@@ -52,13 +52,18 @@ def _decay(w, lam, decay, share, g, E):
 
 
 @nb.njit(**JIT)
-def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histories):
+def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histories, at_start, at_best):
     """Run up to len(perms) epochs from w (updated in place). Row e of the histories is epoch e + 1.
 
     ``spec`` is the network's (sizes, activation codes, output code) (``kernels.kernel_spec``); ``rule`` a
     ``Rule``; ``decay`` lambda_i per entry of w; ``perms`` each epoch's order of the patterns; v, m, t the step
     rule's state (momentum or Adam's moments, Adam's step count); ``stops`` a ``Stops``; ``best_w`` the best
     weights so far, overwritten where better ones come; ``histories`` a ``Histories``.
+
+    ``at_start`` (empty, or 2 + len(w) numbers) receives E, the objective and the objective's gradient on all
+    the data at the w the call starts from (what epoch 0 logs; a full batch evaluates there anyway), and
+    ``at_best`` (empty, or 2) E and the objective at ``best_w`` when the call returns (where the history holds
+    only the running sums): no evaluator is made in Python for either.
 
     ``exact``: record E(w), its objective and gradient norm on all the data at the end of
     each epoch (one more pass where the batches are smaller than N); otherwise the sums
@@ -88,10 +93,14 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
     by_rows = not full and batch < COLUMNS_FROM
     columns = N >= COLUMNS_FROM  # and all of the data by the column kernel, called directly too (W1: 0.9 of its time)
     best_e = -1
-    if full:  # the gradient for the first step; later ones are the previous epoch's final evaluation
+    if full or at_start.size:  # the gradient for the first step; later ones are the previous epoch's final evaluation
         E = _evaluate_columns(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, False) if columns else \
             evaluate(w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
-        _decay(w, lam, decay, 1.0, g, E)
+        objective = _decay(w, lam, decay, 1.0, g, E)
+        if at_start.size:
+            at_start[0], at_start[1] = E, objective
+            at_start[2:] = g
+    done, code = perms.shape[0], 0
     for e in range(perms.shape[0]):
         E_run, obj_run = 0.0, 0.0
         for k in range(1 if full else (N + batch - 1) // batch):
@@ -128,12 +137,18 @@ def run_epochs(w, X, T, spec, rule, decay, perms, v, m, t, stops, best_w, histor
         if start != start:
             start = objective
         if diverged(objective, start):
-            return e + 1, t, prev, best, best_e, 2, start
+            done, code = e + 1, 2
+            break
         if improved(objective, best):
             best, best_e = objective, e
             best_w[:] = w
-        if converged(prev, objective, tol):
-            return e + 1, t, objective, best, best_e, 1, start
-        prev = objective
-    return perms.shape[0], t, prev, best, best_e, 0, start
+        prev, was = objective, prev
+        if converged(was, objective, tol):
+            done, code = e + 1, 1
+            break
+    if at_best.size:
+        E = _evaluate_columns(best_w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, R, Xc, acc, terms, False) \
+            if columns else evaluate(best_w, X, T, everyone, sizes, acts, out, g, A, Z, Dl, a, z, d, R, Xc, acc, terms)
+        at_best[0], at_best[1] = E, _decay(best_w, lam, decay, 1.0, g, E)
+    return done, t, prev, best, best_e, code, start
 

@@ -73,23 +73,35 @@ def fused_loop(problem, config, run, w, rng, arrays, meta) -> np.ndarray:
     adam = Adam(config.learning_rate, batch, N)  # for its constants: the kernel's Adam is this one
     rule = Rule(FUSED_METHODS[config.method], config.learning_rate, config.momentum, config.nesterov, adam.beta1,
                 adam.beta2, adam.eps, problem.weight_decay, batch)
-    run.record(w)
-    w = w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
+    w0, w = w, w.copy()  # the kernel steps w in place; the record keeps epoch 0's weights
     v, m, t = np.zeros_like(w), np.zeros_like(w), 0
     best_w = w.copy()
-    prev = math.nan if run.prev_objective is None else run.prev_objective
+    exact, none, at_best = config.history == "exact", np.empty(0), None
 
-    def chunk(k: int, E_h, obj_h, gn_h) -> tuple:
-        nonlocal t, prev
+    def chunk(k: int, E_h, obj_h, gn_h, at_start=none) -> tuple:
+        nonlocal t, prev, at_best
         # k rows each shuffled in turn: the same draws, in the same order, as k calls of rng.permutation(N)
         perms = rng.permuted(np.tile(np.arange(N), (k, 1)), axis=1) if batch < N else np.zeros((k, 1), dtype=np.int64)
+        ends = np.empty(2) if not exact and k and run.epoch + k >= config.epochs else none  # the running sums' E(best_w)
         done, t, prev, best, best_in_chunk, code, first = run_epochs(
             w, problem.X, problem.T, spec, rule, problem.decay, perms, v, m, t,
-            Stops(config.tol, prev, run.best_score, run.start_objective), best_w,
-            Histories(E_h, obj_h, gn_h, config.history == "exact"))
+            Stops(config.tol, prev, run.best_score, run.start_objective), best_w, Histories(E_h, obj_h, gn_h, exact),
+            at_start, ends)
+        at_best = ends if ends.size else None
         return done, best, best_in_chunk, code, first
 
-    _run_chunks(run, config, best_w, chunk, config.history == "exact")
+    prev = math.nan
+    if exact:  # epoch 0 from the kernel's evaluation at w0, without an evaluator made for it in Python
+        start = np.empty(2 + w.size)
+        chunk(0, *(none,) * 3, at_start=start)
+        g = start[2:].astype(w.dtype)
+        run.record(w0, values=(float(start[0]), float(start[1]), float(np.sqrt(g @ g))))
+    else:
+        run.record(w0)
+    prev = math.nan if run.prev_objective is None else run.prev_objective
+    _run_chunks(run, config, best_w, chunk, exact)
+    if at_best is not None and run.best_w is best_w and run.stop_reason != "interrupted":
+        run.best_values = (float(at_best[0]), float(at_best[1]))
     return w
 
 

@@ -158,26 +158,26 @@ class Run:
 
     def history_arrays(self) -> dict:
         """The history as arrays, one per key: the epochs logged one by one, then the fused loop's chunks (their
-        epochs follow one another from ``chunk_start``), each key's array made once."""
-        n = len(self.history["epoch"])
+        epochs follow one another from ``chunk_start``), each key's array made once and filled in place."""
+        h, n = self.history, len(self.history["epoch"])
         if not self.chunks:
-            return {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in self.history.items()}
+            return {k: np.asarray(v, dtype=int if k == "epoch" else float) for k, v in h.items()}
         total = n + sum(c[0].size for c in self.chunks)
-        first = self.chunk_start
-        seconds = np.empty(total)
-        seconds[:n] = self.history["seconds"]
+        error, grad_norm, seconds = np.empty(total), np.empty(total), np.empty(total)
+        error[:n], grad_norm[:n], seconds[:n] = h["error"], h["grad_norm"], h["seconds"]
         at = n
-        for _, _, (began, elapsed, done) in self.chunks:
+        for E, gn, (began, elapsed, done) in self.chunks:
+            error[at:at + done], grad_norm[at:at + done] = E, gn
             seconds[at:at + done] = began + elapsed * np.arange(1, done + 1) / done
             at += done
+        first = self.chunk_start
+        if h["epoch"] == list(range(first - n, first)):  # as the fused loops log them: 0 to first - 1 one by one
+            epoch = np.arange(first - n, first - n + total)
+        else:
+            epoch = np.concatenate([np.asarray(h["epoch"], dtype=int), np.arange(first, first + total - n)])
         validation = np.full(total, math.nan)
-        validation[:n] = self.history["validation_error"]
-        return {"epoch": np.concatenate([np.asarray(self.history["epoch"], dtype=int),
-                                         np.arange(first, first + total - n)]),
-                "error": np.concatenate([np.asarray(self.history["error"], dtype=float)] + [c[0] for c in self.chunks]),
-                "validation_error": validation,
-                "grad_norm": np.concatenate([np.asarray(self.history["grad_norm"], dtype=float)]
-                                            + [c[1] for c in self.chunks]),
+        validation[:n] = h["validation_error"]
+        return {"epoch": epoch, "error": error, "validation_error": validation, "grad_norm": grad_norm,
                 "seconds": seconds}
 
     def mark(self) -> tuple:
@@ -312,4 +312,5 @@ def train_one(job: Job, stop_file: Optional[str] = None) -> Optional[Outcome]:
         beta = problem.N * net.K / (2.0 * E) if E > 0 else math.inf  # 1/beta_ML = 2E/(NK) (PRML 5.17)
     return Outcome(job.index, seed, best_w, E, objective, beta, problem.validation_error(best_w), run.epoch,
                    run.stop_reason, run.best_epoch, run.history_arrays(), run.spread_snapshots(final_w),
-                   problem.engine, loop, run.pairs if best_w is final_w or np.array_equal(best_w, final_w) else None)
+                   problem.engine, loop,
+                   run.pairs if run.pairs is not None and (best_w is final_w or np.array_equal(best_w, final_w)) else None)
