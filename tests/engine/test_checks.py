@@ -1,10 +1,13 @@
 """Bad input to the public entry points gets an error naming what is wrong."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 import deltaprop as dp
+from deltaprop.engine.checks import check_data
 
 NET = dp.mlp([2, 3, 1])
 W = NET.init(seed=0)
@@ -96,3 +99,21 @@ def test_unpack_checks_the_length_of_w():
 
 def test_lists_are_accepted_as_arrays():
     np.testing.assert_allclose(NET.forward(list(W), [[0.0, 0.0]]), NET.forward(W, np.zeros((1, 2))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_values_whose_sum_overflows_pass_and_an_inf_beside_its_opposite_is_found(dtype):
+    """The finiteness check sums the array first (a finite sum holds no NaN or inf); a sum that overflows, or is
+    NaN from +inf and -inf, sends it to the element-wise search, which passes the one and names the other, with no
+    NumPy warning either way."""
+    net = dp.mlp([2, 3, 1])
+    big = np.finfo(dtype).max
+    X = np.array([[big, big], [big, -1.0], [1.0, 2.0]], dtype=dtype)
+    T = np.zeros((3, 1), dtype=dtype)
+    w = np.zeros(net.n_params, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_data(net, w, X, T)  # finite, though its sum is inf
+        X[2] = [np.inf, -np.inf]
+        with pytest.raises(ValueError, match="X holds a non-finite value \\(inf\\) at row 2, column 0"):
+            check_data(net, w, X, T)
