@@ -13,22 +13,35 @@ The whole call less its compiled loop holds, besides the fixed cost, what grows 
 history's arrays, W3's permutations). The fixed cost proper is the call's time as its steps go to none: each call is
 timed again with one epoch (iteration), and the table's last row is that call less one epoch's share of the longer
 call's compiled loop.
+
+    python benchmarks/fixed_cost.py --against OLD_SRC [--rounds 10]
+
+times those one-epoch calls for this version and another checkout's ``src`` (``git worktree add /tmp/old COMMIT``),
+each in its own process, the two alternating round by round (this machine's speed drifts over minutes; in one
+process, two copies of deltaprop time apart by which is loaded first): the median of each round's 300 calls, and
+the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import platform
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-import deltaprop as dp
-from deltaprop.engine.network import Network
-from deltaprop.examples import seed_example
+if __name__ == "__main__" and "--src" in sys.argv:  # a child of --against: deltaprop from that checkout
+    sys.path.insert(0, sys.argv[sys.argv.index("--src") + 1])
+import deltaprop as dp  # noqa: E402
+from deltaprop.engine.network import Network  # noqa: E402
+from deltaprop.examples import seed_example  # noqa: E402
+
 fused, fused_lbfgs, objective, restart, train = (importlib.import_module(f"deltaprop.training.{m}") for m in
                                                  ("fused", "fused_lbfgs", "objective", "restart", "train"))
 
@@ -124,12 +137,58 @@ def markdown(table: dict, calls: int, one: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def one_epoch_medians(calls: int) -> dict:
+    """case -> the median seconds of ``calls`` one-epoch calls, untouched by any timer inside them."""
+    found = {}
+    for case, (net, X, T, options) in cases().items():
+        options = one_epoch(options)
+        dp.train(net, X, T, seed=0, **options)
+        times = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            dp.train(net, X, T, seed=0, **options)
+            times.append(time.perf_counter() - began)
+        found[case] = float(np.median(times))
+    return found
+
+
+def against(old: Path, rounds: int, calls: int) -> str:
+    """The one-epoch calls of this version and of ``old`` (a ``src`` folder), in alternating processes."""
+    if not (old / "deltaprop" / "__init__.py").exists():
+        raise SystemExit(f"fixed_cost.py: error: {old} holds no deltaprop package (give a checkout's src folder)")
+    new = Path(dp.__file__).resolve().parents[1]
+    found: dict = {"old": [], "new": []}
+    for r in range(rounds):
+        for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
+            child = subprocess.run([sys.executable, __file__, "--src", str(old if which == "old" else new), "--medians",
+                                    "--calls", str(calls)], capture_output=True, text=True, check=True)
+            found[which].append(json.loads(child.stdout.splitlines()[-1]))
+    lines = [f"`python benchmarks/fixed_cost.py --against {old} --rounds {rounds} --calls {calls}` (new: {new})", "",
+             "| call of one epoch (iteration) | old us | new us | new / old (median of the rounds' ratios) |",
+             "|---|---|---|---|"]
+    for case in found["old"][0]:
+        o, n = (np.array([d[case] for d in found[which]]) for which in ("old", "new"))
+        name = case.split(":")[0].split(",")[0]  # W1, W3, lbfgs: here with one epoch (iteration)
+        lines.append(f"| {name} | {np.median(o) * 1e6:.1f} | {np.median(n) * 1e6:.1f} | {np.median(n / o):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--against", type=Path, default=None, help="another checkout's src folder")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--src", help=argparse.SUPPRESS)
+    parser.add_argument("--medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    text = markdown(timed(args.calls), args.calls, timed(args.calls, one_epoch))
+    if args.medians:
+        print(json.dumps(one_epoch_medians(args.calls)))
+        return
+    if args.against is not None:
+        text = against(args.against.resolve(), args.rounds, args.calls)
+    else:
+        text = markdown(timed(args.calls), args.calls, timed(args.calls, one_epoch))
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -40,10 +40,7 @@ import run  # noqa: E402
 
 import deltaprop  # noqa: E402
 
-UNITS = {"W1": "us/step", "W2": "ms/step", "W3": "us/update", "W5a": "ms/fit", "W5b": "ms/fit", "W7": "s/fit",
-         "C1": "us/call", "C3": "us/call", "C5": "us/call"}
-#: The fixed cost of a call (issue 29): fixed_cost.py's three calls with one step (C3: one epoch of 1000 updates)
-DEFAULT = ["W1", "W2", "W3", "W5a", "W5b", "W7"]
+UNITS = {"W1": "us/step", "W2": "ms/step", "W3": "us/update", "W5a": "ms/fit", "W5b": "ms/fit", "W7": "s/fit"}
 
 
 def load_copy(src: Path, name: str):
@@ -70,20 +67,6 @@ def workloads(dp) -> dict:
     found["W5b"] = (run.Problem("W5b", "ms/fit", dp.mlp([13, 50, 1]), Xb, tb, "sgd", 0.01, 40, 32), 1e-3)
     X7, T7 = run.kin8nm_like()
     found["W7"] = (lambda: run._w7_deltaprop(X7, T7, 500, 0), 1.0)
-    rng = np.random.default_rng(0)
-    X3, X8 = rng.uniform(-1, 1, (1000, 1)), rng.standard_normal((200, 8))
-    net3, T3, net8, T8 = dp.mlp([1, 10, 1]), np.sin(np.pi * X3), dp.mlp([8, 20, 1]), np.sin(X8).sum(1, keepdims=True)
-    calls = 25  # in a row, each round: one call is too short to time alone
-
-    def repeated(**options):
-        def work():
-            for _ in range(calls):
-                dp.train(**options, seed=0)
-        return work, calls * 1e-6
-    found["C1"] = repeated(net=net, X=X, T=T, method="gd", learning_rate=0.1, epochs=1, tol=0.0)
-    found["C3"] = repeated(net=net3, X=X3, T=T3, method="sgd", batch_size=1, learning_rate=0.01, epochs=1,
-                           history="running", tol=0.0)
-    found["C5"] = repeated(net=net8, X=X8, T=T8, method="lbfgs", max_iter=1, tol=0.0)
     return found
 
 
@@ -122,8 +105,7 @@ def main() -> None:
     parser.add_argument("old", type=Path)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--only", default=",".join(DEFAULT),
-                        help=f"comma-separated workloads of {', '.join(UNITS)} (default: {', '.join(DEFAULT)})")
+    parser.add_argument("--only", default=",".join(UNITS), help="comma-separated workloads (default: all)")
     parser.add_argument("--first", choices=("old", "new"), help=argparse.SUPPRESS)  # one order, in this process
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
@@ -138,7 +120,7 @@ def main() -> None:
         done = subprocess.run([sys.executable, __file__, str(args.old), "--rounds", str(args.rounds), "--only",
                                ",".join(names), "--first", first], stdout=subprocess.PIPE, text=True, check=True)
         found[first] = json.loads(done.stdout)
-    only = "" if names == DEFAULT else f" --only {','.join(names)}"
+    only = "" if names == list(UNITS) else f" --only {','.join(names)}"
     lines = [f"`python benchmarks/versions.py {args.old} --rounds {args.rounds}{only}` (old: {args.old}; new: "
              f"{Path(deltaprop.__file__).parent})", "",
              "| workload | unit | old | new | new / old, old loaded first | new / old, new loaded first | "

@@ -148,3 +148,17 @@ def test_the_kernel_runner_times_an_evaluation_an_iteration_a_default_fit_and_a_
     assert all(float(row.split("|")[3]) > 0 for row in rows)
     refused = subprocess.run([*runner, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "holds no deltaprop package" in refused.stderr
+
+
+def test_the_fixed_cost_runner_compares_one_epoch_calls_with_another_checkout(tmp_path):
+    """fixed_cost.py --against: this checkout against itself, each version in its own processes: one row per call,
+    positive times, a ratio near 1 (the same code); a folder with no deltaprop is refused in one line."""
+    runner = [sys.executable, str(ROOT / "benchmarks" / "fixed_cost.py")]
+    result = subprocess.run([*runner, "--against", str(ROOT / "src"), "--rounds", "2", "--calls", "5", "--out",
+                             str(tmp_path / "a.md")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [l.split("|")[1:-1] for l in (tmp_path / "a.md").read_text().splitlines() if l.startswith("| ")][1:]
+    assert [r[0].strip() for r in rows] == ["W1", "W3", "lbfgs"]
+    assert all(float(r[1]) > 0 and float(r[2]) > 0 and 0.2 < float(r[3]) < 5 for r in rows), rows
+    refused = subprocess.run([*runner, "--against", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "holds no deltaprop package" in refused.stderr
