@@ -128,7 +128,6 @@ class Layerwise(Curvature):
     def compute(cls, net, w, X, T):
         lays = layouts(net)
         kron = {lay.name: cls.kronecker and not lay.masked for lay in lays}
-        present = {lay.name: _present(net, lay) for lay in lays}
         sums = {}
         for phi, G, M in messages(net, w, X, chunk_rows(net)):
             for lay in lays:
@@ -146,7 +145,7 @@ class Layerwise(Curvature):
             if kron[j]:
                 factors[f"Q[{j}]"], factors[f"Z[{j}]"] = sums[j][0], sums[j][1] / N
             else:
-                factors[f"h[{j}]"] = sums[j][0] * present[j]
+                factors[f"h[{j}]"] = sums[j][0] * _present(net, lay)
         masked = [lay.name for lay in lays if cls.kronecker and lay.masked]
         notes = () if not masked else (f"layer{'s' if len(masked) > 1 else ''} {', '.join(masked)} "
                                        f"{'have' if len(masked) > 1 else 'has'} a masked connection, which is not a "
