@@ -227,20 +227,26 @@ def test_the_fused_loop_runs_whole_chunks_of_epochs_per_call(monkeypatch):
     dict(method="momentum", batch_size=8, weight_decay=0.3, history="running"),
     dict(method="adam", batch_size=1, learning_rate=0.01, history="running"),
 ])
-@pytest.mark.parametrize("N", [40, 600])  # one pattern at a time, and the column kernel
+@pytest.mark.parametrize("N", [40, 600, 5000])  # one pattern at a time, the column kernel, rows in parts
 def test_a_fused_run_makes_no_evaluator_and_logs_what_one_would_give(monkeypatch, options, N):
     """Epoch 0's E and gradient norm come from the kernel's evaluation at w0 and, where the history holds running
     sums, E(best_w) from one at the end: no evaluator is made in Python for either (part of a call's fixed cost),
-    and each is the bits an evaluator's would be."""
+    and each is the bits an evaluator's would be. Where the evaluator would share the rows among cores (more than
+    PART_ROWS of them), it is made for them instead, being quicker there; the same bits."""
+    from deltaprop.fast.compiled import cores
+    from deltaprop.fast.kernels import PART_ROWS
     from deltaprop.training import objective
 
     net = dp.Network({"x": 3, "h1": (5, "tanh"), "y": (2, "linear")}, [("x", "h1"), ("h1", "y")])
     X, T = data("linear", 2, N=N)
     kwargs = dict(epochs=6, seed=2, tol=0.0, **options)
+    made = []
+    evaluator = objective.Objective.evaluator.func
     with monkeypatch.context() as m:
-        m.setattr(objective.Objective, "evaluator", property(lambda self: pytest.fail("an evaluator was made")))
+        m.setattr(objective.Objective, "evaluator", property(lambda self: made.append(1) or evaluator(self)))
         result = dp.train(net, X, T, **kwargs)
     assert result.loop == "fused" and result.stop_reason == "max epochs"
+    assert bool(made) == (N > PART_ROWS and cores() > 1)
     check = objective.Objective(net, X, T, dp.Prior.of(net, options.get("weight_decay", 0.0), allow_zero=True))
     w0 = net.init(seed=np.random.default_rng(np.random.SeedSequence(2).spawn(2)[1]))  # as train draws restart 0's
     E0, _, g0 = check.full(w0)
