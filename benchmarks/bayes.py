@@ -7,7 +7,8 @@ what a default fit costs as the network grows.
 UCI rows, each split of each data set (DATA_DIR as ../shared/data/uci), every model fitted on the training rows
 and scored on the test rows in the original units:
 
-- deltaprop: ``NetworkRegressor()``, every default (20 tanh units, the evidence, hessian="auto", 3 restarts);
+- deltaprop: ``NetworkRegressor()``, every default (20 tanh units, the evidence with one alpha per input, hessian="auto",
+  3 restarts);
   LL under the Laplace predictive distribution N(t | y(x), 1/beta + g^T A^-1 g) (PRML 5.172-5.173);
 - deltaprop default, n_jobs=-1: the same fit (bit for bit) with its three starts on threads, one per core;
 - deltaprop plain fit: ``NetworkRegressor(weight_decay=1.0)``, every other default the same; LL under beta_ML;

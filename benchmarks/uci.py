@@ -133,9 +133,11 @@ def main_evidence(args, folders) -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
-    note = (f"\nNetworkRegressor() with every default: 20 tanh units, alpha per group of weights and beta by the evidence "
-            f"from the training rows alone (PRML 5.7; no cross-validation, nothing held out), the Hessian's structure "
-            f"by hessian='auto', three starts each with its own cycles, predicting as their uniform committee. LL: mean "
+    note = (f"\nNetworkRegressor() with every default: 20 tanh units, alpha per group of weights (the first layer's one per "
+            f"input: automatic relevance determination) and beta by the evidence from the training rows alone (PRML "
+            f"5.7; no cross-validation, nothing held out), the Hessian's structure by hessian='auto' (the dense "
+            f"Gauss-Newton matrix on these four), three starts each with its own cycles (the second settling one alpha "
+            f"per layer before it splits the first layer's per input), predicting as their uniform committee. LL: mean "
             f"test log-density per point under the committee's mixture of Laplace predictive distributions (PRML "
             f"5.172-5.173), in the original units. PBP: Hernandez-Lobato and Adams (2015); dropout: Gal and Ghahramani "
             f"(2016); ensembles: Lakshminarayanan et al. (2017), Table 1. 'settled': splits whose kept start's "

@@ -47,8 +47,9 @@ def test_fit_prints_a_summary_and_writes_a_model(files):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for text in ("N = 80 rows; 3 features: a, b, c", "Network(layers=[x: 3, h1: 5 tanh, y: 1 linear]", "│ beta ",
-                 "lbfgs, best of 2 restarts, weight decay by the evidence", "│ evidence │ alpha: W[h1<-x]", "saved"):
+                 "lbfgs, best of 2 restarts, weight decay by the evidence", "│ evidence │ alpha: W[h1<-x][:, 0] (a)", "saved"):
         assert text in out, text
+    assert "W[h1<-x][:, 1] (b)" in " ".join(out.replace("│", " ").split())  # an alpha per input, by its name
     est = dp.load(d / "again.safetensors")
     assert f"{float(est.beta_):.6g}" in out
     np.testing.assert_array_equal(est.w_, dp.load(d / "reg.safetensors").w_)  # the default seed is fixed

@@ -340,6 +340,23 @@ def test_the_regressor_predicts_with_the_committee_of_its_starts():
                                * best.y_scale_[0] + best.y_mean_[0], rtol=1e-12)
 
 
+def test_the_regressors_default_prior_has_one_alpha_per_input_and_prunes_an_input_the_data_do_not_need():
+    """Issue 26: the default regressor's evidence takes one alpha per input (automatic relevance determination,
+    ``prior="relevance"`` of train_evidence): an input that is noise is pruned (its alpha far above the others', under
+    half a well-determined parameter), in every start's answer, the staged second start's too."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((150, 3))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 2] + 0.1 * rng.standard_normal(150)
+    est = dp.NetworkRegressor(hidden=(5,), random_state=0).fit(X, y)
+    names = [f"W[h1<-x][:, {i}]" for i in range(3)]
+    for summary in [est.evidence_] + est.evidence_["members"]:
+        alpha = summary["alpha"]
+        assert set(names) <= set(alpha) and "W[h1<-x]" not in alpha
+        assert alpha[names[1]] > 100 * max(alpha[names[0]], alpha[names[2]])
+        assert summary["gamma_groups"][names[1]] < 0.5
+    assert est.alpha_ == est.evidence_["alpha"] and len(est.committee_.members) == 3
+
+
 def test_the_number_of_hidden_units_by_the_evidence_lands_near_the_true_size():
     """Issue 26, item 4: data from a 1-3-1 tanh network; each candidate's log evidence with ln(2^M M!) over its
     effective units (gamma of its output weights) is reported, and the network chosen uses two or three units,

@@ -301,6 +301,12 @@ def test_snapshots_are_kept_in_the_model_file(tmp_path, data):
     (lambda m: m["estimator"]["evidence"].update(gamma=-5), "gamma is -5"),
     (lambda m: m["estimator"]["evidence"]["gamma_groups"].update({"b[y]": 3.0}),
      "gamma_groups\\['b\\[y\\]'\\] is 3.0; a group's well-determined parameters lie in \\[0, 1\\]"),
+    # one alpha per input: a column the network lacks, or a connection beside its own columns
+    (lambda m: m["estimator"]["evidence"]["alpha"].update({"W[h1<-x][:, 9]": 1.0}),
+     "alpha must map groups of the network's weights \\(W\\[h1<-x\\], b\\[h1\\], W\\[h2<-h1\\], .*, or a "
+     "connection's column such as 'W\\[h1<-x\\]\\[:, 0\\]'\\) to numbers"),
+    (lambda m: m["estimator"]["evidence"]["alpha"].update({"W[h1<-x]": 1.0}),
+     "names 'W\\[h1<-x\\]\\[:, 0\\]' and its whole connection 'W\\[h1<-x\\]'; give one or the other"),
     (lambda m: m["params"].update(activation="sigmoidal"), "params: The 'activation' parameter"),
     (lambda m: m.update(architecture="[" * 100_000), "nested too deeply"),
     (lambda m: m.update(architecture={"layers": [["x", 3, None]], "connections": [["x", "y", "no"]]}),

@@ -199,10 +199,14 @@ def _decay(est) -> str:
     return "by the evidence" if est.weight_decay_ == "evidence" else f"{est.weight_decay_:g}"
 
 
-def _evidence(est) -> str:
-    """alpha per group, beta, gamma and the log evidence (PRML 5.7), standardised units."""
+def _evidence(est, features: list) -> str:
+    """alpha per group (an input's column with its feature's name), beta, gamma and the log evidence (PRML 5.7),
+    standardised units."""
     e = est.evidence_
-    alphas = ", ".join(f"{g} {a:.3g}" for g, a in e["alpha"].items())
+
+    def group(g: str) -> str:  # W[h1<-x][:, 5] (froude)
+        return f"{g} ({features[int(g[g.rindex(' ') + 1:-1])]})" if g.endswith("]") and "<-x][:, " in g else g
+    alphas = ", ".join(f"{group(g)} {a:.3g}" for g, a in e["alpha"].items())
     beta = "" if e["beta"] is None else f"; beta {e['beta']:.4g}"
     return escape(f"alpha: {alphas}{beta}; gamma {e['gamma']:.3g} of {est.network_.n_params} parameters; "
                   f"ln evidence {e['log_evidence']:.6g} ({e['cycles']} cycles"
@@ -375,7 +379,7 @@ def fit(
     table.add_row("method", f"{method}, best of {ran} restart{_s(ran)}"
                   + (f" ({restarts} asked)" if ran != restarts else "") + f", weight decay {_decay(est)}")
     if est.evidence_ is not None:
-        table.add_row("evidence", _evidence(est))
+        table.add_row("evidence", _evidence(est, inputs))
         if est.evidence_.get("candidates"):
             table.add_row("sizes", _sizes(est))
     table.add_row("E(w)", f"{est.training_['error']:.6g} (standardised data), stopped: {est.training_['stop_reason']}")
@@ -607,7 +611,7 @@ def info(model: Path = typer.Argument(..., help="A model file written by deltapr
     summary.add_row("method", f"{t['method']}; {t['restarts']} restart{_s(t['restarts'])}, best {t['best_restart']}; "
                               f"weight decay {_decay(est)}")
     if est.evidence_ is not None:
-        summary.add_row("evidence", _evidence(est))
+        summary.add_row("evidence", _evidence(est, features))
         if est.evidence_.get("candidates"):
             summary.add_row("sizes", _sizes(est))
     summary.add_row("E(w)", f"{t['error']:.6g} (+ weight decay {t['penalty']:.6g}), standardised data")

@@ -68,12 +68,20 @@ def expected_precisions(net, w, X, T, d, s):
     return out
 
 
+@pytest.mark.parametrize("columns", [False, True], ids=["a prior per group", "a prior per column"])
 @FEW
 @given(problems(max_N=12))
-def test_every_structure_against_its_dense_construction_from_pytorch(problem):
+def test_every_structure_against_its_dense_construction_from_pytorch(columns, problem):
+    """Each structure's A, ln |A|, diag(A^-1) and g^T A^-1 g against PyTorch's derivatives, with one alpha per group,
+    or per column of every connection (the weights one unit sends to a layer: kron's D differs column by column)."""
     net, w, X, T = problem
     rng = np.random.default_rng(0)
-    prior = Prior.of(net, {b.name: float(rng.uniform(0.5, 3.0)) for b in net.blocks})
+    alphas = {b.name: float(rng.uniform(0.5, 3.0)) for b in net.blocks}
+    if columns:
+        for c in net.connections:
+            del alphas[c.name]
+            alphas.update({f"{c.name}[:, {i}]": float(rng.uniform(0.5, 3.0)) for i in range(net.layers[c.src].size)})
+    prior = Prior.of(net, alphas)
     s = float(rng.uniform(0.5, 2.0))
     Xs = rng.standard_normal((4, net.D))
     Js = torch.autograd.functional.jacobian(
@@ -176,9 +184,12 @@ def test_the_last_layer_is_bayesian_linear_regression_on_the_features():
     assert post.gamma == pytest.approx(np.sum(lam / (alpha + lam)), rel=1e-10)  # PRML 3.91
 
 
-def test_auto_takes_exact_while_the_dense_work_is_small_and_kron_or_less_above():
+def test_auto_takes_exact_while_the_dense_work_is_small_ggn_then_kron_or_less_above():
     assert choose(dp.mlp([1, 20, 1]), 50)[0] == "exact"
-    assert choose(dp.mlp([13, 20, 1]), 455) == ("kron", "the dense Hessian's N W^2 + W^3 = 6.8e+07 is over 1e+07")
+    assert choose(dp.mlp([13, 20, 1]), 455) == ("ggn", "the dense Hessian's N W^2 + W^3 = 6.8e+07 is over 1e+07, the "
+                                                       "Gauss-Newton matrix's N K W^2 + W^3 = 6.8e+07 within 1e+08")
+    assert choose(dp.mlp([13, 20, 1]), 5000) == ("kron", "the dense Gauss-Newton matrix's N K W^2 + W^3 = 4.8e+08 "
+                                                        "is over 1e+08")
     assert choose(dp.mlp([784, 100, 10], output="softmax"), 10000)[0] == "kron"
     assert choose(dp.mlp([5000, 10, 1]), 100)[0] == "last_layer"
     assert choose(dp.mlp([5000, 600, 10]), 100)[0] == "diag"

@@ -67,6 +67,58 @@ def test_the_linear_network_lands_on_bayesian_linear_regressions_hyperparameters
     assert first.alpha == {"W[y<-x]": 3.0, "b[y]": 3.0} and first.beta == pytest.approx(1.0)  # working units
 
 
+def test_one_alpha_per_input_lands_on_bayesian_linear_regressions_relevances():
+    """prior="relevance" on a linear network: each input's weight its own group (automatic relevance determination),
+    the bias its own: Bayesian linear regression with four alphas, in the working units as above. An input with no
+    effect on T gets an alpha far above the others'."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((80, 3)) * np.array([1.0, 5.0, 0.2])
+    T = X @ np.array([[1.0], [0.0], [4.0]]) + 0.7 + 0.3 * rng.standard_normal((80, 1))
+    x, t = np.std(X), np.std(T)
+    Phi = np.hstack([X / x, np.ones((len(X), 1))])
+    alpha, beta, gamma, _, _ = blr_fixed_point(Phi, T / t, [np.array([i]) for i in range(4)], 20000)
+    result = dp.train_evidence(dp.mlp([3, 1]), X, T, prior="relevance", cycles=2000, tol=1e-12, method="lm")
+    names = ["W[y<-x][:, 0]", "W[y<-x][:, 1]", "W[y<-x][:, 2]", "b[y]"]
+    assert result.converged and list(result.alpha) == names
+    factor = np.array([t / x, t / x, t / x, t])
+    kept = [0, 2, 3]  # input 1's alpha grows without end on both sides (pruned: it need not settle)
+    np.testing.assert_allclose([result.alpha[names[i]] for i in kept], (alpha / factor**2)[kept], rtol=1e-4)
+    assert result.alpha[names[1]] > 1e6 * max(result.alpha[names[0]], result.alpha[names[2]])  # input 1 is irrelevant
+    assert result.beta == pytest.approx(beta / t**2, rel=1e-5)
+    assert result.gamma == pytest.approx(gamma, rel=1e-5)
+    # PRML 3.86 at the alphas and beta reached (the pruned alpha differs between the two, clipped here at 1e10)
+    a, b = np.array([result.alpha[g] for g in names]) * factor**2, result.beta * t**2
+    A = np.diag(a) + b * Phi.T @ Phi
+    m = np.linalg.solve(A, b * Phi.T @ (T[:, 0] / t))
+    E = b / 2 * np.sum((T[:, 0] / t - Phi @ m) ** 2) + 0.5 * np.sum(a * m * m)
+    expected = (0.5 * np.sum(np.log(a)) + len(X) / 2 * np.log(b / (2 * np.pi)) - E - 0.5 * np.linalg.slogdet(A)[1]
+                - len(X) * np.log(t))
+    assert result.log_evidence == pytest.approx(expected, rel=1e-9)
+    assert set(result.posterior.gamma_groups) == set(names)
+
+
+def test_relevance_prunes_the_inputs_a_hidden_layer_does_not_need_and_its_staged_starts_split_a_settled_alpha():
+    """One alpha per input of a tanh network (MacKay 1994): inputs 2 and 3 are noise, and their alphas end orders of
+    magnitude above the others'. The second start settles one alpha per connection first (its first cycles name
+    ``W[h1<-x]``), then splits it per input, every input at the settled value, and its cycles go on from that w."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    T = np.sin(X[:, :1]) + 0.3 * X[:, 1:2] + 0.1 * rng.standard_normal((200, 1))
+    result = dp.train_evidence(dp.mlp([4, 6, 1]), X, T, prior="relevance", restarts=2, seed=0)
+    assert result.converged
+    for member in result.members:
+        a = [member.prior.alphas[f"W[h1<-x][:, {i}]"] for i in range(4)]
+        assert min(a[2], a[3]) > 100 * max(a[0], a[1])
+    staged = next(m for m in result.members if m.index == 1).cycles
+    joined = [c for c in staged if "W[h1<-x]" in c.alpha]
+    split = staged[len(joined):]
+    assert joined and split and all("W[h1<-x]" not in c.alpha for c in split)
+    assert [c.cycle for c in staged] == list(range(1, len(staged) + 1))
+    assert {split[0].alpha[f"W[h1<-x][:, {i}]"] for i in range(4)} == {joined[-1].alpha["W[h1<-x]"]}
+    direct = next(m for m in result.members if m.index == 0).cycles
+    assert "W[h1<-x][:, 0]" in direct[0].alpha  # the first start splits from its first cycle
+
+
 def test_a_hidden_layer_network_finds_the_noise_level_and_says_each_cycle():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (50, 1))

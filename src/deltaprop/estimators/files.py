@@ -11,7 +11,7 @@ import numpy as np
 from ..io import MEMBER, NETWORK, ModelFile, ModelFileError
 from ..numerics.curvature import STRUCTURES
 from ..numerics.laplace import Committee, restored
-from ..numerics.prior import Prior
+from ..numerics.prior import Prior, column, group_size, is_group
 from ..optimize import METHODS
 from .base import MAX_MEMBERS, _number, _positive
 from .classifier import NetworkClassifier
@@ -86,13 +86,19 @@ def _evidence_problem(net, e: Any, regression: bool, member: bool = False) -> st
         return "notes must be a list of text"
     groups = [b.name for b in net.blocks]
     for key in ("alpha", "gamma_groups"):
-        if not (isinstance(e[key], dict) and set(e[key]) <= set(groups) and all(_number(v) for v in e[key].values())):
-            return f"{key} must map groups of the network's weights ({', '.join(groups)}) to numbers"
+        if not (isinstance(e[key], dict) and all(is_group(net, g) for g in e[key])
+                and all(_number(v) for v in e[key].values())):
+            return (f"{key} must map groups of the network's weights ({', '.join(groups)}, or a connection's column "
+                    f"such as {column(net.connections[0].name, 0)!r}) to numbers")
     if not all(_positive(v) for v in e["alpha"].values()):
         return "alpha must be positive"
+    try:
+        Prior.of(net, e["alpha"])
+    except ValueError as error:  # a connection and one of its columns both named
+        return str(error)
     if not (_positive(e["beta"]) if regression else e["beta"] is None):
         return "beta must be a positive number (regression) or null (classification)"
-    sizes = {b.name: b.size for b in net.blocks}
+    sizes = {g: group_size(net, g) for g in e["gamma_groups"]}
     for g, v in e["gamma_groups"].items():  # 0 <= gamma_g <= W_g (PRML 5.179, per group)
         if not (_number(v) and not isinstance(v, str) and -ROUNDING <= v <= sizes[g] + ROUNDING):
             return f"gamma_groups[{g!r}] is {v!r}; a group's well-determined parameters lie in [0, {sizes[g]}]"

@@ -44,8 +44,11 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         Mini-batch size of sgd, momentum and adam (default 32).
     weight_decay : "evidence", float or None, default=None
         "evidence": one prior precision alpha per group of weights (PRML
-        5.5.1) and the noise precision beta, re-estimated from the training
-        data by the evidence (PRML 5.7; ``deltaprop.train_evidence``); then
+        5.5.1), the first layer's weights one per input (automatic relevance
+        determination: ``prior="relevance"`` of ``deltaprop.train_evidence``,
+        which prunes the inputs the data do not need), and the noise
+        precision beta, re-estimated from the training data by the evidence
+        (PRML 5.7); then
         ``predict(X, return_std=True)`` gives the Laplace approximation's
         predictive standard deviation, which grows away from the training
         inputs. A number: lambda in E + lambda/2 w^T w, on the weights but not
@@ -54,7 +57,10 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         with a warning, to 10 (1 for the classifier) only where validation
         data are held out.
     restarts : int, default=3
-        Random initialisations; the best is kept.
+        Random initialisations: with a fixed weight decay the best is kept;
+        with the evidence each runs its own cycles and predictions are their
+        committee's (``committee``); the second (and fourth, ...) settles one
+        alpha per layer before it splits the first layer's per input.
     early_stopping : int, default=None
         Stop when the validation error has not improved for this many
         epochs, holding out ``validation_fraction`` (0.1 if None).
@@ -76,8 +82,9 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
         for ``deltaprop explain`` to replay.
     hessian : {"auto", "exact", "ggn", "kron", "diag", "last_layer"}, default="auto"
         The structure of the evidence's Hessian (``deltaprop.laplace``):
-        "auto" takes the exact one while it is cheap, the Kronecker-factored
-        one above, so that the evidence runs at every size.
+        "auto" takes the exact one while it is cheap, the dense Gauss-Newton
+        matrix while that costs about a cycle's training, the
+        Kronecker-factored one above, so that the evidence runs at every size.
     committee : {"uniform", "evidence", "best"}, default="uniform"
         With the evidence each of the ``restarts`` starts runs its own cycles;
         predictions mix the starts' Laplace predictive distributions with
@@ -126,6 +133,7 @@ class NetworkRegressor(_RealTargets, RegressorMixin, _BayesianEstimator):
     """
 
     _fixed_weight_decay = 10.0
+    _evidence_prior = "relevance"
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""

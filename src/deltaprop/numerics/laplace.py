@@ -201,15 +201,14 @@ def summarise(net, w: np.ndarray, X: np.ndarray, T: np.ndarray, prior: Prior, be
     covered = curvature.covered
     inverse = curvature.inverse_diagonal()
     groups = {g: a for g, a in prior.alphas.items() if covered[prior.slices[g]].all()}
-    sizes = {g: prior.slices[g].stop - prior.slices[g].start for g in groups}
+    sizes = {g: n for g, n in prior.sizes().items() if g in groups}
     gamma_groups = {g: float(np.clip(sizes[g] - a * inverse[prior.slices[g]].sum(), 0.0, sizes[g]))
                     for g, a in groups.items()}  # MacKay 1992; 0 <= gamma_g <= W_g, rounding aside
     d = prior.diagonal()
     flat = int(np.sum((d == 0) & covered))
     gamma = float(flat + sum(gamma_groups.values()))
-    kept = Prior(groups, {g: prior.slices[g] for g in groups}, prior.n_params)
     log_evidence = (-0.5 * float(np.sum((d * w * w)[covered])) - 0.5 * curvature.log_det()
-                    + sum(0.5 * (s.stop - s.start) * math.log(kept.alphas[g]) for g, s in kept.slices.items())
+                    + sum(0.5 * n * math.log(groups[g]) for g, n in sizes.items())
                     + 0.5 * flat * math.log(2 * math.pi))  # the Gaussian integral over each flat-prior direction
     if beta is None:
         log_evidence -= error  # PRML 5.183

@@ -1,7 +1,9 @@
 """The prior over w: one Gaussian precision alpha_g per named group of weights (PRML 5.5.1, 5.7.1).
 
 p(w) = prod_g N(w_g | 0, alpha_g^-1 I), the groups being the views of w as ``net.unpack`` names them
-(``"W[h1<-x]"``, ``"b[h1]"``); a view in no group has a flat prior (alpha 0). One ``Prior`` value is
+(``"W[h1<-x]"``, ``"b[h1]"``), or a column of a connection's weights, those one unit sends to a layer
+(``"W[h1<-x][:, 3]"``: input 3's, one alpha per input being automatic relevance determination, MacKay 1994);
+a view in no group has a flat prior (alpha 0). One ``Prior`` value is
 built once and used by every part that needs it: the objective's weight decay
 E + sum_g alpha_g/2 ||w_g||^2 (PRML 5.112 with lambda_g = alpha_g, or alpha_g/beta where the error is
 beta E_D), the fused loop's penalty (``diagonal``), the Laplace approximation's A = diag(alpha) + beta H
@@ -28,7 +30,7 @@ class Prior:
     alphas : dict
         Group name -> alpha_g > 0, in the order the groups lie in w.
     slices : dict
-        Group name -> the slice of w it covers.
+        Group name -> the slice of w it covers (with a step for a column).
     n_params : int
         The length of w.
     """
@@ -44,27 +46,32 @@ class Prior:
         ``Prior`` (returned as it is). ``allow_zero``: a precision of 0 is accepted and leaves its group
         flat (a weight decay of 0)."""
         if isinstance(alpha, Prior):
-            if alpha.n_params != net.n_params or any(g not in _names(net) for g in alpha.alphas):
+            if alpha.n_params != net.n_params or not all(is_group(net, g) for g in alpha.alphas):
                 raise ValueError(f"{name} is a Prior of another network (its groups are {', '.join(alpha.alphas)})")
             return alpha
-        names = _names(net)
         if isinstance(alpha, Mapping):
-            unknown = [k for k in alpha if k not in names]
+            unknown = [k for k in alpha if not is_group(net, k)]
             if unknown:
                 raise ValueError(f"{name} names {unknown[0]!r}, which is not a group of this network's weights; "
-                                 f"the groups are {', '.join(names)}")
+                                 f"the groups are {', '.join(b.name for b in net.blocks)}, and a connection's "
+                                 f"column, e.g. {column(net.connections[0].name, 0)!r}")
             given = {k: precision(f"{name}[{k!r}]", v, allow_zero) for k, v in alpha.items()}
         else:
             a = precision(name, alpha, allow_zero)
             given = {c.name: a for c in net.connections}
-        alphas = {g: given[g] for g in names if g in given and given[g] > 0}
+        whole = [g for g in given if "[:, " in g and block_of(g) in given]
+        if whole:
+            raise ValueError(f"{name} names {whole[0]!r} and its whole connection {block_of(whole[0])!r}; "
+                             f"give one or the other")
+        alphas = {g: given[g] for g in sorted(given, key=lambda g: _slice(net, g).start) if given[g] > 0}
         return cls(alphas, {g: _slice(net, g) for g in alphas}, net.n_params)
 
     @classmethod
-    def initial(cls, net, shared: bool = False) -> "Prior":
+    def initial(cls, net, shared: bool = False, relevance: bool = False) -> "Prior":
         """The precision of the distribution ``net.init`` draws each group from: its units' fan-in (a bias
         group takes its layer's), every group proper. ``shared``: one alpha for all of w, 1 / the mean of
-        those variances weighted by the groups' sizes."""
+        those variances weighted by the groups' sizes. ``relevance``: each connection from the input layer
+        split into one group per input (``columns``), each with its connection's alpha."""
         fan_in: dict = {}
         for c in net.connections:
             fan_in[c.dst] = fan_in.get(c.dst, 0) + net.layers[c.src].size
@@ -75,7 +82,29 @@ class Prior:
         if shared:
             one = net.n_params / sum(b.size / alphas[b.name] for b in net.blocks)
             alphas = {g: one for g in alphas}
-        return cls(alphas, {g: _slice(net, g) for g in alphas}, net.n_params)
+        prior = cls(alphas, {g: _slice(net, g) for g in alphas}, net.n_params)
+        return prior.columns(net) if relevance else prior
+
+    def columns(self, net) -> "Prior":
+        """Each group of a connection from the input layer split into one group per input, ``"W[h1<-x][:, i]"``
+        (the weights input i sends to h1), each with its connection's alpha: one alpha per input and layer it
+        feeds (automatic relevance determination, MacKay 1994; Neal 1996). With one input there is nothing to split."""
+        alphas = {}
+        for g, a in self.alphas.items():
+            c = next((c for c in net.connections if c.name == g), None)
+            if c is None or c.src != net.input or net.layers[c.src].size == 1:
+                alphas[g] = a
+            else:
+                alphas.update({column(g, i): a for i in range(net.layers[c.src].size)})
+        return Prior(alphas, {g: _slice(net, g) for g in alphas}, self.n_params)
+
+    def blocks(self, net) -> "Prior":
+        """The columns of each connection joined again into one group, with its first column's alpha: the
+        groups of PRML 5.5.1 that ``columns`` splits."""
+        alphas: dict = {}
+        for g, a in self.alphas.items():
+            alphas.setdefault(block_of(g), a)
+        return Prior(alphas, {g: _slice(net, g) for g in alphas}, self.n_params)
 
     def with_alphas(self, alphas: Mapping[str, float]) -> "Prior":
         """The same groups with new precisions."""
@@ -94,7 +123,7 @@ class Prior:
 
     def sizes(self) -> dict:
         """W_g, the number of entries of each group."""
-        return {g: s.stop - s.start for g, s in self.slices.items()}
+        return {g: len(range(self.n_params)[s]) for g, s in self.slices.items()}
 
     def squares(self, w: np.ndarray) -> dict:
         """||w_g||^2 for each group."""
@@ -118,13 +147,39 @@ class Prior:
         return bool(self.alphas)
 
 
-def _names(net) -> list:
-    return [b.name for b in net.blocks]
+def column(name: str, i: int) -> str:
+    """The name of column i of connection ``name``: the weights unit i of its source sends on."""
+    return f"{name}[:, {i}]"
+
+
+def block_of(group: str) -> str:
+    """The view of w a group lies in: the group itself, or the connection a column belongs to."""
+    return group.split("[:, ")[0]
+
+
+def group_size(net, name: str) -> int:
+    """W_g of group ``name`` (``is_group``)."""
+    return len(range(net.n_params)[_slice(net, name)])
+
+
+def is_group(net, name: Any) -> bool:
+    """Whether a prior may name ``name``: a view of w, or a column of a connection's weights."""
+    if not isinstance(name, str):
+        return False
+    b = next((b for b in net.blocks if b.name == block_of(name)), None)
+    if b is None or name == b.name:
+        return b is not None
+    i = name[len(b.name):]
+    return "<-" in b.name and i.startswith("[:, ") and i.endswith("]") and i[4:-1].isdigit() and \
+        str(int(i[4:-1])) == i[4:-1] and int(i[4:-1]) < b.shape[1]
 
 
 def _slice(net, name: str) -> slice:
-    b = net.block(name)
-    return slice(b.offset, b.offset + b.size)
+    b = net.block(block_of(name))
+    if name == b.name:
+        return slice(b.offset, b.offset + b.size)
+    i, F = int(name[len(b.name) + 4 : -1]), b.shape[1]  # "W[..][:, i]" over the row-major (m, F) matrix
+    return slice(b.offset + i, b.offset + b.size, F)
 
 
 def precision(name: str, value: Any, allow_zero: bool = False) -> float:

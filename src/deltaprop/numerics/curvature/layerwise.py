@@ -9,7 +9,8 @@ Daxberger et al. 2021) approximates that sum of Kronecker products by the produc
 
     A_j = s/N Q (x) Z + I (x) D,     Q = sum_n Q_n,  Z = sum_n phi_n phi_n^T,
 
-D the prior precision of each column (its group's alpha: a layer's weights and its biases may differ).
+D the prior precision of each column (its group's alpha: a layer's weights, its biases and, with one alpha per
+input, each input's column may differ).
 With Q = U diag(lambda) U^T and D^-1/2 Z D^-1/2 = V diag(mu) V^T, A_j = (I (x) D^1/2)(U (x) V)
 diag(1 + s/N lambda_i mu_k)(U (x) V)^T (I (x) D^1/2): ln |A_j|, diag(A_j^-1), g^T A_j^-1 g and a draw
 from N(0, A_j^-1) all come from the two eigendecompositions, O(m^3 + F^3), never a W x W matrix. With one
@@ -102,10 +103,10 @@ class Layerwise(Curvature):
         self.blocks = []
         flat = []
         for lay in self.layouts:
-            D = np.array([prior.alphas.get(g, 0.0) for g in lay.groups])
+            D = alpha[lay.where[0]]  # each column's alpha: a group is a connection, a column of one, or biases
             if f"Q[{lay.name}]" in factors:
                 if not np.all(D > 0):
-                    flat += [g for g in dict.fromkeys(lay.groups) if prior.alphas.get(g, 0.0) == 0]
+                    flat += [g for g, d in dict.fromkeys(zip(lay.groups, D)) if d == 0]
                     continue
                 self.blocks.append(KronLayer(symmetric(factors[f"Q[{lay.name}]"], f"Q[{lay.name}]"),
                                              symmetric(factors[f"Z[{lay.name}]"], f"Z[{lay.name}]"), D, scale))
