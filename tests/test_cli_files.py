@@ -66,6 +66,10 @@ def test_fit_takes_the_structure_of_the_evidences_hessian_and_info_names_it(file
     assert info.returncode == 0 and "Hessian kron" in " ".join(info.stdout.split())
     auto = " ".join(run("info", d / "reg.safetensors").stdout.replace("│", " ").split())
     assert "hessian 'auto' took 'exact'" in auto  # the default, and why, in the file
+    layers = run("fit", d / "train.csv", "--target", "y", "--features", "a,b,c", "--hidden", "5", "--restarts", "1",
+                  "--prior", "groups", "-o", d / "groups.safetensors")
+    assert layers.returncode == 0 and "alpha: W[h1<-x] " in " ".join(layers.stdout.replace("│", " ").split())
+    assert dp.load(d / "groups.safetensors").prior == "groups"
 
 
 def test_fit_chooses_the_hidden_size_by_the_evidence_and_info_lists_every_candidate(files):
@@ -180,7 +184,7 @@ def test_gradcheck_and_info(files):
     assert result.returncode == 0 and "on 10 rows" in result.stdout
     result = run("info", d / "reg.safetensors")
     assert result.returncode == 0
-    for text in ("NetworkRegressor", "model format version 4", "h1", "features", "a, b, c", "starts' final E",
+    for text in ("NetworkRegressor", "model format version 5", "h1", "features", "a, b, c", "starts' final E",
                  "weight decay by the evidence", "ln evidence"):
         assert text in result.stdout, text
 
@@ -325,6 +329,13 @@ def test_model_trained_on_other_columns_and_bad_model_files(files, tmp_path):
          "this network's outputs are mdn:2"),
         (["fit", "x.csv", "--target", "y", "--components", "2", "--hidden", "evidence"],
          "--hidden: 'evidence' compares sizes by the evidence, which a mixture density network has not"),
+        (["fit", "x.csv", "--target", "y", "--prior", "ard"],
+         "--prior: must be one of 'groups', 'relevance', 'shared'; got 'ard'"),
+        (["fit", "x.csv", "--target", "y", "--prior", "groups", "--weight-decay", "1"],
+         "--prior: --prior groups is the evidence's prior over alpha's groups; it takes --weight-decay evidence (the "
+         "default), not 1.0"),
+        (["fit", "x.csv", "--target", "y", "--components", "2", "--prior", "groups"],
+         "--prior: a mixture density network is not trained by the evidence; it takes no --prior"),
         (["fit", "x.csv", "--target", "y", "--hessian", "full"],
          "--hessian: must be one of 'auto', 'diag', 'exact', 'ggn', 'kron', 'last_layer'; got 'full'"),
         (["fit", "x.csv", "--target", "label", "--classify", "--method", "lm"],

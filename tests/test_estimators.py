@@ -355,6 +355,13 @@ def test_the_regressors_default_prior_has_one_alpha_per_input_and_prunes_an_inpu
         assert alpha[names[1]] > 100 * max(alpha[names[0]], alpha[names[2]])
         assert summary["gamma_groups"][names[1]] < 0.5
     assert est.alpha_ == est.evidence_["alpha"] and len(est.committee_.members) == 3
+    layers = dp.NetworkRegressor(hidden=(5,), prior="groups", random_state=0).fit(X, y)
+    assert list(layers.alpha_) == ["W[h1<-x]", "b[h1]", "W[y<-h1]", "b[y]"]
+    with pytest.raises(ValueError, match="prior='groups' is the evidence's prior over alpha's groups; it takes "
+                                         "weight_decay='evidence' \\(or None\\), not 1.0"):
+        dp.NetworkRegressor(prior="groups", weight_decay=1.0).fit(X, y)
+    clf = dp.NetworkClassifier(hidden=(3,), prior="relevance", restarts=1, random_state=0).fit(X, y > 0)
+    assert "W[h1<-x][:, 1]" in clf.alpha_ and dp.NetworkClassifier().get_params()["prior"] is None
 
 
 def test_the_number_of_hidden_units_by_the_evidence_lands_near_the_true_size():

@@ -220,8 +220,28 @@ def test_the_estimators_name_the_kinds_they_read_and_load_network_reads_any_kind
 def test_a_newer_format_version_is_refused(tmp_path, regressor):
     path = tmp_path / "r.safetensors"
     regressor.save(path)
-    rewrite(path, {"format_version": "5"})
-    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 5\\).*upgrade"):
+    rewrite(path, {"format_version": "6"})
+    with pytest.raises(dp.ModelFileError, match="written by a newer deltaprop \\(model format version 6\\).*upgrade"):
+        dp.load(path)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_a_format_4_file_had_no_prior_parameter_and_loads_with_the_prior_it_was_fitted_with(tmp_path, data, kind):
+    """Format 5 keeps the estimators' ``prior``; a format 4 regressor was fitted with one alpha per layer ("groups"),
+    a classifier with its default (None: one alpha for all of w)."""
+    X, y = data
+    est = (dp.NetworkRegressor(prior="groups", hidden=(3,), restarts=1, random_state=0).fit(X, y) if kind == "regressor"
+           else dp.NetworkClassifier(hidden=(3,), restarts=1, random_state=0).fit(X, y > np.median(y)))
+    path = tmp_path / "m.safetensors"
+    est.save(path)
+    params = json.loads(io.ModelFile(path).metadata["params"])
+    del params["prior"]
+    rewrite(path, {"format_version": "4", "params": json.dumps(params)})
+    loaded = dp.load(path)
+    assert loaded.prior == ("groups" if kind == "regressor" else None)
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    rewrite(path, {"format_version": "5", "params": json.dumps(params)})  # a format 5 file must say it
+    with pytest.raises(dp.ModelFileError, match="params lacks 'prior'"):
         dp.load(path)
 
 

@@ -96,6 +96,8 @@ _SPELLINGS = (
     (r"\bmethod='(\w+)'", r"--method \1"),
     (r"(--method \w+) or '(\w+)'", r"\1 or \2"),
     (r"\bhidden='evidence'", "--hidden evidence"),
+    (r"\bprior='(\w+)'", r"--prior \1"),
+    (r"(must be one of '\w+'.*?) or None(; got)", r"\1\2"),  # an option left out is None
     (r"\bweight_decay='evidence' \(or None\)", "--weight-decay evidence (the default)"),
     (r"\bweight_decay='evidence'", "--weight-decay evidence"),
     (r"\bweight_decay\b", "--weight-decay"),
@@ -109,7 +111,7 @@ _OPTIONS = {"hidden": "--hidden", "activation": "--activation", "method": "--met
             "learning_rate": "--learning-rate", "batch_size": "--batch-size", "weight_decay": "--weight-decay",
             "restarts": "--restarts", "early_stopping": "--early-stopping", "validation_fraction": "--validation",
             "random_state": "--seed", "n_jobs": "--n-jobs", "snapshots": "--snapshots", "hessian": "--hessian",
-            "components": "--components"}
+            "components": "--components", "prior": "--prior"}
 
 
 def _bad_setting(exc: ValueError) -> typer.BadParameter:
@@ -291,8 +293,11 @@ def fit(
     restarts: int = typer.Option(3, min=1, help="Random initialisations; the best is kept."),
     weight_decay: str = typer.Option(None, help="lambda in E + lambda/2 w^T w, or 'evidence': alpha and beta from the "
                                                 "training data (PRML 5.7). Default: evidence."),
-    hessian: str = typer.Option("auto", help="The evidence's Hessian: auto (exact while small, else kron), exact, ggn, "
-                                             "kron, diag or last_layer."),
+    hessian: str = typer.Option("auto", help="The evidence's Hessian: auto (exact while small, then ggn, then kron), "
+                                             "exact, ggn, kron, diag or last_layer."),
+    prior: str = typer.Option(None, help="The evidence's groups of weights, one alpha each: relevance (one per input "
+                                         "in the first layer; the regressor's default), groups (one per layer's "
+                                         "weights and biases) or shared (one for all; the classifier's default)."),
     validation: float = typer.Option(None, help="Fraction of the data held out to choose the weights, e.g. 0.1."),
     early_stopping: int = typer.Option(None, min=1, help="Stop after this many epochs without a better validation error."),
     snapshots: int = typer.Option(0, min=0, help="Keep this many weight vectors from training, for deltaprop explain."),
@@ -325,6 +330,9 @@ def fit(
     if components is not None and classify:
         raise typer.BadParameter("a mixture density network models real-valued targets; it takes no --classify",
                                  param_hint="--components")
+    if components is not None and prior is not None:
+        raise typer.BadParameter("a mixture density network is not trained by the evidence; it takes no --prior",
+                                 param_hint="--prior")
     if components is not None and hidden == "evidence":
         raise typer.BadParameter("'evidence' compares sizes by the evidence, which a mixture density network has not: "
                                  "give its sizes", param_hint="--hidden")
@@ -333,8 +341,8 @@ def fit(
     except ValueError:
         raise typer.BadParameter(f"expected layer sizes separated by commas, e.g. 10,10, or 'evidence'; got "
                                  f"{hidden!r}", param_hint="--hidden") from None
-    Estimator = partial(NetworkClassifier, hessian=hessian) if classify else \
-        partial(NetworkRegressor, hessian=hessian) if components is None else \
+    Estimator = partial(NetworkClassifier, hessian=hessian, prior=prior) if classify else \
+        partial(NetworkRegressor, hessian=hessian, prior=prior) if components is None else \
         partial(MixtureDensityRegressor, components=components)
     est = Estimator(hidden=sizes, activation=activation, method=method, max_iter=epochs, learning_rate=learning_rate,
                     batch_size=batch_size, weight_decay=weight_decay, restarts=restarts, validation_fraction=validation,

@@ -39,8 +39,9 @@ from .engine.network import Network
 from .files import atomic_write
 
 FORMAT = "deltaprop-model"
-FORMAT_VERSION = 4  # 2: the canonical digest (version 1 files are read with theirs); 3: posterior_precision;
-# 4: the posterior as its curvature structure's factors (posterior:NAME:FACTOR); format 3's A is still read
+FORMAT_VERSION = 5  # 2: the canonical digest (version 1 files are read with theirs); 3: posterior_precision;
+# 4: the posterior as its curvature structure's factors (posterior:NAME:FACTOR); format 3's A is still read;
+# 5: the estimators' prior parameter (earlier files were fitted with the prior it names for them)
 MAX_HEADER = 64 * 2**20  # bytes of safetensors header (the metadata JSON): a history of about a million epochs
 DTYPES = {"F64": np.float64, "BOOL": np.bool_}  # the only tensor dtypes deltaprop writes
 
@@ -275,7 +276,8 @@ class ModelFile:
         raise ModelFileError(f"{self.path}: {problem}")
 
     def _intact(self) -> bool:
-        digests = {1: (_digest_v1,), 2: (_digest,), 3: (_digest,), 4: (_digest,)}.get(self.version, (_digest, _digest_v1))
+        digests = {1: (_digest_v1,), 2: (_digest,), 3: (_digest,), 4: (_digest,), 5: (_digest,)}.get(self.version,
+                                                                                             (_digest, _digest_v1))
         return any(self.metadata.get("sha256") == digest(self.tensors, self.metadata) for digest in digests)
 
     def read_json(self, key: str, kind: type = object) -> Any:

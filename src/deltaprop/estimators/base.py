@@ -27,6 +27,7 @@ from ..numerics.curvature import HESSIANS
 from ..numerics.laplace import COMMITTEES, Committee
 from ..optimize import METHODS, STOCHASTIC_METHODS
 from ..training import TrainingWarning, check_lm_output, train, train_evidence
+from ..training.evidence import PRIORS
 
 
 MAX_MEMBERS = 64  # the most starts a model file's committee holds
@@ -196,8 +197,8 @@ class _NetworkEstimator(BaseEstimator):
         self.posterior_, self.evidence_, self.committee_ = None, None, None
         if self.weight_decay_ == "evidence":
             with _told_at_the_callers_line():
-                found = train_evidence(self.network_, inputs, T, prior=self._evidence_prior, hessian=self.hessian,
-                                       **options)
+                found = train_evidence(self.network_, inputs, T, prior=getattr(self, "prior", None) or
+                                       self._evidence_prior, hessian=self.hessian, **options)
             result, beta = found.training, found.beta
             self.posterior_ = found.posterior
             self.evidence_ = {**_summary(found.posterior), "cycles": len(found.cycles), "converged": found.converged,
@@ -330,7 +331,7 @@ class _BayesianEstimator(_NetworkEstimator):
     """The estimators whose default weight decay is the evidence: they take the structure of its Hessian."""
 
     _parameter_constraints: dict = {**_NetworkEstimator._parameter_constraints, "hessian": [StrOptions(set(HESSIANS))],
-                                    "committee": [StrOptions(set(COMMITTEES))],
+                                    "committee": [StrOptions(set(COMMITTEES))], "prior": [StrOptions(set(PRIORS)), None],
                                     "hidden": ["array-like", StrOptions({"evidence"})]}
     #: The sizes hidden="evidence" compares: one hidden layer of 1 to 32 units
     EVIDENCE_SIZES = ((1,), (2,), (4,), (8,), (16,), (32,))
@@ -340,7 +341,8 @@ class _BayesianEstimator(_NetworkEstimator):
                  batch_size: Optional[int] = None, weight_decay: Any = None, restarts: int = 3,
                  early_stopping: Optional[int] = None, validation_fraction: Optional[float] = None,
                  standardize: bool = True, random_state: Any = None, n_jobs: Optional[int] = None,
-                 progress: bool = False, snapshots: int = 0, hessian: str = "auto", committee: str = "uniform"):
+                 progress: bool = False, snapshots: int = 0, hessian: str = "auto", committee: str = "uniform",
+                 prior: Optional[str] = None):
         super().__init__(hidden=hidden, activation=activation, method=method, learning_rate=learning_rate,
                          max_iter=max_iter, batch_size=batch_size, weight_decay=weight_decay, restarts=restarts,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
@@ -348,6 +350,13 @@ class _BayesianEstimator(_NetworkEstimator):
                          snapshots=snapshots)
         self.hessian = hessian
         self.committee = committee
+        self.prior = prior
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        if self.prior is not None and self.weight_decay not in (None, "evidence"):
+            raise ValueError(f"prior={self.prior!r} is the evidence's prior over alpha's groups; it takes "
+                             f"weight_decay='evidence' (or None), not {self.weight_decay!r}")
 
     def _candidates(self) -> Optional[list]:
         """The hidden sizes to compare by the evidence: hidden="evidence", or a list of sizes (each a sequence,

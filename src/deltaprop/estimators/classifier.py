@@ -23,8 +23,8 @@ class NetworkClassifier(ClassifierMixin, _BayesianEstimator):
     ----------
     The same as :class:`NetworkRegressor`; ``standardize`` scales the inputs only.
     With the evidence (the default) the prior has one alpha for all of w, as
-    PRML 5.7.3 writes it, and ``predict_proba`` gives the moderated
-    probabilities (PRML 5.190). One alpha per layer, as the regressor's, fell
+    PRML 5.7.3 writes it (``prior=None``: "shared"), and ``predict_proba``
+    gives the moderated probabilities (PRML 5.190). One alpha per layer fell
     on the digits data into a near-linear network (first-layer alpha 2.5e4,
     second 8e-4: tiny tanh inputs, huge output weights) whose Laplace
     evidence was higher (-461 against -908) but whose accuracy was lower

@@ -132,6 +132,8 @@ def from_model_file(f: ModelFile):
         raise ModelFileError(f"{f.path} holds a bare network, not an estimator: load it with dp.load_network")
     cls, net = ESTIMATORS[f.kind], f.network
     params, info, training = f.read_json("params", dict), f.read_json("estimator", dict), f.read_json("training", dict)
+    if f.version < 5 and "prior" in cls().get_params() and "prior" not in params:  # fitted before it was one
+        params["prior"] = "groups" if cls is NetworkRegressor else None
     problem = _metadata_problem(cls, net, params, info, training)
     if problem:
         f.fail(problem)
