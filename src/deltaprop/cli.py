@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .numerics import gradient_check
+from .numerics.prior import block_of, column_of
 from .demo import demo_pictures, figure_5_3_fits
 from .examples import seed_example
 from .files import save_figure, writable, write_text
@@ -207,7 +208,8 @@ def _evidence(est, features: list) -> str:
     e = est.evidence_
 
     def group(g: str) -> str:  # W[h1<-x][:, 5] (froude)
-        return f"{g} ({features[int(g[g.rindex(' ') + 1:-1])]})" if g.endswith("]") and "<-x][:, " in g else g
+        i = column_of(g)
+        return f"{g} ({features[i]})" if i is not None and block_of(g).endswith("<-x]") else g
     alphas = ", ".join(f"{group(g)} {a:.3g}" for g, a in e["alpha"].items())
     beta = "" if e["beta"] is None else f"; beta {e['beta']:.4g}"
     return escape(f"alpha: {alphas}{beta}; gamma {e['gamma']:.3g} of {est.network_.n_params} parameters; "

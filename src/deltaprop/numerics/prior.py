@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
@@ -157,6 +157,14 @@ def block_of(group: str) -> str:
     return group.split("[:, ")[0]
 
 
+def column_of(group: str) -> Optional[int]:
+    """i of a column's name ``"W[h1<-x][:, i]"`` (i written as ``column`` writes it), None for any other name."""
+    i = group[len(block_of(group)):]
+    if not (i.startswith("[:, ") and i.endswith("]") and i[4:-1].isdigit() and str(int(i[4:-1])) == i[4:-1]):
+        return None
+    return int(i[4:-1])
+
+
 def group_size(net, name: str) -> int:
     """W_g of group ``name`` (``is_group``)."""
     return len(range(net.n_params)[_slice(net, name)])
@@ -169,17 +177,16 @@ def is_group(net, name: Any) -> bool:
     b = next((b for b in net.blocks if b.name == block_of(name)), None)
     if b is None or name == b.name:
         return b is not None
-    i = name[len(b.name):]
-    return "<-" in b.name and i.startswith("[:, ") and i.endswith("]") and i[4:-1].isdigit() and \
-        str(int(i[4:-1])) == i[4:-1] and int(i[4:-1]) < b.shape[1]
+    i = column_of(name)
+    return "<-" in b.name and i is not None and i < b.shape[1]
 
 
 def _slice(net, name: str) -> slice:
     b = net.block(block_of(name))
     if name == b.name:
         return slice(b.offset, b.offset + b.size)
-    i, F = int(name[len(b.name) + 4 : -1]), b.shape[1]  # "W[..][:, i]" over the row-major (m, F) matrix
-    return slice(b.offset + i, b.offset + b.size, F)
+    F = b.shape[1]  # column i of the row-major (m, F) matrix
+    return slice(b.offset + column_of(name), b.offset + b.size, F)
 
 
 def precision(name: str, value: Any, allow_zero: bool = False) -> float:
